@@ -1,0 +1,1 @@
+"""Compute: what runs behind a branch (nothing, or real PostgreSQL 15)."""
