@@ -1,0 +1,34 @@
+"""The `neon-tenants` command line (typer). Sub-commands import their modules lazily so
+that `neon-tenants doctor` works even when optional parts fail to import."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, help="One Neon project per tenant, as code.")
+emulator_app = typer.Typer(no_args_is_help=True, help="The local Neon emulator.")
+app.add_typer(emulator_app, name="emulator")
+
+
+@app.command()
+def doctor() -> None:
+    """Check the toolchain (pulumi, language host, plugins, PostgreSQL, Python) and credentials."""
+    from neon_tenants.doctor import run_doctor
+
+    raise typer.Exit(run_doctor())
+
+
+@emulator_app.command("serve")
+def emulator_serve(
+    port: int = typer.Option(4444, help="TCP port on 127.0.0.1"),
+    data_dir: str = typer.Option(".emulator", help="state, credentials.json and clusters"),
+    config: str | None = typer.Option(None, help="emulator config file (YAML/JSON)"),
+) -> None:
+    """Run the emulator in the foreground; Ctrl-C stops it and everything it started."""
+    from neon_emulator.server import serve
+
+    serve(port=port, data_dir=data_dir, config_path=config)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,59 @@
+"""Shared fixtures. Area-specific fixtures live in tests/<area>/conftest.py."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+_SCRUB = (
+    "NEON_API_KEY",
+    "NEON_API_BASE_URL",
+    "NEON_CREDENTIALS_FILE",
+    "NEON_PERSONAL_API_KEY",
+    "NEON_FREE_ORG_ID",
+    "NEON_FREE_ORG_API_KEY",
+    "NEON_PAID_ORG_ID",
+    "NEON_PAID_ORG_API_KEY",
+    "PULUMI_ACCESS_TOKEN",
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reaches real Neon or Pulumi Cloud by accident."""
+    for name in _SCRUB:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A real emulator server (subprocess) with real PostgreSQL behind branches."""
+    from neon_emulator.testing import EmulatorProcess
+
+    data_dir = tmp_path_factory.mktemp("emulator")
+    with EmulatorProcess(data_dir) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="session")
+def metadata_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """An emulator with the metadata-only compute backend (no Postgres processes)."""
+    from neon_emulator.testing import EmulatorProcess
+
+    data_dir = tmp_path_factory.mktemp("emulator-meta")
+    with EmulatorProcess(data_dir, config={"compute": "metadata"}) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+def pytest_report_header() -> str:
+    return f"neon-tenants repo: {REPO} (CI={os.environ.get('CI', '')})"
