@@ -1,1 +1,51 @@
-"""Package."""
+"""FleetManager (the platform backend's Python API), its errors, events and fleet preview."""
+
+from __future__ import annotations
+
+from neon_tenants.automation._errors import (
+    DeploymentFailed,
+    EngineUnavailable,
+    FleetError,
+    InvalidRequest,
+    LimitsExceeded,
+    NeonUnavailable,
+    ShardBusy,
+    StackNotFound,
+    TenantConflict,
+    TenantNotFound,
+    translate,
+)
+from neon_tenants.automation._manager import FleetManager
+from neon_tenants.automation.events import (
+    ProgressCallback,
+    ProgressEvent,
+    ResourceStep,
+    StackProgress,
+)
+from neon_tenants.automation.models import RestoreResult, TenantConnection, Usage
+from neon_tenants.automation.preview import FleetDiff, fleet_diff, render_markdown
+
+__all__ = [
+    "DeploymentFailed",
+    "EngineUnavailable",
+    "FleetDiff",
+    "FleetError",
+    "FleetManager",
+    "InvalidRequest",
+    "LimitsExceeded",
+    "NeonUnavailable",
+    "ProgressCallback",
+    "ProgressEvent",
+    "ResourceStep",
+    "RestoreResult",
+    "ShardBusy",
+    "StackNotFound",
+    "StackProgress",
+    "TenantConflict",
+    "TenantConnection",
+    "TenantNotFound",
+    "Usage",
+    "fleet_diff",
+    "render_markdown",
+    "translate",
+]

@@ -30,5 +30,30 @@ def emulator_serve(
     serve(port=port, data_dir=data_dir, config_path=config)
 
 
+@app.command()
+def demo(
+    data_dir: str = typer.Option(".emulator", help="emulator data dir (state is kept)"),
+) -> None:
+    """`make run`: emulator + free/pro demo fleets, connect, upgrade, undo."""
+    from neon_tenants.cli.demo import run_demo
+
+    raise typer.Exit(run_demo(data_dir))
+
+
+def _register_fleet_commands() -> None:
+    """Fleet commands need the automation layer; if it cannot import, doctor still works."""
+    try:
+        from neon_tenants.cli import fleet_cmds
+    except ImportError:  # pragma: no cover - a broken checkout; `doctor` explains
+        return
+    app.command("up")(fleet_cmds.up)
+    app.command("preview")(fleet_cmds.preview)
+    app.command("destroy")(fleet_cmds.destroy)
+    app.add_typer(fleet_cmds.tenant_app, name="tenant")
+
+
+_register_fleet_commands()
+
+
 def main() -> None:
     app()

@@ -1,0 +1,123 @@
+"""A ComputeBackend with no processes: LSNs from a counter, zero usage, empty schemas.
+
+Used for pure control-plane tests and the 1,000-project benchmark (ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+
+from neon_emulator.compute.backend import (
+    BranchSource,
+    BranchUsage,
+    EndpointSpec,
+    QuotaPolicy,
+    RoleSpec,
+)
+
+
+class MetadataBackend:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lsn = 0x16B3748
+        self._states: dict[str, str] = {}
+        self._branches: dict[str, set[str]] = {}
+        self.quotas: dict[str, QuotaPolicy] = {}
+        self.exceeded: dict[str, str] = {}  # set by tests / admin to simulate a quota hit
+
+    def _next_lsn(self) -> str:
+        with self._lock:
+            self._lsn += 0x100
+            return f"0/{self._lsn:X}"
+
+    def create_branch(
+        self, project_id: str, branch_id: str, *, source: BranchSource,
+        roles: list[RoleSpec], databases: list[tuple[str, str]], pg_version: int,
+    ) -> str | None:
+        self._branches.setdefault(project_id, set()).add(branch_id)
+        return self._next_lsn()
+
+    def delete_branch(self, project_id: str, branch_id: str) -> None:
+        self._branches.get(project_id, set()).discard(branch_id)
+
+    def restore_branch(
+        self, project_id: str, branch_id: str, *, source: BranchSource,
+        preserve_as_branch_id: str | None,
+    ) -> None:
+        if preserve_as_branch_id:
+            self._branches.setdefault(project_id, set()).add(preserve_as_branch_id)
+
+    def current_lsn(self, project_id: str, branch_id: str) -> str | None:
+        return self._next_lsn()
+
+    def check_point_in_window(
+        self, project_id: str, branch_id: str, *, lsn: str | None, timestamp: datetime | None
+    ) -> None:
+        return None
+
+    def create_snapshot(
+        self, project_id: str, branch_id: str, snapshot_id: str, *, lsn: str | None,
+        timestamp: datetime | None,
+    ) -> str | None:
+        return lsn or self._next_lsn()
+
+    def delete_snapshot(self, project_id: str, snapshot_id: str) -> None:
+        return None
+
+    def restore_snapshot(self, project_id: str, snapshot_id: str, new_branch_id: str) -> None:
+        self._branches.setdefault(project_id, set()).add(new_branch_id)
+
+    def register_endpoint(self, project_id: str, spec: EndpointSpec) -> None:
+        self._states[spec.endpoint_id] = "idle"
+
+    def update_endpoint(self, project_id: str, spec: EndpointSpec) -> None:
+        return None
+
+    def start_endpoint(self, project_id: str, endpoint_id: str) -> None:
+        self._states[endpoint_id] = "active"
+
+    def suspend_endpoint(self, project_id: str, endpoint_id: str) -> None:
+        self._states[endpoint_id] = "idle"
+
+    def restart_endpoint(self, project_id: str, endpoint_id: str) -> None:
+        self._states[endpoint_id] = "active"
+
+    def delete_endpoint(self, project_id: str, endpoint_id: str) -> None:
+        self._states.pop(endpoint_id, None)
+
+    def endpoint_state(self, project_id: str, endpoint_id: str) -> str:
+        return self._states.get(endpoint_id, "idle")
+
+    def create_role(self, project_id: str, branch_id: str, role: RoleSpec) -> None:
+        return None
+
+    def set_role_password(self, project_id: str, branch_id: str, role: RoleSpec) -> None:
+        return None
+
+    def delete_role(self, project_id: str, branch_id: str, name: str) -> None:
+        return None
+
+    def create_database(self, project_id: str, branch_id: str, name: str, owner: str) -> None:
+        return None
+
+    def delete_database(self, project_id: str, branch_id: str, name: str) -> None:
+        return None
+
+    def branch_schema(self, project_id: str, branch_id: str, database: str) -> str:
+        return ""
+
+    def set_quota(self, project_id: str, quota: QuotaPolicy) -> None:
+        self.quotas[project_id] = quota
+
+    def usage(self, project_id: str) -> dict[str, BranchUsage]:
+        return {b: BranchUsage() for b in self._branches.get(project_id, set())}
+
+    def quota_exceeded(self, project_id: str) -> str | None:
+        return self.exceeded.get(project_id)
+
+    def delete_project(self, project_id: str) -> None:
+        self._branches.pop(project_id, None)
+
+    def shutdown(self) -> None:
+        self._states.clear()

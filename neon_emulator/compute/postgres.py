@@ -1,0 +1,437 @@
+"""PostgresBackend: real PostgreSQL 15 behind every branch (issue 5).
+
+Each branch is its own cluster (a timeline) copied from a template initdb'ed once per data
+dir, with its own WAL archive and base backups. Branching from head uses an online
+``pg_basebackup -c fast`` (or a copy of a stopped data dir); branching at a point, restore
+and snapshots use real point-in-time recovery. Endpoints are loopback proxy listeners that
+wake the cluster on connect; see runtime.py and accounting.py for lifecycle and quotas.
+
+Always PostgreSQL 15, whatever pg_version the project asks for.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import secrets
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import _proc, branching
+from .accounting import Accounting, _Route
+from .backend import (
+    BranchSource,
+    BranchUsage,
+    ComputeError,
+    EndpointSpec,
+    QuotaPolicy,
+    RoleSpec,
+)
+from .layout import Backup, BranchMeta, checkpoint_lsn, lsn_to_int
+from .state import BranchState, EndpointState
+
+
+class PostgresBackend(Accounting):
+    def __init__(
+        self,
+        data_dir: Path,
+        endpoint_port: int = 5432,
+        *,
+        monitor_interval: float = 0.5,
+        **_settings: Any,
+    ) -> None:
+        super().__init__(Path(data_dir), endpoint_port, monitor_interval)
+        atexit.register(self.shutdown)
+
+    # -- branches ---------------------------------------------------------------------------
+    def create_branch(
+        self,
+        project_id: str,
+        branch_id: str,
+        *,
+        source: BranchSource,
+        roles: list[RoleSpec],
+        databases: list[tuple[str, str]],
+        pg_version: int,
+    ) -> str | None:
+        meta = BranchMeta(roles={r.name: r.password for r in roles},
+                          databases=[[d, o] for d, o in databases])
+        if source.branch_id is None:
+            self.new_branch(project_id, branch_id, meta)
+            return None
+        parent = self.branch(project_id, source.branch_id)
+        with parent.lock:
+            meta.roles = {**parent.meta.roles, **meta.roles}
+            meta.databases = _merge_dbs(parent.meta.databases, meta.databases)
+            if not parent.meta.materialized:
+                self.new_branch(project_id, branch_id, meta)
+                return None
+            if source.schema_only:
+                return self._create_schema_only(parent, project_id, branch_id, meta)
+            br = self.new_branch(project_id, branch_id, meta)
+            with br.lock:
+                backup = self._build(br.path, parent, lsn=source.lsn, timestamp=source.timestamp)
+        with br.lock:
+            br.meta.backups = [backup]
+            br.meta.materialized = True
+            br.save()
+            if _catalog_differs(parent.meta, br.meta):
+                with self.running(br) as cluster:
+                    self.apply_catalog(br, cluster)
+            return backup.lsn
+
+    def _build(
+        self, dest: Path, src: BranchState, *, lsn: str | None, timestamp: datetime | None,
+        snapshot: bool = False,
+    ) -> Backup:
+        """Materialise src (at a point, or its head) into dest. Caller holds src.lock."""
+        if lsn is not None or timestamp is not None:
+            self._check_window(src, lsn, timestamp)
+            at_head = False
+            if src.running and src.cluster is not None:
+                src.cluster.archive_now(src.path / "archive")
+            elif src.meta.stopped_at is None:
+                at_head = True  # never ran since it was created: every point is its head
+            elif timestamp is not None:
+                at_head = timestamp.timestamp() >= src.meta.stopped_at
+            elif lsn is not None and src.meta.stopped_lsn is not None:
+                at_head = lsn_to_int(lsn) >= lsn_to_int(src.meta.stopped_lsn)
+            if not at_head:
+                return branching.at_point(
+                    self.layout, src.path, src.meta.backups, dest, self._sockdir(),
+                    lsn=lsn, timestamp=timestamp, roles=src.meta.roles,
+                    databases=src.meta.databases, snapshot=snapshot,
+                )
+        return branching.from_head(src.path, src.cluster, dest, snapshot=snapshot)
+
+    def _create_schema_only(
+        self, parent: BranchState, project_id: str, branch_id: str, meta: BranchMeta
+    ) -> str | None:
+        dumps = {db: self.branch_schema(project_id, parent.branch_id, db)
+                 for db, _ in meta.databases}
+        br = self.new_branch(project_id, branch_id, meta)
+        with self.running(br) as cluster:
+            for db, schema in dumps.items():
+                if schema:
+                    _proc.run(
+                        [_proc.pg_bin("psql"), "-h", str(cluster.sockdir), "-U", "cloud_admin",
+                         "-d", db, "-v", "ON_ERROR_STOP=0", "-q"],
+                        input_text=schema, what="psql (schema)",
+                    )
+            return cluster.current_lsn()
+
+    def delete_branch(self, project_id: str, branch_id: str) -> None:
+        br = self.branch(project_id, branch_id)
+        for ep in self.endpoints_of(project_id, branch_id):
+            with self._lock:
+                ep.active = False
+            if ep.pooler is not None:
+                ep.pooler.stop()
+                ep.pooler = None
+        with br.lock:
+            if br.cluster is not None:
+                br.cluster.stop(mode="immediate")
+            _proc.remove_tree(br.path)
+            self.forget_branch(project_id, branch_id)
+
+    def restore_branch(
+        self, project_id: str, branch_id: str, *, source: BranchSource,
+        preserve_as_branch_id: str | None,
+    ) -> None:
+        target = self.branch(project_id, branch_id)
+        src = self.branch(project_id, source.branch_id or branch_id)
+        first, second = sorted([target, src], key=lambda b: b.branch_id)
+        with first.lock, second.lock:
+            build = target.path.parent / f".build-{branch_id}-{secrets.token_hex(4)}"
+            try:
+                if src.meta.materialized:
+                    backup: Backup | None = self._build(
+                        build, src, lsn=source.lsn, timestamp=source.timestamp
+                    )
+                else:
+                    backup = None
+                self._swap_in(target, build, backup, src.meta, preserve_as_branch_id)
+            finally:
+                _proc.remove_tree(build)
+
+    def _swap_in(
+        self, target: BranchState, build: Path, backup: Backup | None, src_meta: BranchMeta,
+        preserve_as: str | None,
+    ) -> None:
+        """Replace target's data dir with build (caller holds the locks)."""
+        was_active = self.has_active(target)
+        for ep in self.endpoints_of(target.project_id, target.branch_id):
+            self._stop_pooler(ep)
+        self.stop_cluster(target)
+        if preserve_as:
+            keep = self.layout.branch(target.project_id, preserve_as)
+            if keep.exists():
+                raise ComputeError(f"branch {preserve_as} already exists", status=409)
+            if target.path.is_dir():
+                target.path.rename(keep)
+            else:
+                keep.mkdir(parents=True)
+            kept = BranchMeta.load(keep / "meta.json") if (keep / "meta.json").exists() \
+                else BranchMeta(roles=dict(target.meta.roles), databases=target.meta.databases)
+            kept.usage = BranchUsage()
+            kept.active_seconds = kept.compute_seconds = 0.0
+            kept.save(keep / "meta.json")
+            self.forget_branch(target.project_id, preserve_as)
+        else:
+            _proc.remove_tree(target.path)
+        meta = target.meta
+        meta.roles = {**src_meta.roles, **meta.roles}
+        meta.databases = _merge_dbs(src_meta.databases, meta.databases)
+        meta.wal_mark = meta.stopped_lsn = None
+        meta.stopped_at = None
+        meta.created_at = time.time()
+        if backup is None:
+            meta.materialized, meta.backups = False, []
+            target.path.mkdir(parents=True, exist_ok=True)
+        else:
+            build.rename(target.path)
+            meta.materialized, meta.backups = True, [backup]
+        target.cluster = None
+        target.save()
+        if was_active:
+            self.start_cluster(target)
+
+    def current_lsn(self, project_id: str, branch_id: str) -> str | None:
+        br = self.branch(project_id, branch_id)
+        with br.lock:
+            if not br.meta.materialized:
+                return None
+            if br.running and br.cluster is not None:
+                return br.cluster.current_lsn()
+            if br.meta.stopped_lsn:
+                return br.meta.stopped_lsn
+            return checkpoint_lsn(br.path / "pgdata")
+
+    def check_point_in_window(
+        self, project_id: str, branch_id: str, *, lsn: str | None, timestamp: datetime | None
+    ) -> None:
+        self._check_window(self.branch(project_id, branch_id), lsn, timestamp)
+
+    def _check_window(self, br: BranchState, lsn: str | None, timestamp: datetime | None) -> None:
+        if timestamp is not None:
+            if timestamp.tzinfo is None:
+                raise ComputeError("the timestamp needs a time zone offset", status=400)
+            if timestamp.timestamp() > time.time() + 1:
+                raise ComputeError(f"{timestamp.isoformat()} is in the future", status=400)
+            earliest = min((b.time for b in br.meta.backups), default=br.meta.created_at)
+            if timestamp.timestamp() < earliest:
+                raise ComputeError(
+                    f"{timestamp.isoformat()} is before the start of the branch's history "
+                    f"({datetime.fromtimestamp(earliest).astimezone().isoformat()})", status=422,
+                )
+        if lsn is not None:
+            try:
+                value = lsn_to_int(lsn)
+            except ValueError as exc:
+                raise ComputeError(f"invalid LSN {lsn!r}", status=400) from exc
+            if not br.meta.materialized:
+                return
+            earliest_lsn = min(lsn_to_int(b.lsn) for b in br.meta.backups)
+            if value < earliest_lsn:
+                raise ComputeError(f"LSN {lsn} is before the branch's history", status=422)
+            head = self.current_lsn(br.project_id, br.branch_id)
+            if head is not None and value > lsn_to_int(head):
+                raise ComputeError(f"LSN {lsn} is beyond the branch's head {head}", status=422)
+
+    # -- snapshots ------------------------------------------------------------------------------
+    def create_snapshot(
+        self, project_id: str, branch_id: str, snapshot_id: str, *, lsn: str | None,
+        timestamp: datetime | None,
+    ) -> str | None:
+        br = self.branch(project_id, branch_id)
+        path = self.layout.snapshot(project_id, snapshot_id)
+        with br.lock:
+            info: dict[str, Any] = {"roles": br.meta.roles, "databases": br.meta.databases,
+                                    "lsn": None}
+            if br.meta.materialized:
+                self._build(path, br, lsn=lsn, timestamp=timestamp, snapshot=True)
+                info["lsn"] = checkpoint_lsn(path / "pgdata")
+            else:
+                path.mkdir(parents=True, exist_ok=True)
+            with open(path / "meta.json", "w") as out:
+                json.dump(info, out)
+            (path / "meta.json").chmod(0o600)
+            return info["lsn"]  # type: ignore[no-any-return]
+
+    def delete_snapshot(self, project_id: str, snapshot_id: str) -> None:
+        _proc.remove_tree(self.layout.snapshot(project_id, snapshot_id))
+
+    def restore_snapshot(self, project_id: str, snapshot_id: str, new_branch_id: str) -> None:
+        path = self.layout.snapshot(project_id, snapshot_id)
+        if not (path / "meta.json").exists():
+            raise ComputeError(f"snapshot {snapshot_id} has no data", status=404)
+        info = json.loads((path / "meta.json").read_text())
+        src_meta = BranchMeta(roles=info["roles"], databases=info["databases"])
+        target = self.branch(project_id, new_branch_id)
+        with target.lock:
+            build = target.path.parent / f".build-{new_branch_id}-{secrets.token_hex(4)}"
+            try:
+                backup = branching.from_snapshot(path, build) if info["lsn"] else None
+                self._swap_in(target, build, backup, src_meta, None)
+            finally:
+                _proc.remove_tree(build)
+
+    # -- endpoints --------------------------------------------------------------------------------
+    def register_endpoint(self, project_id: str, spec: EndpointSpec) -> None:
+        ep = EndpointState(project_id, spec)
+        with self._lock:
+            old = self._endpoints.get(spec.endpoint_id)
+            self._endpoints[spec.endpoint_id] = ep
+        if old is not None:
+            self.deactivate(old)
+        self._listen(ep)
+
+    def _listen(self, ep: EndpointState) -> None:
+        a = ep.spec.address
+        self.proxy.listen(f"{ep.endpoint_id}/direct", a.host, a.port, _Route(self, ep, False))
+        self.proxy.listen(f"{ep.endpoint_id}/pooler", a.pooler_host, a.port, _Route(self, ep, True))
+
+    def update_endpoint(self, project_id: str, spec: EndpointSpec) -> None:
+        ep = self.endpoint(spec.endpoint_id)
+        moved = spec.branch_id != ep.spec.branch_id
+        if moved:
+            self.deactivate(ep)
+        readdress = spec.address != ep.spec.address
+        with self._lock:
+            ep.spec = spec
+        if readdress:
+            self._listen(ep)
+
+    def start_endpoint(self, project_id: str, endpoint_id: str) -> None:
+        ep = self.endpoint(endpoint_id)
+        br = self.branch(project_id, ep.branch_id)
+        with br.lock:
+            self.activate(ep, br)
+
+    def suspend_endpoint(self, project_id: str, endpoint_id: str) -> None:
+        self.deactivate(self.endpoint(endpoint_id))
+
+    def restart_endpoint(self, project_id: str, endpoint_id: str) -> None:
+        self.suspend_endpoint(project_id, endpoint_id)
+        self.start_endpoint(project_id, endpoint_id)
+
+    def delete_endpoint(self, project_id: str, endpoint_id: str) -> None:
+        with self._lock:
+            ep = self._endpoints.get(endpoint_id)
+        if ep is None:
+            return
+        self.deactivate(ep)
+        self.proxy.close(f"{endpoint_id}/direct")
+        self.proxy.close(f"{endpoint_id}/pooler")
+        with self._lock:
+            self._endpoints.pop(endpoint_id, None)
+
+    def endpoint_state(self, project_id: str, endpoint_id: str) -> str:
+        return "active" if self.endpoint(endpoint_id).active else "idle"
+
+    # -- roles and databases ----------------------------------------------------------------------
+    def _catalog_change(self, project_id: str, branch_id: str, change: Any) -> None:
+        br = self.branch(project_id, branch_id)
+        with br.lock:
+            if br.meta.materialized:
+                with self.running(br) as cluster:
+                    change(br, cluster)
+            else:
+                change(br, None)
+            br.save()
+            self.refresh_poolers(br)
+
+    def create_role(self, project_id: str, branch_id: str, role: RoleSpec) -> None:
+        def change(br: BranchState, cluster: Any) -> None:
+            br.meta.roles[role.name] = role.password
+            if cluster is not None:
+                cluster.apply_roles([(role.name, role.password)])
+
+        self._catalog_change(project_id, branch_id, change)
+
+    set_role_password = create_role
+
+    def delete_role(self, project_id: str, branch_id: str, name: str) -> None:
+        def change(br: BranchState, cluster: Any) -> None:
+            br.meta.roles.pop(name, None)
+            br.meta.databases = [d for d in br.meta.databases if d[1] != name]
+            if cluster is not None:
+                cluster.drop_role(name)
+
+        self._catalog_change(project_id, branch_id, change)
+
+    def create_database(self, project_id: str, branch_id: str, name: str, owner: str) -> None:
+        def change(br: BranchState, cluster: Any) -> None:
+            br.meta.databases = _merge_dbs(br.meta.databases, [[name, owner]])
+            if cluster is not None:
+                cluster.apply_databases([(name, owner)])
+
+        self._catalog_change(project_id, branch_id, change)
+
+    def delete_database(self, project_id: str, branch_id: str, name: str) -> None:
+        def change(br: BranchState, cluster: Any) -> None:
+            br.meta.databases = [d for d in br.meta.databases if d[0] != name]
+            if cluster is not None:
+                cluster.drop_database(name)
+
+        self._catalog_change(project_id, branch_id, change)
+
+    def branch_schema(self, project_id: str, branch_id: str, database: str) -> str:
+        br = self.branch(project_id, branch_id)
+        with br.lock:
+            if not br.meta.materialized:
+                return ""
+            with self.running(br) as cluster:
+                return _proc.run(
+                    [_proc.pg_bin("pg_dump"), "-s", "-h", str(cluster.sockdir), "-U",
+                     "cloud_admin", "-d", database],
+                    what="pg_dump",
+                )
+
+    # -- usage and quotas -------------------------------------------------------------------------
+    def set_quota(self, project_id: str, quota: QuotaPolicy) -> None:
+        with self._lock:
+            self._quotas[project_id] = quota
+        self.enforce_quota(project_id, sample=True)
+
+    def usage(self, project_id: str) -> dict[str, BranchUsage]:
+        return self.usage_of(project_id)
+
+    def quota_exceeded(self, project_id: str) -> str | None:
+        return self.enforce_quota(project_id, sample=False)
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def delete_project(self, project_id: str) -> None:
+        for ep in self.endpoints_of(project_id):
+            with contextlib.suppress(Exception):
+                self.delete_endpoint(project_id, ep.endpoint_id)
+        for br in self.project_branches(project_id):
+            with contextlib.suppress(Exception):
+                self.delete_branch(project_id, br.branch_id)
+        with self._lock:
+            self._quotas.pop(project_id, None)
+            self._exceeded.pop(project_id, None)
+        _proc.remove_tree(self.layout.project(project_id))
+
+    def shutdown(self) -> None:
+        self.close_all()
+
+    def running_pids(self) -> list[int]:
+        """Postmaster pids this backend runs (for tests and the developer API)."""
+        with self._lock:
+            branches = list(self._branches.values())
+        return [br.cluster.pid for br in branches if br.cluster is not None and br.cluster.pid]
+
+
+def _merge_dbs(first: list[list[str]], second: list[list[str]]) -> list[list[str]]:
+    seen = {d[0] for d in first}
+    return [list(d) for d in first] + [list(d) for d in second if d[0] not in seen]
+
+
+def _catalog_differs(parent: BranchMeta, child: BranchMeta) -> bool:
+    return parent.roles != child.roles or {d[0] for d in parent.databases} != {
+        d[0] for d in child.databases
+    }

@@ -1,0 +1,328 @@
+"""Process lifecycle behind PostgresBackend: registries, start/stop, wake, idle suspend.
+
+Materialisation choice (issue 5, "metadata-only projects stay cheap"): a root branch, or a
+child of a never-materialised parent, only records its roles and databases; its data dir is
+copied from the template on its first start (connection or start_endpoint). Nothing runs
+until then. Children of a materialised parent copy the data at creation time, because the
+parent's head moves on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from . import _proc
+from .backend import ComputeError, QuotaPolicy
+from .cluster import Cluster
+from .layout import Backup, BranchMeta, Layout, lsn_to_int
+from .pooler import Pooler
+from .proxy import Proxy, Refused
+from .state import BranchState, EndpointState
+
+
+class Runtime:
+    """Owns every process: clusters, poolers, the proxy thread and the monitor thread."""
+
+    def __init__(self, data_dir: Path, endpoint_port: int, monitor_interval: float) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        _proc.ensure_traversable(data_dir)
+        self.layout = Layout(data_dir)
+        self.endpoint_port = endpoint_port
+        # sockets live under a short path (unix socket paths are limited to 107 bytes)
+        self.rundir = Path(tempfile.mkdtemp(prefix="nemu-", dir="/tmp"))
+        self.rundir.chmod(0o711)
+        self._lock = threading.RLock()
+        self._branches: dict[tuple[str, str], BranchState] = {}
+        self._endpoints: dict[str, EndpointState] = {}
+        self._quotas: dict[str, QuotaPolicy] = {}
+        self._exceeded: dict[str, str] = {}
+        self._seq = 0
+        self._proxy: Proxy | None = None
+        self._closed = threading.Event()
+        self._interval = monitor_interval
+        self._monitor = threading.Thread(target=self._monitor_loop, name="neon-compute-monitor",
+                                         daemon=True)
+        self._monitor.start()
+
+    # -- registries ---------------------------------------------------------------------------
+    @property
+    def proxy(self) -> Proxy:
+        with self._lock:
+            if self._proxy is None:
+                self._proxy = Proxy()
+            return self._proxy
+
+    def _sockdir(self) -> Path:
+        with self._lock:
+            self._seq += 1
+            return self.rundir / f"c{self._seq}"
+
+    def branch(self, project_id: str, branch_id: str) -> BranchState:
+        """The branch's state; an unknown branch is an empty, never-materialised one."""
+        key = (project_id, branch_id)
+        with self._lock:
+            br = self._branches.get(key)
+            if br is None:
+                path = self.layout.branch(project_id, branch_id)
+                meta_file = path / "meta.json"
+                meta = BranchMeta.load(meta_file) if meta_file.exists() else BranchMeta()
+                br = BranchState(project_id, branch_id, path, meta, self._sockdir())
+                self._branches[key] = br
+            return br
+
+    def new_branch(self, project_id: str, branch_id: str, meta: BranchMeta) -> BranchState:
+        path = self.layout.branch(project_id, branch_id)
+        with self._lock:
+            old = self._branches.pop((project_id, branch_id), None)
+        if old is not None and old.running:
+            self.stop_cluster(old, archive=False)
+        _proc.remove_tree(path)
+        path.mkdir(parents=True)
+        br = BranchState(project_id, branch_id, path, meta, self._sockdir())
+        br.save()
+        with self._lock:
+            self._branches[(project_id, branch_id)] = br
+        return br
+
+    def forget_branch(self, project_id: str, branch_id: str) -> None:
+        with self._lock:
+            self._branches.pop((project_id, branch_id), None)
+
+    def endpoint(self, endpoint_id: str) -> EndpointState:
+        with self._lock:
+            ep = self._endpoints.get(endpoint_id)
+        if ep is None:
+            raise ComputeError(f"endpoint {endpoint_id} is not registered", status=404)
+        return ep
+
+    def endpoints_of(self, project_id: str, branch_id: str | None = None) -> list[EndpointState]:
+        with self._lock:
+            return [
+                ep for ep in self._endpoints.values()
+                if ep.project_id == project_id and branch_id in (None, ep.branch_id)
+            ]
+
+    def has_active(self, br: BranchState) -> bool:
+        return any(ep.active for ep in self.endpoints_of(br.project_id, br.branch_id))
+
+    # -- clusters -------------------------------------------------------------------------------
+    def start_cluster(self, br: BranchState) -> Cluster:
+        """Start (materialising from the template first if needed). Caller holds br.lock."""
+        if not br.meta.materialized:
+            self._materialize(br)
+        cluster = br.get_cluster()
+        if not cluster.running:
+            cluster.start()
+            self.apply_size_quota(br)
+        if br.meta.wal_mark is None:
+            br.meta.wal_mark = cluster.current_lsn()
+        return cluster
+
+    def _materialize(self, br: BranchState) -> None:
+        from .branching import from_template
+
+        backup = from_template(self.layout, br.path)
+        backup.time = br.meta.created_at  # state at creation == template + roles (applied below)
+        br.meta.backups = [backup]
+        br.meta.materialized = True
+        cluster = br.get_cluster()
+        cluster.start()
+        self.apply_catalog(br, cluster)
+        br.save()
+
+    def apply_catalog(self, br: BranchState, cluster: Cluster) -> None:
+        cluster.apply_roles(sorted(br.meta.roles.items()))
+        cluster.apply_databases([(d[0], d[1]) for d in br.meta.databases])
+
+    def stop_cluster(self, br: BranchState, *, archive: bool = True) -> None:
+        """Stop; first archive all WAL so that PITR on this branch needs no running server."""
+        cluster = br.cluster
+        if cluster is None or not cluster.running:
+            return
+        for ep in self.endpoints_of(br.project_id, br.branch_id):
+            self._stop_pooler(ep)
+        if archive:
+            try:
+                self.sample(br, cluster)
+                br.meta.stopped_lsn = cluster.archive_now(br.path / "archive")
+                br.meta.wal_mark = None
+                br.meta.stopped_at = time.time()
+            except Exception:  # noqa: BLE001 - still stop it; history may miss the tail
+                br.meta.stopped_at = None
+        cluster.stop()
+        br.save()
+
+    @contextlib.contextmanager
+    def running(self, br: BranchState) -> Iterator[Cluster]:
+        """The branch's cluster, started for the block if no endpoint keeps it running."""
+        with br.lock:
+            started = not br.running
+            cluster = self.start_cluster(br)
+            try:
+                yield cluster
+            finally:
+                if started and not self.has_active(br):
+                    self.stop_cluster(br)
+
+    def sample(self, br: BranchState, cluster: Cluster) -> None:
+        """Written bytes from WAL position deltas; logical size from database sizes."""
+        lsn = cluster.current_lsn()
+        if br.meta.wal_mark is not None:
+            delta = lsn_to_int(lsn) - lsn_to_int(br.meta.wal_mark)
+            br.meta.usage.written_data_bytes += max(0, delta)
+        br.meta.wal_mark = lsn
+        br.meta.usage.logical_size_bytes = cluster.logical_size()
+
+    def apply_size_quota(self, br: BranchState) -> None:
+        """Over logical_size_bytes the cluster runs but is read-only (Neon: writes fail)."""
+        cluster = br.cluster
+        if cluster is None or not cluster.running:
+            return
+        limit = self._quotas.get(br.project_id, QuotaPolicy()).logical_size_bytes
+        size = cluster.logical_size()
+        br.meta.usage.logical_size_bytes = size
+        over = bool(limit) and size > limit
+        auto = cluster.pgdata / "postgresql.auto.conf"
+        is_ro = auto.exists() and "default_transaction_read_only" in auto.read_text()
+        if over != is_ro:
+            cluster.set_read_only(over)
+        br.meta.read_only_quota = over
+
+    # -- endpoints ------------------------------------------------------------------------------
+    def activate(self, ep: EndpointState, br: BranchState) -> Cluster:
+        """Start the endpoint's compute (caller holds br.lock); refused over quota."""
+        exceeded = self._exceeded.get(ep.project_id)
+        if exceeded:
+            raise ComputeError(
+                f"project exceeded its {exceeded} quota; computes stay suspended until it is "
+                "raised", status=403, code="QUOTA_EXCEEDED",
+            )
+        cluster = self.start_cluster(br)
+        with self._lock:
+            if not ep.active:
+                ep.active = True
+                ep.active_since = time.monotonic()
+            ep.last_activity = time.monotonic()
+        return cluster
+
+    def deactivate(self, ep: EndpointState, *, only_if_idle: float | None = None) -> None:
+        br = self.branch(ep.project_id, ep.branch_id)
+        with br.lock:
+            with self._lock:
+                if not ep.active:
+                    return
+                if only_if_idle is not None and ep.idle_for(time.monotonic()) < only_if_idle:
+                    return
+                self._account(ep, br)
+                ep.active = False
+                ep.active_since = None
+            self._stop_pooler(ep)
+            if not self.has_active(br):
+                self.stop_cluster(br)
+
+    def _account(self, ep: EndpointState, br: BranchState) -> None:
+        """Active seconds = compute uptime; compute seconds = uptime * the endpoint's min_cu."""
+        now = time.monotonic()
+        if ep.active and ep.active_since is not None:
+            spent = now - ep.active_since
+            ep.active_since = now
+            br.meta.active_seconds += spent
+            br.meta.compute_seconds += spent * ep.spec.min_cu
+            br.meta.usage.active_time_seconds = int(br.meta.active_seconds)
+            br.meta.usage.compute_time_seconds = int(br.meta.compute_seconds)
+
+    def account_all(self, project_id: str) -> None:
+        with self._lock:
+            for ep in self.endpoints_of(project_id):
+                self._account(ep, self.branch(project_id, ep.branch_id))
+
+    def _stop_pooler(self, ep: EndpointState) -> None:
+        if ep.pooler is not None:
+            ep.pooler.stop()
+            ep.pooler = None
+
+    def wake(self, ep: EndpointState, pooled: bool) -> str:
+        """Proxy callback (worker thread): start the compute, return the socket to dial."""
+        if self._closed.is_set():
+            raise Refused("the emulator is shutting down")
+        exceeded = self._exceeded.get(ep.project_id)
+        if exceeded:
+            raise Refused(f"Your project has exceeded the {exceeded} quota. "
+                          "Raise the quota to resume.")
+        br = self.branch(ep.project_id, ep.branch_id)
+        with br.lock:
+            try:
+                cluster = self.activate(ep, br)
+            except ComputeError as exc:
+                raise Refused(str(exc)) from exc
+            if not pooled:
+                return br.socket
+            if ep.pooler is None or not ep.pooler.running:
+                rundir = self.rundir / f"p-{ep.endpoint_id}"
+                ep.pooler = Pooler(rundir, cluster.sockdir)
+                ep.pooler.start(br.meta.roles)
+            return str(ep.pooler.socket)
+
+    def refresh_poolers(self, br: BranchState) -> None:
+        for ep in self.endpoints_of(br.project_id, br.branch_id):
+            if ep.pooler is not None and ep.pooler.running:
+                ep.pooler.write_auth(br.meta.roles)
+
+    # -- monitor: idle suspend and quotas --------------------------------------------------------
+    def _monitor_loop(self) -> None:
+        tick = 0
+        while not self._closed.wait(self._interval):
+            tick += 1
+            with contextlib.suppress(Exception):
+                self.check_idle()
+            if tick % 4 == 0:
+                with self._lock:
+                    projects = list(self._quotas)
+                for project_id in projects:
+                    with contextlib.suppress(Exception):
+                        self.enforce_quota(project_id, sample=True)
+
+    def check_idle(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            due = [
+                ep for ep in self._endpoints.values()
+                if ep.active and ep.spec.suspend_timeout_seconds >= 0
+                and ep.idle_for(now) >= ep.spec.suspend_timeout_seconds
+            ]
+        for ep in due:
+            self.deactivate(ep, only_if_idle=float(ep.spec.suspend_timeout_seconds))
+
+    def enforce_quota(self, project_id: str, *, sample: bool) -> str | None:
+        raise NotImplementedError  # provided by the accounting mixin
+
+    # -- shutdown ------------------------------------------------------------------------------
+    def close_all(self) -> None:
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        with self._lock:
+            eps = list(self._endpoints.values())
+            branches = list(self._branches.values())
+        for ep in eps:
+            with contextlib.suppress(Exception):
+                self.deactivate(ep)
+        for br in branches:
+            with br.lock, contextlib.suppress(Exception):
+                self.stop_cluster(br)
+        for br in branches:  # whatever failed above: stop hard
+            if br.cluster is not None:
+                br.cluster.stop(mode="immediate")
+        if self._proxy is not None:
+            self._proxy.shutdown()
+        shutil.rmtree(self.rundir, ignore_errors=True)
+        _proc.forget_traversable(self.layout.root)
+
+
+__all__ = ["Backup", "Runtime"]

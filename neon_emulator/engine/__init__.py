@@ -1,0 +1,1 @@
+"""Control-plane machinery: operations, limits, rate limits, faults, ids, clock."""

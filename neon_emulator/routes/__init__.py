@@ -1,0 +1,1 @@
+"""One router module per spec tag, plus the developer API in admin.py."""

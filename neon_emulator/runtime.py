@@ -1,0 +1,97 @@
+"""The running emulator: settings, state, backend and machinery, built once per app.
+
+Kept apart from app.py so handlers receive one object (through deps.py) and tests can
+build a runtime without a server.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from collections import Counter
+
+from neon_emulator.compute.backend import ComputeBackend
+from neon_emulator.compute.metadata import MetadataBackend
+from neon_emulator.engine.clock import Clock
+from neon_emulator.engine.faults import Faults
+from neon_emulator.engine.operations import OperationRunner
+from neon_emulator.engine.ratelimit import RateLimiter
+from neon_emulator.settings import EmulatorSettings
+from neon_emulator.store.persistence import Persister, load_world
+from neon_emulator.store.records import World
+from neon_emulator.store.state import Store
+from neon_emulator.store.world import new_world, write_credentials
+
+log = logging.getLogger("neon_emulator")
+
+
+def make_backend(settings: EmulatorSettings) -> ComputeBackend:
+    """`compute: postgres` must really be Postgres: an import failure stops startup."""
+    if settings.compute == "metadata":
+        return MetadataBackend()
+    try:
+        module = importlib.import_module("neon_emulator.compute.postgres")
+    except ImportError as exc:
+        raise RuntimeError(
+            "compute: postgres needs neon_emulator.compute.postgres "
+            f"(import failed: {exc}); use compute: metadata for a control-plane-only emulator"
+        ) from exc
+    backend: ComputeBackend = module.PostgresBackend(
+        data_dir=settings.data_dir / "compute", endpoint_port=settings.endpoint_port
+    )
+    return backend
+
+
+class Runtime:
+    def __init__(self, settings: EmulatorSettings, backend: ComputeBackend | None = None) -> None:
+        self.settings = settings
+        self.clock = Clock()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        world = load_world(settings.state_file)
+        fresh = world is None
+        if world is None:
+            world = new_world(settings, self.clock)
+        self.store = Store(world)
+        self.initial_key_ids = {k.id for k in world.keys.values()} if fresh else set()
+        self.persister = Persister(settings.state_file, self.store.dump)
+        self.backend: ComputeBackend = backend if backend is not None else make_backend(settings)
+        self.runner = OperationRunner(
+            self.store, self.clock, duration_ms=settings.op_duration_ms,
+            workers=settings.op_workers, on_change=self.persister.mark_dirty,
+        )
+        self.ratelimiter = RateLimiter(settings.rate_limits)
+        self.faults = Faults(settings.faults)
+        self.counters: Counter[str] = Counter()
+        self.counters_lock = threading.Lock()
+        self.persister.flush()
+        if fresh or not settings.credentials_file.exists():
+            write_credentials(settings.credentials_file, world)
+        if not self.initial_key_ids:
+            self.initial_key_ids = {k.id for k in world.keys.values() if k.name in (
+                "personal", *(f"{o.alias}-org-key" for o in world.orgs.values()))}
+
+    def changed(self) -> None:
+        self.persister.mark_dirty()
+
+    def count(self, route: str) -> None:
+        with self.counters_lock:
+            self.counters[route] += 1
+
+    def start(self) -> None:
+        self.persister.start()
+
+    def replace_world(self, world: World) -> None:
+        with self.store.lock:
+            self.store.world = world
+            self.store.reindex()
+        self.persister.flush()
+
+    def close(self) -> None:
+        self.runner.idle(timeout=20)
+        self.runner.shutdown()
+        self.persister.stop()
+        try:
+            self.backend.shutdown()
+        except Exception:  # shutdown must finish; the backend logs its own detail
+            log.exception("backend shutdown failed")

@@ -1,0 +1,1 @@
+"""State: records, get-or-404 lookups and persistence to the data dir."""

@@ -1,0 +1,499 @@
+"""FleetManager: the Python API the platform backend calls (issue 7).
+
+Design (tier moves). Stacks are per tier (`free`, `pro-03`, ...) so infra teams keep per-tier
+stacks to `pulumi up`, and each tier's fleet file lists only its tenants. A tier change keeps
+the Neon project: under both shards' locks (sorted, so two movers cannot deadlock) we
+(1) refuse a downgrade whose usage does not fit, before any change; (2) transfer the project
+to the target org (Neon has no org PATCH; CONTRACT.md section 1, Transfers); (3) add the
+tenant to the target fleet with `adopt_project_id` and `up` the target shard, which adopts
+the project and applies the target tier's quotas and compute; (4) drop the tenant's
+resources from the source stack's state WITHOUT deleting them and remove it from the source
+fleet. Exactly two small stacks are touched. A crash between (3) and (4) leaves both stacks
+pointing at one project; re-running the same upgrade finishes the move (each step is
+idempotent).
+
+Every other operation touches one shard: edit the fleet file (atomic write, under the shard
+lock and a short per-tier fleet lock), then `up` that shard with the inline program of
+`fleet/program.py`. Undo (`restore`) is imperative through the client: point-in-time restore
+is an action on data, not a declared state.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from neon_tenants.automation import _usage
+from neon_tenants.automation._errors import (
+    FleetError,
+    InvalidRequest,
+    LimitsExceeded,
+    TenantConflict,
+    TenantNotFound,
+    translate,
+)
+from neon_tenants.automation._locks import retry_concurrent, shard_lock, shard_locks
+from neon_tenants.automation._workspace import Engine, engine_env
+from neon_tenants.automation.events import (
+    ProgressCallback,
+    ProgressEvent,
+    StackProgress,
+    from_engine_event,
+)
+from neon_tenants.automation.models import RestoreResult, TenantConnection
+from neon_tenants.automation.preview import FleetDiff, PlannedStep, fleet_diff, step_from_event
+from neon_tenants.fleet.program import build_program
+from neon_tenants.fleet.sharding import all_stacks, shard_for, stack_name
+from neon_tenants.fleet.spec import (
+    DevBranchEntry,
+    FleetSpec,
+    SnapshotEntry,
+    TenantSpec,
+    load_fleet,
+    save_fleet,
+)
+
+if TYPE_CHECKING:
+    from neon_tenants.catalog import Catalog, Tier
+    from neon_tenants.client import NeonClient
+
+
+class FleetManager:
+    """Provision, move, undo and delete tenants; each call is safe to repeat and to run
+    concurrently with others (per-shard queueing, retry on ConcurrentUpdateError)."""
+
+    def __init__(
+        self,
+        stacks_dir: Path,
+        *,
+        work_dir: Path | None = None,
+        backend_url: str | None = None,
+        lock_dir: Path | None = None,
+        catalog: Catalog | None = None,
+        neon_env: Mapping[str, str] | None = None,
+        client: NeonClient | None = None,
+        on_event: ProgressCallback | None = None,
+        default_shards: Mapping[str, int] | None = None,
+    ) -> None:
+        self.stacks_dir = Path(stacks_dir)
+        self.work_dir = Path(work_dir) if work_dir else self.stacks_dir.parent
+        self.lock_dir = Path(lock_dir) if lock_dir else self.work_dir / ".state" / "locks"
+        self.on_event = on_event
+        self.default_shards = dict(default_shards or {})
+        self._neon_env = dict(neon_env or {})
+        overrides = dict(self._neon_env)
+        if backend_url:
+            overrides["PULUMI_BACKEND_URL"] = backend_url
+            if backend_url.startswith("file://"):
+                Path(backend_url[len("file://") :]).mkdir(parents=True, exist_ok=True)
+        self._env_overrides = overrides
+        self._catalog = catalog
+        self._client = client
+        self._engine: Engine | None = None
+        self._init_lock = threading.Lock()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            from neon_tenants.catalog import load_catalog
+
+            tiers = self.stacks_dir / "tiers.yaml"
+            self._catalog = load_catalog(tiers if tiers.exists() else None)
+        return self._catalog
+
+    @property
+    def engine(self) -> Engine:
+        with self._init_lock:
+            if self._engine is None:
+                try:
+                    self._engine = Engine(self.work_dir, engine_env(self._env_overrides))
+                except Exception as exc:
+                    raise translate(exc) from exc
+            return self._engine
+
+    @property
+    def client(self) -> NeonClient:
+        with self._init_lock:
+            if self._client is None:
+                import os
+
+                from neon_tenants.client import ClientConfig, NeonClient, NeonCredentials
+
+                env = {**os.environ, **self._neon_env}
+                base = env.get("NEON_API_BASE_URL") or ClientConfig().base_url
+                self._client = NeonClient(
+                    NeonCredentials.from_env(env), ClientConfig(base_url=base)
+                )
+            return self._client
+
+    def _emit(self, event: ProgressEvent) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def _tier(self, name: str) -> Tier:
+        tier = self.catalog.tiers.get(name)
+        if tier is None:
+            known = ", ".join(sorted(self.catalog.tiers))
+            raise InvalidRequest(f"unknown tier {name!r}; known tiers: {known}")
+        return tier
+
+    def fleet_path(self, tier: str) -> Path:
+        return self.stacks_dir / "fleets" / f"{tier}.yaml"
+
+    def fleet(self, tier: str) -> FleetSpec:
+        self._tier(tier)
+        return load_fleet(self.fleet_path(tier), tier=tier, shards=self.default_shards.get(tier, 1))
+
+    def _edit_fleet(self, tier: str, edit: Callable[[FleetSpec], FleetSpec]) -> FleetSpec:
+        with shard_lock(self.lock_dir, f"fleet-{tier}"):
+            before = self.fleet(tier)
+            after = edit(before)
+            if after != before:
+                save_fleet(self.fleet_path(tier), after)
+        return after
+
+    def locate(self, tenant: str) -> tuple[FleetSpec, TenantSpec] | None:
+        """Which tier's fleet lists the tenant (fleet files are the source of truth)."""
+        for tier in sorted(self.catalog.tiers):
+            if self.fleet_path(tier).exists():
+                fleet = self.fleet(tier)
+                spec = fleet.get(tenant)
+                if spec is not None:
+                    return fleet, spec
+        return None
+
+    def _require(self, tenant: str) -> tuple[FleetSpec, TenantSpec]:
+        found = self.locate(tenant)
+        if found is None:
+            raise TenantNotFound(f"tenant {tenant!r} is in no fleet")
+        return found
+
+    @staticmethod
+    def stack_of(fleet: FleetSpec, tenant: str) -> str:
+        return stack_name(fleet.tier, shard_for(fleet, tenant), fleet.shards)
+
+    @contextmanager
+    def _guard(self, stack: str | None = None) -> Iterator[None]:
+        try:
+            yield
+        except FleetError:
+            raise
+        except Exception as exc:
+            raise translate(exc, stack=stack) from exc
+
+    def _up(self, tier: str, tenant: str | None = None, shard: int | None = None) -> dict[str, Any]:
+        """`up` one shard from the fleet file as it is now (caller holds the shard lock)."""
+        fleet = self.fleet(tier)
+        if tenant is not None:
+            shard = shard_for(fleet, tenant)
+        name = stack_name(tier, shard, fleet.shards)
+        program = build_program(tier, shard, fleet, self.catalog)
+
+        def forward(event: Any) -> None:
+            step = from_engine_event(name, event)
+            if step is not None:
+                self._emit(step)
+
+        def attempt() -> Any:
+            stack = self.engine.stack(name)
+            return stack.up(program=program, on_event=forward, color="never")
+
+        def on_retry(n: int, exc: BaseException) -> None:
+            self._emit(StackProgress(name, "retry", f"stack busy, retry {n}"))
+
+        self._emit(StackProgress(name, "engine_started", "up"))
+        with self._guard(name):
+            result = retry_concurrent(attempt, on_retry=on_retry)
+        self._emit(StackProgress(name, "engine_done", "up"))
+        return {k: v.value for k, v in result.outputs.items()}
+
+    def _outputs(self, stack: str) -> dict[str, Any]:
+        from pulumi.automation.errors import StackNotFoundError
+
+        try:
+            with self._guard(stack):
+                return {k: v.value for k, v in self.engine.select(stack).outputs().items()}
+        except FleetError as exc:
+            if isinstance(exc.__cause__, StackNotFoundError):
+                return {}
+            raise
+
+    def _connection(
+        self, outputs: Mapping[str, Any], fleet: FleetSpec, tenant: str
+    ) -> TenantConnection:
+        value = outputs.get(tenant)
+        if not value:
+            raise TenantNotFound(f"tenant {tenant!r} has no outputs in its stack yet")
+        return TenantConnection.from_output(tenant, fleet.tier, self.stack_of(fleet, tenant), value)
+
+    def _change(self, tenant: str, edit: Callable[[TenantSpec], TenantSpec]) -> TenantConnection:
+        """Edit one tenant's fleet entry and `up` its shard, under the shard lock."""
+        fleet, _ = self._require(tenant)
+        stack = self.stack_of(fleet, tenant)
+        with shard_lock(self.lock_dir, stack):
+            self._emit(StackProgress(stack, "locked"))
+
+            def apply(f: FleetSpec) -> FleetSpec:
+                spec = f.get(tenant)
+                if spec is None:
+                    raise TenantNotFound(f"tenant {tenant!r} left the fleet meanwhile")
+                return f.with_tenant(edit(spec))
+
+            try:
+                fleet = self._edit_fleet(fleet.tier, apply)
+            except ValueError as exc:
+                raise InvalidRequest(str(exc)) from exc
+            self._emit(StackProgress(stack, "fleet_written"))
+            outputs = self._up(fleet.tier, tenant)
+        return self._connection(outputs, fleet, tenant)
+
+    # -- the platform backend's API -------------------------------------------------------
+
+    def provision(self, tenant: str, tier: str, spec: TenantSpec | None = None) -> TenantConnection:
+        """Idempotent: provisioning an existing tenant of the same tier returns it unchanged."""
+        self._tier(tier)
+        try:
+            wanted = spec or TenantSpec(id=tenant)
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from exc
+        found = self.locate(tenant)
+        if found is not None and found[0].tier != tier:
+            raise TenantConflict(
+                f"tenant {tenant!r} is in tier {found[0].tier}; use upgrade/downgrade",
+                tier=found[0].tier,
+            )
+        fleet = self.fleet(tier)
+        stack = self.stack_of(fleet, tenant)
+        with shard_lock(self.lock_dir, stack):
+            self._emit(StackProgress(stack, "locked"))
+            if found is not None:
+                outputs = self._outputs(stack)
+                if outputs.get(tenant):
+                    return self._connection(outputs, fleet, tenant)
+            fleet = self._edit_fleet(tier, lambda f: f if f.get(tenant) else f.with_tenant(wanted))
+            self._emit(StackProgress(stack, "fleet_written"))
+            outputs = self._up(tier, tenant)
+        return self._connection(outputs, fleet, tenant)
+
+    def show(self, tenant: str) -> TenantConnection:
+        fleet, _ = self._require(tenant)
+        return self._connection(self._outputs(self.stack_of(fleet, tenant)), fleet, tenant)
+
+    def upgrade(self, tenant: str, tier: str) -> TenantConnection:
+        return self._move(tenant, tier, check_usage=False)
+
+    def downgrade(self, tenant: str, tier: str) -> TenantConnection:
+        """Refused with the numbers (LimitsExceeded, 409) when usage exceeds the target tier."""
+        return self._move(tenant, tier, check_usage=True)
+
+    def _move(self, tenant: str, to_tier: str, *, check_usage: bool) -> TenantConnection:
+        target = self._tier(to_tier)
+        src_fleet, spec = self._require(tenant)
+        if src_fleet.tier == to_tier:
+            raise TenantConflict(f"tenant {tenant!r} is already in tier {to_tier}")
+        source = self._tier(src_fleet.tier)
+        dst_fleet = self.fleet(to_tier)
+        src_stack, dst_stack = self.stack_of(src_fleet, tenant), self.stack_of(dst_fleet, tenant)
+        with shard_locks(self.lock_dir, [src_stack, dst_stack]):
+            self._emit(StackProgress(src_stack, "locked", f"move to {dst_stack}"))
+            pid = (
+                spec.adopt_project_id
+                or self._connection(self._outputs(src_stack), src_fleet, tenant).project_id
+            )
+            with self._guard(src_stack):
+                org = self.client.org(source.org)
+                if check_usage:
+                    usage = _usage.read_usage(org, pid)
+                    found = _usage.violations(usage, target, self.catalog.orgs.get(target.org))
+                    if found:
+                        raise LimitsExceeded(
+                            _usage.describe(tenant, to_tier, found),
+                            violations=found,
+                            usage=usage.model_dump(),
+                        )
+                dst_org = self.client.org(target.org)
+                if org.org_id != dst_org.org_id and org.get_project(pid).org_id != dst_org.org_id:
+                    self._emit(StackProgress(src_stack, "imperative", "transfer project"))
+                    self.client.personal.transfer_projects(org.org_id, dst_org.org_id, [pid])
+            moved = spec.model_copy(
+                update={"adopt_project_id": pid, "quota_overrides": {}, "compute_overrides": {}}
+            )
+            dst = self._edit_fleet(to_tier, lambda f: f.with_tenant(moved))
+            self._emit(StackProgress(dst_stack, "fleet_written"))
+            outputs = self._up(to_tier, tenant)
+            with self._guard(src_stack):
+                self.engine.forget(src_stack, tenant)
+            self._edit_fleet(src_fleet.tier, lambda f: f.without_tenant(tenant))
+            self._emit(StackProgress(src_stack, "fleet_written", f"{tenant} moved out"))
+        return self._connection(outputs, dst, tenant)
+
+    def adopt(self, project_id: str, tenant: str, tier: str) -> TenantConnection:
+        """Bring an existing Neon project under management (no `pulumi import` for dynamic
+        resources, hence the explicit adopt input)."""
+        try:
+            spec = TenantSpec(id=tenant, adopt_project_id=project_id)
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from exc
+        found = self.locate(tenant)
+        if found is not None and found[1].adopt_project_id not in (None, project_id):
+            raise TenantConflict(f"tenant {tenant!r} already manages another project")
+        return self.provision(tenant, tier, spec if found is None else None)
+
+    def delete(self, tenant: str) -> None:
+        """Remove from the fleet and `up`: the engine deletes the project (Neon soft-deletes
+        it, recoverable for 7 days)."""
+        fleet, _ = self._require(tenant)
+        stack = self.stack_of(fleet, tenant)
+        with shard_lock(self.lock_dir, stack):
+            self._edit_fleet(fleet.tier, lambda f: f.without_tenant(tenant))
+            self._emit(StackProgress(stack, "fleet_written"))
+            self._up(fleet.tier, tenant)
+
+    def restore(self, tenant: str, timestamp: datetime | str) -> RestoreResult:
+        """Undo: restore the default branch in place to `timestamp`; the pre-restore state is
+        kept as a branch (preserve_under_name) so the undo can itself be undone."""
+        conn = self.show(tenant)
+        fleet, _ = self._require(tenant)
+        when = timestamp if isinstance(timestamp, str) else _iso(timestamp)
+        keep = f"pre-restore-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
+        if not conn.branch_id:
+            raise TenantNotFound(f"tenant {tenant!r} has no default branch id in its outputs")
+        stack = self.stack_of(fleet, tenant)
+        with shard_lock(self.lock_dir, stack), self._guard(stack):
+            self._emit(StackProgress(stack, "imperative", f"restore to {when}"))
+            org = self.client.for_project(conn.project_id, self._tier(fleet.tier).org)
+            org.restore_branch(
+                conn.project_id,
+                conn.branch_id,
+                source_branch_id=conn.branch_id,
+                source_timestamp=when,
+                preserve_under_name=keep,
+            )
+        return RestoreResult(
+            tenant=tenant, branch_id=conn.branch_id, restored_to=when, preserved_branch=keep
+        )
+
+    def snapshot(self, tenant: str, name: str, *, pinned: bool = False) -> TenantConnection:
+        """Declare a snapshot; over the tier's cap the oldest unpinned one is dropped first
+        (a separate `up`, since the org's snapshot limit counts during the swap)."""
+        fleet, spec = self._require(tenant)
+        tier = self._tier(fleet.tier)
+        org = self.catalog.orgs.get(tier.org)
+        cap = min(tier.snapshot_cap, org.max_snapshots) if org else tier.snapshot_cap
+        if any(s.name == name for s in spec.snapshots):
+            return self.show(tenant)
+        keep = list(spec.snapshots)
+        while len(keep) + 1 > cap:
+            victim = next((s for s in keep if not s.pinned), None)
+            if victim is None:
+                raise InvalidRequest(
+                    f"tier {tier.name} allows {cap} snapshots and all are pinned; "
+                    "unpin or delete one first"
+                )
+            keep.remove(victim)
+        if len(keep) != len(spec.snapshots):
+            self._change(tenant, lambda s: s.model_copy(update={"snapshots": tuple(keep)}))
+        new = SnapshotEntry(name=name, pinned=pinned)
+        return self._change(
+            tenant, lambda s: s.model_copy(update={"snapshots": (*s.snapshots, new)})
+        )
+
+    def restore_snapshot(self, tenant: str, name: str) -> TenantConnection:
+        _, spec = self._require(tenant)
+        if not any(s.name == name for s in spec.snapshots):
+            raise TenantNotFound(f"tenant {tenant!r} has no snapshot {name!r}")
+        token = uuid.uuid4().hex[:12]
+
+        def edit(s: TenantSpec) -> TenantSpec:
+            snaps = tuple(
+                x.model_copy(update={"restore_trigger": token}) if x.name == name else x
+                for x in s.snapshots
+            )
+            return s.model_copy(update={"snapshots": snaps})
+
+        return self._change(tenant, edit)
+
+    def create_dev_branch(
+        self, tenant: str, name: str, parent: str = "production", **settings: Any
+    ) -> TenantConnection:
+        try:
+            branch = DevBranchEntry(name=name, parent=parent, **settings)
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from exc
+        return self._change(tenant, lambda s: s.with_dev_branch(branch))
+
+    def reset_dev_branch(self, tenant: str, name: str) -> TenantConnection:
+        _, spec = self._require(tenant)
+        branch = spec.dev_branch(name)
+        if branch is None:
+            raise TenantNotFound(f"tenant {tenant!r} has no dev branch {name!r}")
+        token = uuid.uuid4().hex[:12]
+        reset = branch.model_copy(update={"reset_trigger": token})
+        return self._change(tenant, lambda s: s.with_dev_branch(reset))
+
+    def delete_dev_branch(self, tenant: str, name: str) -> TenantConnection:
+        return self._change(tenant, lambda s: s.without_dev_branch(name))
+
+    # -- fleet-wide (CLI, CI) ---------------------------------------------------------------
+
+    def tiers_on_disk(self) -> list[str]:
+        return [t for t in sorted(self.catalog.tiers) if self.fleet_path(t).exists()]
+
+    def up(self, tier: str, shard: int | None = None) -> list[str]:
+        """`up` every shard of a tier (or one); returns the stacks run."""
+        fleet = self.fleet(tier)
+        refs = [r for r in all_stacks(fleet) if shard is None or r.shard == shard]
+        for ref in refs:
+            with shard_lock(self.lock_dir, ref.name(fleet.shards)):
+                self._up(tier, shard=ref.shard)
+        return [r.name(fleet.shards) for r in refs]
+
+    def destroy(self, tier: str, shard: int | None = None) -> list[str]:
+        fleet = self.fleet(tier)
+        names = [r.name(fleet.shards) for r in all_stacks(fleet) if shard in (None, r.shard)]
+        for name in names:
+            with shard_lock(self.lock_dir, name), self._guard(name):
+                self._emit(StackProgress(name, "engine_started", "destroy"))
+                stack = self.engine.stack(name)
+                retry_concurrent(partial(stack.destroy, color="never"))
+                self._emit(StackProgress(name, "engine_done", "destroy"))
+        return names
+
+    def preview(self, tiers: list[str] | None = None) -> FleetDiff:
+        """Preview every stack of the given tiers (default: all fleets on disk)."""
+        steps: list[PlannedStep] = []
+        names: list[str] = []
+        for tier in tiers or self.tiers_on_disk():
+            fleet = self.fleet(tier)
+            for ref in all_stacks(fleet):
+                name = ref.name(fleet.shards)
+                names.append(name)
+                program = build_program(tier, ref.shard, fleet, self.catalog)
+
+                def collect(event: Any, n: str = name, t: str = tier) -> None:
+                    step = step_from_event(n, t, event)
+                    if step is not None:
+                        steps.append(step)
+
+                with self._guard(name):
+                    self._emit(StackProgress(name, "engine_started", "preview"))
+                    stack = self.engine.stack(name)
+                    retry_concurrent(
+                        partial(stack.preview, program=program, on_event=collect, color="never")
+                    )
+                    self._emit(StackProgress(name, "engine_done", "preview"))
+        return fleet_diff(names, steps)
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

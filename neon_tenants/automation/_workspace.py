@@ -1,0 +1,111 @@
+"""The engine side: one LocalWorkspace per FleetManager, the offline env, stack state edits.
+
+Never calls `PulumiCommand.install()` (it downloads; PULUMI_OFFLINE.md). The env comes from
+`neon_tenants._env.pulumi_env()` (bootstrap's PATH, PULUMI_HOME, backend, passphrase,
+offline flags) with our backend/Neon settings on top. Dynamic providers run in a separate
+process the engine starts, so Neon credentials travel as env vars, never in state.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+PROJECT_NAME = "neon-tenants"
+_PROJECT_YAML = f"name: {PROJECT_NAME}\nruntime: python\n"
+
+
+def engine_env(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The env passed to every pulumi command (and through it to the dynamic providers)."""
+    env: dict[str, str] = {}
+    try:
+        from neon_tenants._env import pulumi_env
+
+        env.update(pulumi_env())
+    except ImportError:
+        env.update(_fallback_env())
+    env.setdefault("PULUMI_CONFIG_PASSPHRASE", "neon-tenants-local")
+    env.setdefault("PULUMI_SKIP_UPDATE_CHECK", "true")
+    env.setdefault("PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "true")
+    env.setdefault("PULUMI_PYTHON_CMD", sys.executable)
+    if overrides:
+        env.update(overrides)
+    return env
+
+
+def _fallback_env() -> dict[str, str]:
+    """Before `_env.py` exists: the pulumi CLI on PATH or in the bootstrap cache."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "neon-tenants"
+    dirs = sorted(cache.glob("pulumi-v*/bin"), reverse=True)
+    path = os.environ.get("PATH", "")
+    if dirs:
+        path = f"{dirs[0]}{os.pathsep}{path}"
+    return {"PATH": path, "PULUMI_HOME": str(cache / "pulumi-home")}
+
+
+def ensure_work_dir(work_dir: Path) -> None:
+    """A Pulumi.yaml naming the same project as the repo's, so stacks are shared with the CLI."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    if not any((work_dir / f"Pulumi{ext}").exists() for ext in (".yaml", ".yml", ".json")):
+        (work_dir / "Pulumi.yaml").write_text(_PROJECT_YAML, encoding="utf-8")
+
+
+class Engine:
+    """Thin wrapper over one LocalWorkspace: open stacks, run ops, edit state."""
+
+    def __init__(self, work_dir: Path, env: Mapping[str, str]) -> None:
+        from pulumi import automation as auto
+
+        ensure_work_dir(work_dir)
+        self.env = dict(env)
+        pulumi_bin = shutil.which("pulumi", path=self.env.get("PATH"))
+        command = None
+        if pulumi_bin is not None:
+            command = auto.PulumiCommand(root=str(Path(pulumi_bin).parent.parent))
+        self.workspace = auto.LocalWorkspace(
+            work_dir=str(work_dir), env_vars=self.env, pulumi_command=command
+        )
+
+    def stack(self, name: str) -> Any:
+        from pulumi import automation as auto
+
+        return auto.Stack.create_or_select(name, self.workspace)
+
+    def select(self, name: str) -> Any:
+        from pulumi import automation as auto
+
+        return auto.Stack.select(name, self.workspace)
+
+    def stack_names(self) -> list[str]:
+        return [s.name for s in self.workspace.list_stacks()]
+
+    def forget(self, stack_name: str, tenant: str) -> int:
+        """Drop a tenant's resources from a stack's state WITHOUT deleting them.
+
+        Export, filter, import: used to hand a tenant's project to another stack, since the
+        engine would delete it once it disappears from the program. The tenant's stack
+        output goes too. Returns how many resources were dropped.
+        """
+        from pulumi.automation import Deployment
+
+        from neon_tenants.automation.events import tenant_of_urn
+
+        stack = self.select(stack_name)
+        state = stack.export_stack()
+        deployment = dict(state.deployment or {})
+        resources = list(deployment.get("resources") or [])
+        kept: list[dict[str, Any]] = []
+        for res in resources:
+            if tenant_of_urn(str(res.get("urn", ""))) == tenant:
+                continue
+            if res.get("type") == "pulumi:pulumi:Stack" and tenant in (res.get("outputs") or {}):
+                res = {**res, "outputs": {k: v for k, v in res["outputs"].items() if k != tenant}}
+            kept.append(res)
+        dropped = len(resources) - len(kept)
+        deployment["resources"] = kept
+        stack.import_stack(Deployment(version=state.version, deployment=deployment))
+        return dropped

@@ -1,0 +1,50 @@
+"""Build a FleetManager for the CLI: real Neon when credentials are set, else the emulator.
+
+ARCHITECTURE.md: with no NEON_* credentials the tools start/use the local emulator, whose
+data dir (`.emulator/`) keeps state between commands.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from neon_tenants.automation import FleetManager, ProgressCallback
+
+_CREDENTIAL_VARS = (
+    "NEON_CREDENTIALS_FILE",
+    "NEON_PERSONAL_API_KEY",
+    "NEON_FREE_ORG_API_KEY",
+    "NEON_PAID_ORG_API_KEY",
+)
+
+
+def has_neon_credentials() -> bool:
+    return any(os.environ.get(name) for name in _CREDENTIAL_VARS)
+
+
+@contextmanager
+def fleet_manager(
+    on_event: ProgressCallback | None = None, emulator_dir: Path | None = None
+) -> Iterator[FleetManager]:
+    from neon_tenants._settings import paths
+
+    p = paths()
+    common = {
+        "work_dir": p.repo_root,
+        "lock_dir": p.state_dir / "locks",
+        "on_event": on_event,
+    }
+    if has_neon_credentials():
+        yield FleetManager(p.repo_root / "stacks", **common)  # type: ignore[arg-type]
+        return
+    from neon_emulator.testing import EmulatorProcess
+
+    with EmulatorProcess(emulator_dir or p.emulator_data_dir) as emu:
+        env = {
+            "NEON_API_BASE_URL": emu.base_url,
+            "NEON_CREDENTIALS_FILE": str(emu.credentials_file),
+        }
+        yield FleetManager(p.repo_root / "stacks", neon_env=env, **common)  # type: ignore[arg-type]

@@ -1,0 +1,167 @@
+"""`neon-tenants up|preview|destroy` and `neon-tenants tenant ...`: thin wrappers over
+FleetManager; every command has `--json` and exits 1 on a FleetError."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+
+from neon_tenants.automation import FleetError, FleetManager
+from neon_tenants.cli._output import Output
+
+tenant_app = typer.Typer(no_args_is_help=True, help="One tenant: provision, move, undo, delete.")
+branch_app = typer.Typer(no_args_is_help=True, help="A tenant's development branches.")
+tenant_app.add_typer(branch_app, name="branch")
+
+JSON = typer.Option(False, "--json", help="machine-readable output on stdout")
+TIER = typer.Option(..., "--tier", "-t", help="tier name from the catalog")
+TIERS = typer.Option(None, "--tier", "-t", help="default: every fleet on disk")
+
+
+@contextmanager
+def _session(as_json: bool) -> Iterator[tuple[FleetManager, Output]]:
+    from neon_tenants.cli._context import fleet_manager
+
+    out = Output(as_json)
+    try:
+        with out.progress() as on_event, fleet_manager(on_event) as fm:
+            yield fm, out
+    except FleetError as exc:
+        out.error(str(exc), status=exc.http_status, kind=type(exc).__name__, **_jsonable(exc))
+        raise typer.Exit(1) from None
+
+
+def _jsonable(exc: FleetError) -> dict[str, Any]:
+    return {k: v for k, v in exc.details.items() if k in ("violations", "usage", "stack")}
+
+
+def _run(as_json: bool, action: Callable[[FleetManager], Any]) -> None:
+    with _session(as_json) as (fm, out):
+        result = action(fm)
+        if result is None:
+            out.data({"ok": True})
+        elif hasattr(result, "public"):
+            out.data(result.public())
+        elif hasattr(result, "model_dump"):
+            out.data(result.model_dump(mode="json"))
+        else:
+            out.data(result)
+
+
+def up(
+    tier: str = TIER,
+    shard: int | None = typer.Option(None, help="only this shard"),
+    as_json: bool = JSON,
+) -> None:
+    """Create/update every tenant of a tier's fleet (or one shard)."""
+    _run(as_json, lambda fm: {"stacks": fm.up(tier, shard)})
+
+
+def destroy(
+    tier: str = TIER,
+    shard: int | None = typer.Option(None, help="only this shard"),
+    yes: bool = typer.Option(False, "--yes", help="confirm: deletes every project of the tier"),
+    as_json: bool = JSON,
+) -> None:
+    """Delete every tenant database of a tier (or one shard)."""
+    if not yes:
+        Output(as_json).error("destroy deletes projects: pass --yes to confirm")
+        raise typer.Exit(1)
+    _run(as_json, lambda fm: {"stacks": fm.destroy(tier, shard)})
+
+
+def preview(
+    tier: list[str] | None = TIERS,
+    markdown: bool = typer.Option(False, "--markdown", help="a pull-request comment"),
+    as_json: bool = JSON,
+) -> None:
+    """What a fleet change will do. Exit codes: 0 no changes, 2 changes, 1 error."""
+    from neon_tenants.automation.preview import EXIT_ERROR, dumps
+
+    out = Output(as_json or markdown)
+    try:
+        with _session(as_json or markdown) as (fm, _):
+            diff = fm.preview(tier or None)
+    except typer.Exit:
+        raise typer.Exit(EXIT_ERROR) from None
+    if as_json:
+        typer.echo(dumps(diff))
+    elif markdown:
+        typer.echo(diff.to_markdown())
+    else:
+        out.console.print(diff.to_markdown())
+    raise typer.Exit(diff.exit_code)
+
+
+@tenant_app.command("provision")
+def provision(tenant: str, tier: str = TIER, as_json: bool = JSON) -> None:
+    """Create the tenant's database (idempotent) and print its connection info."""
+    _run(as_json, lambda fm: fm.provision(tenant, tier))
+
+
+@tenant_app.command("upgrade")
+def upgrade(tenant: str, tier: str = TIER, as_json: bool = JSON) -> None:
+    """Move to a bigger tier: same project (transfer, then quotas)."""
+    _run(as_json, lambda fm: fm.upgrade(tenant, tier))
+
+
+@tenant_app.command("downgrade")
+def downgrade(tenant: str, tier: str = TIER, as_json: bool = JSON) -> None:
+    """Move to a smaller tier; refused with the numbers if usage does not fit."""
+    _run(as_json, lambda fm: fm.downgrade(tenant, tier))
+
+
+@tenant_app.command("restore")
+def restore(
+    tenant: str,
+    at: str = typer.Option(..., "--at", help="RFC 3339 timestamp, e.g. 2026-11-27T14:00:00Z"),
+    as_json: bool = JSON,
+) -> None:
+    """Undo: restore the default branch to a point in time (old state kept as a branch)."""
+    _run(as_json, lambda fm: fm.restore(tenant, at))
+
+
+@tenant_app.command("snapshot")
+def snapshot(
+    tenant: str,
+    name: str,
+    restore_it: bool = typer.Option(False, "--restore", help="restore this snapshot"),
+    as_json: bool = JSON,
+) -> None:
+    """Take a named snapshot (rotated per tier policy), or restore one with --restore."""
+    if restore_it:
+        _run(as_json, lambda fm: fm.restore_snapshot(tenant, name))
+    else:
+        _run(as_json, lambda fm: fm.snapshot(tenant, name))
+
+
+@tenant_app.command("delete")
+def delete(tenant: str, as_json: bool = JSON) -> None:
+    """Remove the tenant from its fleet; its project is deleted."""
+    _run(as_json, lambda fm: fm.delete(tenant))
+
+
+@tenant_app.command("show")
+def show(tenant: str, as_json: bool = JSON) -> None:
+    """Connection info (password masked) from the tenant's stack outputs."""
+    _run(as_json, lambda fm: fm.show(tenant))
+
+
+@branch_app.command("create")
+def branch_create(
+    tenant: str, name: str, parent: str = typer.Option("production"), as_json: bool = JSON
+) -> None:
+    _run(as_json, lambda fm: fm.create_dev_branch(tenant, name, parent))
+
+
+@branch_app.command("reset")
+def branch_reset(tenant: str, name: str, as_json: bool = JSON) -> None:
+    _run(as_json, lambda fm: fm.reset_dev_branch(tenant, name))
+
+
+@branch_app.command("delete")
+def branch_delete(tenant: str, name: str, as_json: bool = JSON) -> None:
+    _run(as_json, lambda fm: fm.delete_dev_branch(tenant, name))

@@ -1,0 +1,81 @@
+"""The one Pulumi program: a fleet shard becomes one `TenantDatabase` per tenant.
+
+Used by `neon_tenants/__main__.py` (infra teams' `pulumi up`) and by `neon_tenants.automation`
+(inline program), so both paths declare exactly the same resources and URNs.
+
+Stack outputs: one output per tenant id holding its connection info (the whole value is a
+secret because it carries the connection URI); `FleetManager` reads them back after `up`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from neon_tenants.fleet.sharding import tenants_of_shard
+from neon_tenants.fleet.spec import FleetSpec, TenantSpec
+
+if TYPE_CHECKING:
+    from neon_tenants.catalog import Catalog, OrgLimits, Tier
+    from neon_tenants.providers import TenantDatabaseArgs
+
+OUTPUT_FIELDS = ("project_id", "org_id", "default_branch_id", "host", "connection_uri")
+
+
+def tenant_args(
+    tenant: TenantSpec, tier: Tier, platform: str, org_limits: OrgLimits | None = None
+) -> TenantDatabaseArgs:
+    """Fleet entry + tier -> the component's validated inputs (providers' pydantic model)."""
+    from neon_tenants.providers import DevBranchSpec, SnapshotSpec, TenantDatabaseArgs
+
+    return TenantDatabaseArgs(
+        tenant_id=tenant.id,
+        tier=tier,
+        org_limits=org_limits,
+        platform=platform,
+        quota_overrides=dict(tenant.quota_overrides),
+        compute_overrides=dict(tenant.compute_overrides),
+        dev_branches=[
+            DevBranchSpec.model_validate(b.model_dump(exclude_none=True))
+            for b in tenant.dev_branches
+        ],
+        snapshots=[
+            SnapshotSpec.model_validate(s.model_dump(exclude_none=True)) for s in tenant.snapshots
+        ],
+        adopt_project_id=tenant.adopt_project_id,
+        neon_auth=tenant.neon_auth,
+        data_api=tenant.data_api,
+        protected=tenant.protected,
+    )
+
+
+def build_program(
+    tier: str, shard: int | None, fleet: FleetSpec, catalog: Catalog
+) -> Callable[[], None]:
+    """Validate everything up front (a bad fleet fails before the engine starts)."""
+    if fleet.tier != tier:
+        raise ValueError(f"fleet is for tier {fleet.tier!r}, stack is for {tier!r}")
+    if tier not in catalog.tiers:
+        raise ValueError(f"tier {tier!r} is not in the catalog ({', '.join(catalog.tiers)})")
+    tier_model = catalog.tiers[tier]
+    members = tenants_of_shard(fleet, shard)
+    org = catalog.orgs.get(tier_model.org)
+    all_args = [(t.id, tenant_args(t, tier_model, fleet.platform, org)) for t in members]
+
+    def program() -> None:
+        import pulumi
+
+        from neon_tenants.providers import TenantDatabase
+
+        for tenant_id, args in all_args:
+            db = TenantDatabase(tenant_id, args)
+            pulumi.export(tenant_id, _outputs_of(db))
+
+    return program
+
+
+def _outputs_of(db: Any) -> Any:
+    import pulumi
+
+    values = {name: getattr(db, name, None) for name in OUTPUT_FIELDS}
+    return pulumi.Output.secret(pulumi.Output.all(**values))

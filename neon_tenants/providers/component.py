@@ -1,0 +1,93 @@
+"""TenantDatabase: one tenant's project, quota, dev branches and snapshots as one component.
+
+Logical names follow ARCHITECTURE.md: the component is `<tenant_id>`, children are
+`<tenant_id>-project`, `-quota`, `-branch-<name>`, `-snapshot-<name>`. The quota takes the
+project's `org_id` output, so on a tier change it updates after the transfer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from neon_tenants.catalog import QUOTA_KEYS
+from neon_tenants.providers.dev_branch import DevBranch
+from neon_tenants.providers.quota import Quota
+from neon_tenants.providers.snapshot import Snapshot
+from neon_tenants.providers.specs import DEFAULT_BRANCH, TenantDatabaseArgs
+from neon_tenants.providers.tenant_project import NeonTenantProject
+
+COMPONENT_TYPE = "neon-tenants:index:TenantDatabase"
+
+
+class TenantDatabase(pulumi.ComponentResource):
+    """Groups the resources of one tenant; outputs the ids, host and secret URIs."""
+
+    project: NeonTenantProject
+    quota: Quota
+    dev_branches: dict[str, DevBranch]
+    snapshots: dict[str, Snapshot]
+
+    def __init__(
+        self, name: str, args: TenantDatabaseArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(COMPONENT_TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tier, limits = args.tier, args.limits.model_dump()
+        self.project = NeonTenantProject(f"{name}-project", {
+            "name": args.project_name, "tenant_id": args.tenant_id, "tier": tier.name,
+            "org": tier.org, "region_id": tier.region_id, "pg_version": tier.pg_version,
+            "history_retention_seconds": tier.history_retention_seconds,
+            "database_name": args.database_name, "role_name": args.role_name,
+            "protected": args.protected, "neon_auth": args.neon_auth,
+            "data_api": args.data_api, "min_cu": args.min_cu, "max_cu": args.max_cu,
+            "suspend_timeout_seconds": args.suspend_timeout_seconds,
+            "adopt_project_id": args.adopt_project_id, "limits": limits,
+        }, child)
+        project = self.project
+        quota = args.quota
+        self.quota = Quota(f"{name}-quota", {
+            "project_id": project.project_id, "org": tier.org, "org_id": project.org_id,
+            "default_branch_id": project.default_branch_id,
+            **{k: getattr(quota, k) for k in QUOTA_KEYS},
+            "min_cu": args.min_cu, "max_cu": args.max_cu,
+            "suspend_timeout_seconds": args.suspend_timeout_seconds, "limits": limits,
+        }, child)
+        branch_ids: dict[str, pulumi.Output[str]] = {DEFAULT_BRANCH: project.default_branch_id}
+        self.dev_branches = {}
+        for b in args.dev_branches:
+            branch = DevBranch(f"{name}-branch-{b.name}", {
+                "project_id": project.project_id, "org": tier.org, "name": b.name,
+                "parent_branch_id": branch_ids[b.parent],
+                "min_cu": b.min_cu if b.min_cu is not None else args.min_cu,
+                "max_cu": b.max_cu if b.max_cu is not None else args.max_cu,
+                "suspend_timeout_seconds": (b.suspend_timeout_seconds
+                                            if b.suspend_timeout_seconds is not None
+                                            else args.suspend_timeout_seconds),
+                "expires_at": b.expires_at.isoformat() if b.expires_at else None,
+                "reset_trigger": b.reset_trigger, "database_name": args.database_name,
+                "role_name": args.role_name, "neon_auth": b.neon_auth, "data_api": b.data_api,
+                "limits": limits,
+            }, child)
+            self.dev_branches[b.name] = branch
+            branch_ids[b.name] = branch.branch_id
+        pinned = [s.name for s in args.snapshots if s.pinned]
+        self.snapshots = {}
+        for s in args.snapshots:
+            self.snapshots[s.name] = Snapshot(f"{name}-snapshot-{s.name}", {
+                "project_id": project.project_id, "org": tier.org,
+                "branch_id": branch_ids[s.branch], "name": s.name,
+                "timestamp": s.timestamp.isoformat() if s.timestamp else None,
+                "pinned": s.pinned, "restore_trigger": s.restore_trigger,
+                "policy": tier.snapshot_policy, "pinned_names": pinned, "limits": limits,
+            }, child)
+        outputs: dict[str, Any] = {
+            "project_id": project.project_id, "org_id": project.org_id,
+            "default_branch_id": project.default_branch_id, "host": project.host,
+            "connection_uri": pulumi.Output.secret(project.connection_uri),
+            "pooled_connection_uri": pulumi.Output.secret(project.pooled_connection_uri),
+        }
+        for key, value in outputs.items():
+            setattr(self, key, value)
+        self.register_outputs(outputs)

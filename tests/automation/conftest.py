@@ -1,0 +1,56 @@
+"""Engine fixtures for the automation tests: one FleetManager per module, on a tmp backend,
+stacks dir and work dir, bound to a shared emulator (no per-test deploy/destroy)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from neon_tenants.automation import FleetManager, ProgressEvent
+
+
+class Recorder:
+    """Collects FleetManager progress events (the callback a backend would pass)."""
+
+    def __init__(self) -> None:
+        self.events: list[ProgressEvent] = []
+
+    def __call__(self, event: ProgressEvent) -> None:
+        self.events.append(event)
+
+
+def make_manager(root: Path, emu: Any, recorder: Recorder, **kw: Any) -> FleetManager:
+    env = {"NEON_API_BASE_URL": emu.base_url, "NEON_CREDENTIALS_FILE": str(emu.credentials_file)}
+    return FleetManager(
+        root / "stacks",
+        work_dir=root / "work",
+        backend_url=f"file://{root / 'state'}",
+        lock_dir=root / "locks",
+        neon_env=env,
+        on_event=recorder,
+        **kw,
+    )
+
+
+@pytest.fixture(scope="module")
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture(scope="module")
+def meta_fleet(
+    metadata_emulator: Any, tmp_path_factory: pytest.TempPathFactory, recorder: Recorder
+) -> Iterator[FleetManager]:
+    root = tmp_path_factory.mktemp("fleet-meta")
+    yield make_manager(root, metadata_emulator, recorder, default_shards={"free": 3, "pro": 2})
+
+
+def neon_client(emu: Any) -> Any:
+    from neon_tenants.client import ClientConfig, NeonClient, NeonCredentials
+
+    return NeonClient(
+        NeonCredentials.from_file(emu.credentials_file), ClientConfig(base_url=emu.base_url)
+    )

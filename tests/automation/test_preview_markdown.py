@@ -1,0 +1,129 @@
+"""Fleet preview rendering from engine events (recorded shape of ResourcePreEvent JSON)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pulumi.automation import EngineEvent
+
+from neon_tenants.automation.preview import (
+    EXIT_CHANGES,
+    EXIT_NO_CHANGES,
+    PlannedStep,
+    dumps,
+    fleet_diff,
+    step_from_event,
+)
+
+COMP = "neon-tenants:index:TenantDatabase"
+PROJ = "pulumi-python:dynamic/neon:NeonTenantProject"
+QUOTA = "pulumi-python:dynamic/neon:Quota"
+
+
+def urn(stack: str, tenant: str, child: str | None = None, ctype: str = PROJ) -> str:
+    base = f"urn:pulumi:{stack}::neon-tenants::"
+    if child is None:
+        return f"{base}{COMP}::{tenant}"
+    return f"{base}{COMP}${ctype}::{tenant}-{child}"
+
+
+def pre_event(op: str, u: str, *, diffs: list[str] | None = None, old: Any = None,
+              new: Any = None) -> EngineEvent:
+    meta: dict[str, Any] = {"op": op, "urn": u, "type": u.split("::")[2].split("$")[-1],
+                            "provider": ""}
+    if old is not None:
+        meta["old"] = {"urn": u, "type": meta["type"], "inputs": old}
+    if new is not None:
+        meta["new"] = {"urn": u, "type": meta["type"], "inputs": new}
+    if diffs is not None:
+        meta["diffs"] = diffs
+        meta["detailedDiff"] = {d: {"diffKind": "update", "inputDiff": True} for d in diffs}
+    return EngineEvent.from_json({"sequence": 1, "timestamp": 0,
+                                  "resourcePreEvent": {"metadata": meta}})
+
+
+def steps(stack: str, tier: str, events: list[EngineEvent]) -> list[PlannedStep]:
+    out = [step_from_event(stack, tier, e) for e in events]
+    return [s for s in out if s is not None]
+
+
+def recorded_change() -> list[PlannedStep]:
+    """free-00 gains `newco` and loses `bob` (moved to pro); `carol` gets a bigger quota
+    and `dave`'s project is replaced (region change)."""
+    free = [
+        pre_event("same", "urn:pulumi:free-00::neon-tenants::pulumi:pulumi:Stack::neon-tenants-free-00"),
+        pre_event("create", urn("free-00", "newco")),
+        pre_event("create", urn("free-00", "newco", "project"), new={"tier": "free"}),
+        pre_event("delete", urn("free-00", "bob")),
+        pre_event("delete", urn("free-00", "bob", "project"), old={"tier": "free"}),
+        pre_event("same", urn("free-00", "alice")),
+        pre_event("same", urn("free-00", "alice", "project")),
+        pre_event("update", urn("free-00", "carol", "quota", QUOTA), diffs=["active_time_seconds"],
+                  old={"active_time_seconds": 360000, "__provider": "x"},
+                  new={"active_time_seconds": 720000, "__provider": "x"}),
+        pre_event("replace", urn("free-00", "dave", "project"), diffs=["region_id"],
+                  old={"region_id": "aws-us-east-2"}, new={"region_id": "aws-eu-central-1"}),
+        pre_event("create-replacement", urn("free-00", "dave", "project"), diffs=["region_id"],
+                  old={"region_id": "aws-us-east-2"}, new={"region_id": "aws-eu-central-1"}),
+    ]
+    pro = [
+        pre_event("create", urn("pro", "bob")),
+        pre_event("create", urn("pro", "bob", "project"), new={"tier": "pro", "org": "paid"}),
+    ]
+    return steps("free-00", "free", free) + steps("pro", "pro", pro)
+
+
+def test_fleet_diff_groups_per_tenant_and_pairs_moves() -> None:
+    diff = fleet_diff(["free-00", "pro"], recorded_change())
+    assert [t.tenant for t in diff.of_kind("added")] == ["newco"]
+    assert diff.of_kind("removed") == []
+    assert [(m.tenant, m.from_tier, m.to_tier) for m in diff.moves] == [("bob", "free", "pro")]
+    updated = {t.tenant: t for t in diff.of_kind("updated")}
+    assert set(updated) == {"carol", "dave"}
+    change = updated["carol"].changes[0]
+    assert (change.resource, change.key, change.old, change.new) == (
+        "quota", "active_time_seconds", 360000, 720000)
+    assert updated["dave"].replaces == ["project"]
+    assert diff.exit_code == EXIT_CHANGES
+
+
+def test_markdown_calls_out_replaces_moves_and_quota_changes() -> None:
+    md = fleet_diff(["free-00", "pro"], recorded_change()).to_markdown()
+    assert "**1 added, 0 removed, 1 moved, 2 updated**" in md
+    assert "> **Replacements**" in md and "`dave` (`free-00`): project" in md
+    assert "| moved | `bob` | free → pro | `free-00` → `pro` |" in md
+    assert "quota.active_time_seconds: `360000` → `720000`" in md
+    assert "| **replaced** | `dave` |" in md
+    assert "__provider" not in md
+    # a reviewer reads replacements before the table
+    assert md.index("Replacements") < md.index("| change |")
+
+
+def test_no_change_preview_exits_zero_and_says_so() -> None:
+    events = [pre_event("same", urn("pro", "x")), pre_event("same", urn("pro", "x", "project"))]
+    diff = fleet_diff(["pro"], steps("pro", "pro", events))
+    assert not diff.has_changes and diff.exit_code == EXIT_NO_CHANGES
+    assert "no changes" in diff.to_markdown()
+
+
+def test_removal_without_matching_add_is_a_removal() -> None:
+    events = [pre_event("delete", urn("pro", "gone")),
+              pre_event("delete", urn("pro", "gone", "project"))]
+    diff = fleet_diff(["pro"], steps("pro", "pro", events))
+    assert [t.tenant for t in diff.of_kind("removed")] == ["gone"]
+    assert "| **removed** | `gone` |" in diff.to_markdown()
+
+
+def test_json_has_the_same_content_and_masks_uris() -> None:
+    extra = steps("pro", "pro", [pre_event(
+        "update", urn("pro", "eve", "project"), diffs=["connection_uri"],
+        old={"connection_uri": "postgresql://u:oldpass@h/db"},
+        new={"connection_uri": "postgresql://u:newpass@h/db"})])
+    data = json.loads(dumps(fleet_diff(["free-00", "pro"], recorded_change() + extra)))
+    assert data["has_changes"] is True
+    assert [a["tenant"] for a in data["added"]] == ["newco"]
+    assert data["moved"][0]["tenant"] == "bob"
+    assert data["replaces"] == [{"tenant": "dave", "stack": "free-00", "resources": ["project"]}]
+    text = json.dumps(data)
+    assert "oldpass" not in text and "newpass" not in text

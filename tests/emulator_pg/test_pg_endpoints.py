@@ -1,0 +1,191 @@
+"""Endpoints: real connections, wake-on-connect, scale to zero, pooler, quotas (issue 5)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+
+import psycopg
+import pytest
+
+from neon_emulator.compute.backend import BranchSource, QuotaPolicy, RoleSpec
+from neon_emulator.compute.postgres import PostgresBackend
+
+from .conftest import DBS, OWNER, connect, rows, uri
+
+pytestmark = pytest.mark.postgres
+
+
+def _root(backend: PostgresBackend, project: str = "p1") -> None:
+    backend.create_branch(project, "br-main", source=BranchSource(), roles=[OWNER],
+                          databases=DBS, pg_version=15)
+
+
+def _wait_for(predicate, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_metadata_only_branch_runs_nothing_until_connected(backend, endpoint):
+    _root(backend)
+    spec = endpoint("p1", "br-main")
+    assert backend.running_pids() == []
+    assert not (backend.layout.branch("p1", "br-main") / "pgdata").exists()
+    assert backend.current_lsn("p1", "br-main") is None
+    assert backend.endpoint_state("p1", spec.endpoint_id) == "idle"
+    with connect(spec) as conn:  # wake-on-connect materialises and starts the cluster
+        assert rows(conn, "SELECT current_user, current_database()") == [
+            ("neondb_owner", "neondb")]
+    assert backend.endpoint_state("p1", spec.endpoint_id) == "active"
+    assert len(backend.running_pids()) == 1
+
+
+def test_wrong_password_is_refused_by_postgres(backend, endpoint):
+    _root(backend)
+    spec = endpoint("p1", "br-main")
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        connect(spec, role=RoleSpec(OWNER.name, "wrong"))
+
+
+def test_uri_works_with_psql(backend, endpoint):
+    _root(backend)
+    spec = endpoint("p1", "br-main")
+    psql = shutil.which("psql") or "/usr/lib/postgresql/15/bin/psql"
+    for pooled in (False, True):
+        out = subprocess.run([psql, uri(spec, pooled=pooled), "-Atc", "SELECT 40 + 2"],
+                             capture_output=True, text=True, timeout=60)
+        assert out.stdout.strip() == "42", out.stderr
+
+
+def test_pooled_uri_goes_through_pgbouncer_in_transaction_mode(backend, endpoint):
+    _root(backend)
+    spec = endpoint("p1", "br-main")
+    with connect(spec, pooled=True) as conn:
+        conn.execute("CREATE TABLE t (x int)")
+        conn.execute("INSERT INTO t VALUES (1)")
+        assert rows(conn, "SELECT count(*) FROM t") == [(1,)]
+        # pgbouncer answers its own SHOW commands only on its admin db; the server sees
+        # the connection coming from the pooler's unix socket, not from a TCP client
+        assert rows(conn, "SELECT inet_client_addr() IS NULL") == [(True,)]
+    new_role = RoleSpec("app_user", "app-Pw-2")
+    backend.create_role("p1", "br-main", new_role)
+    with connect(spec, pooled=True, role=new_role) as conn:  # auth file reloaded
+        assert rows(conn, "SELECT current_user") == [("app_user",)]
+
+
+def test_start_and_suspend_act_on_the_real_process(backend, endpoint):
+    _root(backend)
+    spec = endpoint("p1", "br-main")
+    backend.start_endpoint("p1", spec.endpoint_id)
+    assert backend.endpoint_state("p1", spec.endpoint_id) == "active"
+    [pid] = backend.running_pids()
+    backend.restart_endpoint("p1", spec.endpoint_id)
+    [pid2] = backend.running_pids()
+    assert pid2 != pid
+    backend.suspend_endpoint("p1", spec.endpoint_id)
+    assert backend.endpoint_state("p1", spec.endpoint_id) == "idle"
+    assert backend.running_pids() == []
+
+
+def test_idle_endpoint_suspends_and_wakes_on_next_connection(backend, endpoint):
+    _root(backend)
+    spec = endpoint("p1", "br-main", suspend=1)
+    with connect(spec) as conn:
+        conn.execute("CREATE TABLE t (x int)")
+        conn.execute("INSERT INTO t VALUES (7)")
+        time.sleep(1.5)  # an open connection keeps it active
+        assert backend.endpoint_state("p1", spec.endpoint_id) == "active"
+    assert _wait_for(lambda: backend.endpoint_state("p1", spec.endpoint_id) == "idle")
+    assert _wait_for(lambda: backend.running_pids() == [])
+    with connect(spec) as conn:
+        assert rows(conn, "SELECT x FROM t") == [(7,)]
+    assert backend.endpoint_state("p1", spec.endpoint_id) == "active"
+
+
+def test_usage_counts_real_activity(backend, endpoint):
+    _root(backend)
+    spec = endpoint("p1", "br-main", min_cu=2)
+    with connect(spec) as conn:
+        conn.execute("CREATE TABLE t AS SELECT g, repeat('x', 100) AS pad"
+                     " FROM generate_series(1, 20000) g")
+        conn.execute("SELECT * FROM t").fetchall()
+        time.sleep(1.1)
+    backend.suspend_endpoint("p1", spec.endpoint_id)
+    usage = backend.usage("p1")["br-main"]
+    assert usage.written_data_bytes > 2_000_000
+    assert usage.data_transfer_bytes > 2_000_000
+    assert usage.logical_size_bytes > 2_000_000
+    assert usage.active_time_seconds >= 1
+    assert usage.compute_time_seconds >= 2 * usage.active_time_seconds - 1
+
+
+def test_quota_breach_suspends_computes_and_refuses_wakeups(backend, endpoint):
+    _root(backend)
+    spec = endpoint("p1", "br-main")
+    backend.set_quota("p1", QuotaPolicy(data_transfer_bytes=200_000))
+    with pytest.raises(psycopg.OperationalError):
+        with connect(spec) as conn:
+            conn.execute("SELECT repeat('x', 1000) FROM generate_series(1, 1000)").fetchall()
+            assert _wait_for(lambda: backend.quota_exceeded("p1") is not None)
+            conn.execute("SELECT 1")  # the compute was suspended under us
+    assert backend.quota_exceeded("p1") == "data_transfer_bytes"
+    assert _wait_for(lambda: backend.running_pids() == [])
+    assert backend.endpoint_state("p1", spec.endpoint_id) == "idle"
+    with pytest.raises(psycopg.OperationalError, match="exceeded the data_transfer_bytes quota"):
+        connect(spec)
+    with pytest.raises(Exception, match="quota"):
+        backend.start_endpoint("p1", spec.endpoint_id)
+    backend.set_quota("p1", QuotaPolicy(data_transfer_bytes=0))  # raised: unlimited
+    assert backend.quota_exceeded("p1") is None
+    with connect(spec) as conn:
+        assert rows(conn, "SELECT 1") == [(1,)]
+
+
+def test_logical_size_quota_keeps_compute_running_but_refuses_writes(backend, endpoint):
+    _root(backend)
+    spec = endpoint("p1", "br-main")
+    with connect(spec) as conn:
+        conn.execute("CREATE TABLE t (x int)")
+        backend.set_quota("p1", QuotaPolicy(logical_size_bytes=1_000_000))
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            conn.execute("INSERT INTO t VALUES (1)")
+        assert rows(conn, "SELECT count(*) FROM t") == [(0,)]
+    assert backend.endpoint_state("p1", spec.endpoint_id) == "active"
+    backend.set_quota("p1", QuotaPolicy(logical_size_bytes=0))
+    with connect(spec) as conn:
+        conn.execute("INSERT INTO t VALUES (1)")
+
+
+def test_roles_and_databases_apply_to_the_branch(backend, endpoint):
+    _root(backend)
+    spec = endpoint("p1", "br-main")
+    backend.start_endpoint("p1", spec.endpoint_id)
+    backend.create_database("p1", "br-main", "appdb", "neondb_owner")
+    with connect(spec, dbname="appdb") as conn:
+        conn.execute("CREATE TABLE a (x int)")
+    rotated = RoleSpec(OWNER.name, "rotated-Pw-3")
+    backend.set_role_password("p1", "br-main", rotated)
+    with pytest.raises(psycopg.OperationalError):
+        connect(spec)
+    with connect(spec, role=rotated, dbname="appdb") as conn:
+        assert rows(conn, "SELECT count(*) FROM a") == [(0,)]
+    assert "CREATE TABLE public.a" in backend.branch_schema("p1", "br-main", "appdb")
+    backend.delete_database("p1", "br-main", "appdb")
+    with pytest.raises(psycopg.OperationalError, match="does not exist"):
+        connect(spec, role=rotated, dbname="appdb")
+
+
+def test_shutdown_stops_everything(backend, endpoint):
+    _root(backend)
+    spec = endpoint("p1", "br-main")
+    with connect(spec, pooled=True) as conn:
+        conn.execute("SELECT 1")
+    assert backend.running_pids()
+    backend.shutdown()
+    assert backend.running_pids() == []
+    # the fixture also checks that no postgres/pgbouncer process mentions the data dir

@@ -1,0 +1,42 @@
+"""`neon-tenants doctor`: exit code and what it may (not) print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from neon_tenants.doctor import run_doctor
+
+
+@pytest.mark.engine
+def test_doctor_passes_on_a_bootstrapped_machine(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_doctor() == 0
+    out = capsys.readouterr().out
+    assert "pulumi-language-python  v3.274.1" in out
+    assert "postgres (PostgreSQL) 15." in out
+    assert "the local emulator will be used" in out
+
+
+def test_doctor_fails_and_names_the_fix_without_an_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("NEON_TENANTS_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert run_doctor() == 1
+    out = capsys.readouterr().out
+    assert "MISSING pulumi " in out
+    assert "make setup" in out
+
+
+def test_doctor_never_prints_keys_or_passwords(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("NEON_PERSONAL_API_KEY", "napi_do_not_print_me")
+    monkeypatch.setenv("NEON_API_BASE_URL", "https://user:hunter2@neon.example/api/v2")
+    monkeypatch.setenv("PULUMI_BACKEND_URL", "postgres://u:pgsecret@127.0.0.1/state")
+    run_doctor()
+    out = capsys.readouterr().out
+    assert "napi_do_not_print_me" not in out and "hunter2" not in out and "pgsecret" not in out
+    assert "real Neon at https://neon.example/api/v2" in out
+    assert "NEON_PERSONAL_API_KEY" in out

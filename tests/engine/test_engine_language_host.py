@@ -1,0 +1,105 @@
+"""`pulumi preview/up` from a Pulumi.yaml project go through OUR language host.
+
+The official pulumi-language-python is not served by the Go proxy here, so
+tools/pulumi-language-python stands in for it; these tests drive it through the real CLI
+exactly as `pulumi up` in the repo does: runtime python + the virtualenv option.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.engine
+
+PROGRAM = """\
+import os
+import pulumi
+from neon_tenants._selftest import FileMarker
+
+cfg = pulumi.Config()
+marker = FileMarker("viahost", directory=cfg.require("dir"), content=cfg.require("content"))
+pulumi.export("path", marker.path)
+pulumi.export("venv", os.environ.get("PULUMI_RUNTIME_VIRTUALENV", ""))
+pulumi.export("token_len", cfg.require_secret("token").apply(len))
+"""
+
+
+def _project(root: Path, venv: Path, program: str) -> Path:
+    root.mkdir()
+    (root / "Pulumi.yaml").write_text(
+        "name: lhost-test\n"
+        "runtime:\n"
+        "  name: python\n"
+        "  options:\n"
+        f"    virtualenv: {venv}\n"
+    )
+    (root / "__main__.py").write_text(program)
+    return root
+
+
+@pytest.fixture
+def project(tmp_path: Path, repo_root: Path, engine_env: Any) -> Any:
+    proj = _project(tmp_path / "proj", repo_root / ".venv", PROGRAM)
+    stack = f"s{tmp_path.name[-6:]}".replace("_", "")
+    engine_env.run("stack", "init", stack, cwd=proj)
+    yield proj, stack
+    engine_env.run("destroy", "--yes", "--stack", stack, cwd=proj, check=False)
+    engine_env.run("stack", "rm", "--yes", "--force", "--stack", stack, cwd=proj, check=False)
+
+
+def test_cli_preview_and_up_run_through_our_language_host(
+    project: Any, engine_env: Any, repo_root: Path, marker_dir: Path
+) -> None:
+    proj, stack = project
+    for key, value in (("dir", str(marker_dir)), ("content", "from-cli")):
+        engine_env.run("config", "set", "--stack", stack, key, value, cwd=proj)
+    engine_env.run("config", "set", "--stack", stack, "--secret", "token", "s3cr3t", cwd=proj)
+
+    preview = json.loads(engine_env.run("preview", "--stack", stack, "--json", cwd=proj).stdout)
+    assert preview["changeSummary"] == {"create": 2}
+    ops = {(s["op"], s["urn"].rsplit("::", 1)[-1]) for s in preview["steps"]}
+    assert ("create", "viahost") in ops
+    assert not (marker_dir / "viahost").exists(), "a preview must not create anything"
+
+    engine_env.run("up", "--yes", "--skip-preview", "--stack", stack, cwd=proj)
+    out = json.loads(
+        engine_env.run("stack", "output", "--json", "--show-secrets", "--stack", stack, cwd=proj)
+        .stdout
+    )
+    assert (marker_dir / "viahost").read_text() == "from-cli"
+    assert out["venv"] == str(repo_root / ".venv")  # set by our host from the runtime option
+    assert out["token_len"] == 6  # PULUMI_CONFIG + PULUMI_CONFIG_SECRET_KEYS reached the SDK
+
+    about = engine_env.run("about", "--stack", stack, cwd=proj).stdout
+    assert "neon-tenants pulumi-language-python" in about
+
+
+def test_program_error_is_reported_once_and_fails(
+    tmp_path: Path, repo_root: Path, engine_env: Any
+) -> None:
+    proj = _project(tmp_path / "bad", repo_root / ".venv", 'raise ValueError("boom-17")\n')
+    engine_env.run("stack", "init", "bad", cwd=proj)
+    try:
+        res = engine_env.run("preview", "--stack", "bad", cwd=proj, check=False)
+    finally:
+        engine_env.run("stack", "rm", "--yes", "--force", "--stack", "bad", cwd=proj, check=False)
+    output = res.stdout + res.stderr
+    assert res.returncode != 0
+    assert "ValueError: boom-17" in output
+    # Exit code 32 from the exec shim means "already shown": our host bails, adding no error.
+    assert "Program exited with non-zero exit code" not in output
+
+
+def test_missing_virtualenv_is_an_actionable_error(tmp_path: Path, engine_env: Any) -> None:
+    proj = _project(tmp_path / "novenv", tmp_path / "no-such-venv", "import pulumi\n")
+    engine_env.run("stack", "init", "novenv", cwd=proj)
+    try:
+        res = engine_env.run("preview", "--stack", "novenv", cwd=proj, check=False)
+    finally:
+        engine_env.run("stack", "rm", "--yes", "--force", "--stack", "novenv", cwd=proj, check=False)
+    assert res.returncode != 0
+    assert "make setup" in res.stdout + res.stderr

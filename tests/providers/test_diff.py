@@ -1,0 +1,112 @@
+"""`diff` makes no API calls and marks replaces, in-place updates and stables precisely."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pulumi.runtime import rpc
+
+from neon_tenants.providers._base import UNKNOWN
+from neon_tenants.providers.dev_branch import DevBranchProvider
+from neon_tenants.providers.quota import QuotaProvider
+from neon_tenants.providers.snapshot import SnapshotProvider
+from neon_tenants.providers.tenant_project import TenantProjectProvider
+
+from . import _inputs as inp
+
+
+def wire(d: dict[str, Any]) -> dict[str, Any]:
+    """What comes back over gRPC: every number a float, secrets wrapped."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, bool) or v is None:
+            out[k] = v
+        elif isinstance(v, int | float):
+            out[k] = float(v)
+        elif k.endswith("connection_uri"):
+            out[k] = rpc.wrap_rpc_secret(v)
+        else:
+            out[k] = v
+    return out
+
+
+def test_diff_unchanged_project_has_no_changes_even_over_the_wire() -> None:
+    r = TenantProjectProvider().diff("p-1", wire(inp.project_state()), inp.project())
+    assert r.changes is False and r.replaces == []
+
+
+def test_diff_region_change_is_replace() -> None:
+    r = TenantProjectProvider().diff("p-1", inp.project_state(),
+                                     inp.project(region_id="aws-eu-central-1"))
+    assert r.changes is True and r.replaces == ["region_id"]
+    assert r.delete_before_replace is True and r.stables == []
+
+
+def test_diff_pg_version_change_is_replace() -> None:
+    r = TenantProjectProvider().diff("p-1", inp.project_state(), inp.project(pg_version=16))
+    assert r.replaces == ["pg_version"]
+
+
+def test_diff_tier_change_is_in_place_transfer() -> None:
+    old = inp.project_state()
+    new = inp.project(tier="pro", history_retention_seconds=86400)
+    r = TenantProjectProvider().diff("p-1", old, new)
+    assert r.changes is True and r.replaces == []
+    assert "project_id" in r.stables
+
+
+def test_diff_ignores_create_only_and_check_only_inputs() -> None:
+    new = inp.project(max_cu=1, adopt_project_id="p-other", limits=inp.limits("pro"))
+    r = TenantProjectProvider().diff("p-1", inp.project_state(), new)
+    assert r.changes is False
+
+
+def test_diff_protected_toggle_is_in_place() -> None:
+    r = TenantProjectProvider().diff("p-1", inp.project_state(), inp.project(protected=True))
+    assert r.changes is True and r.replaces == []
+
+
+def test_diff_quota_change_is_in_place() -> None:
+    r = QuotaProvider().diff("p-1", wire(inp.quota()), inp.quota(logical_size_bytes=1024))
+    assert r.changes is True and r.replaces == []
+
+
+def test_diff_quota_unknown_org_id_is_a_change() -> None:
+    r = QuotaProvider().diff("p-1", inp.quota(), inp.quota(org_id=UNKNOWN))
+    assert r.changes is True and r.replaces == []
+
+
+def test_diff_quota_new_project_is_replace() -> None:
+    r = QuotaProvider().diff("p-1", inp.quota(), inp.quota(project_id="p-2"))
+    assert r.replaces == ["project_id"]
+
+
+def test_diff_branch_reset_trigger_is_update_not_replace() -> None:
+    old = {**inp.branch(), "branch_id": "br-2", "endpoint_id": "ep-2"}
+    r = DevBranchProvider().diff("br-2", old, inp.branch(reset_trigger="t1"))
+    assert r.changes is True and r.replaces == []
+    assert set(r.stables) == {"branch_id", "endpoint_id"}
+
+
+def test_diff_branch_new_parent_is_replace() -> None:
+    r = DevBranchProvider().diff("br-2", inp.branch(), inp.branch(parent_branch_id="br-9"))
+    assert r.replaces == ["parent_branch_id"]
+
+
+def test_diff_branch_expiry_equal_instants_are_unchanged() -> None:
+    p = DevBranchProvider()
+    old = p.check({}, inp.branch(expires_at="2030-01-01T00:00:00+00:00")).inputs
+    new = p.check({}, inp.branch(expires_at="2030-01-01T00:00:00Z")).inputs
+    assert p.diff("br-2", old, new).changes is False
+
+
+def test_diff_snapshot_timestamp_is_replace_but_source_branch_is_not() -> None:
+    p = SnapshotProvider()
+    assert p.diff("s", inp.snapshot(), inp.snapshot(timestamp="2020-01-01T00:00:00Z")
+                  ).replaces == ["timestamp"]
+    assert p.diff("s", inp.snapshot(), inp.snapshot(branch_id="br-restored")).changes is False
+
+
+def test_diff_snapshot_restore_trigger_is_update() -> None:
+    r = SnapshotProvider().diff("s", inp.snapshot(), inp.snapshot(restore_trigger="r1"))
+    assert r.changes is True and r.replaces == []

@@ -1,0 +1,151 @@
+"""One tenant through the real engine against the emulator: the issue 6 lifecycle.
+
+The tests share one stack and run in file order (each builds on the previous state):
+up -> unchanged preview -> quota change -> tier change (transfer) -> drift repair ->
+secrets grep -> destroy. Figures (state bytes per tenant, engine seconds per resource)
+are printed, not asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from neon_tenants.catalog import builtin_catalog
+from neon_tenants.providers import DevBranchSpec, TenantDatabase, TenantDatabaseArgs
+
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
+
+PLATFORM = f"t{uuid.uuid4().hex[:6]}"
+TENANT = "acme"
+QUIET = {"on_output": lambda _line: None}
+
+
+def _args(tier: str = "free", **kw: Any) -> TenantDatabaseArgs:
+    return TenantDatabaseArgs(tenant_id=TENANT, tier=builtin_catalog().tier(tier),
+                              platform=PLATFORM, dev_branches=[DevBranchSpec(name="dev")], **kw)
+
+
+def _build(holder: dict[str, Any]) -> None:
+    import pulumi
+
+    db = TenantDatabase(TENANT, holder["args"])
+    pulumi.export("project_id", db.project.project_id)
+    pulumi.export("org_id", db.project.org_id)
+    pulumi.export("dev_branch_id", db.dev_branches["dev"].branch_id)
+    pulumi.export("connection_uri", db.connection_uri)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def es(engine_stack_factory: Any) -> Any:
+    return engine_stack_factory(_build, {"args": _args()})
+
+
+@pytest.fixture(scope="module")
+def first_up(es: Any) -> Any:
+    t0 = time.perf_counter()
+    result = es.stack.up(**QUIET)
+    seconds = time.perf_counter() - t0
+    resources = es.stack.export_stack().deployment["resources"]
+    n = sum(1 for r in resources if r["type"].startswith("pulumi-python:dynamic/neon:"))
+    print(f"\nFIGURE engine_up_seconds_per_resource={seconds / max(n, 1):.2f} "
+          f"(n={n}, total={seconds:.1f}s)")
+    return result
+
+
+def _project(es: Any, org: str, project_id: str) -> Any:
+    with es.client() as client:
+        return client.org(org).get_project(project_id)
+
+
+def test_up_creates_project_quota_and_branch(es: Any, first_up: Any) -> None:
+    outs = first_up.outputs
+    project = _project(es, "free", outs["project_id"].value)
+    assert project.name == f"{PLATFORM}-{TENANT}"
+    assert (project.settings or {})["quota"]["active_time_seconds"] == 360000
+    assert outs["connection_uri"].secret is True
+    assert outs["connection_uri"].value.startswith("postgresql://")
+    with es.client() as client:
+        branch = client.org("free").get_branch(outs["project_id"].value,
+                                               outs["dev_branch_id"].value)
+    assert branch.name == "dev"
+
+
+def test_preview_of_unchanged_stack_shows_no_changes(es: Any, first_up: Any) -> None:
+    preview = es.stack.preview(**QUIET)
+    assert set(preview.change_summary) == {"same"}, preview.change_summary
+
+
+def test_quota_change_is_in_place(es: Any, first_up: Any) -> None:
+    es.holder["args"] = _args(quota_overrides={"logical_size_bytes": 268435456})
+    preview = es.stack.preview(**QUIET)
+    assert preview.change_summary.get("update") == 1, preview.change_summary
+    assert "replace" not in preview.change_summary
+    up = es.stack.up(**QUIET)
+    pid = up.outputs["project_id"].value
+    assert pid == first_up.outputs["project_id"].value
+    assert _project(es, "free", pid).settings["quota"]["logical_size_bytes"] == 268435456
+
+
+def test_tier_change_transfers_in_place(es: Any, first_up: Any) -> None:
+    es.holder["args"] = _args("pro")
+    preview = es.stack.preview(**QUIET)
+    assert "replace" not in preview.change_summary, preview.change_summary
+    assert "create" not in preview.change_summary and "delete" not in preview.change_summary
+    up = es.stack.up(**QUIET)
+    pid = up.outputs["project_id"].value
+    assert pid == first_up.outputs["project_id"].value
+    paid_org = es.emulator.credentials["orgs"]["paid"]["id"]
+    assert up.outputs["org_id"].value == paid_org
+    project = _project(es, "paid", pid)
+    assert project.org_id == paid_org
+    assert project.settings["quota"]["active_time_seconds"] == 2700000
+    assert es.stack.preview(**QUIET).change_summary.keys() == {"same"}
+
+
+def test_refresh_finds_deleted_dev_branch_and_up_recreates_it(es: Any, first_up: Any) -> None:
+    outs = es.stack.outputs()
+    pid, old_branch = outs["project_id"].value, outs["dev_branch_id"].value
+    with es.client() as client:
+        client.org("paid").delete_branch(pid, old_branch)
+    refresh = es.stack.refresh(**QUIET)
+    assert refresh.summary.resource_changes.get("delete") == 1, refresh.summary.resource_changes
+    up = es.stack.up(**QUIET)
+    new_branch = up.outputs["dev_branch_id"].value
+    assert new_branch != old_branch
+    with es.client() as client:
+        assert client.org("paid").get_branch(pid, new_branch).name == "dev"
+
+
+def test_no_key_or_password_in_state_or_export(es: Any, first_up: Any) -> None:
+    creds = es.emulator.credentials
+    needles = [creds["personal_api_key"]] + [o["api_key"] for o in creds["orgs"].values()]
+    pid = es.stack.outputs()["project_id"].value
+    with es.client() as client:
+        api = client.org("paid")
+        for br in api.iter_branches(pid):
+            for role in api.list_roles(pid, br.id):
+                needles.append(api.reveal_role_password(pid, br.id, role.name).get_secret_value())
+    needles = [n for n in needles if n]
+    assert len(needles) >= 4
+    exported = json.dumps(es.stack.export_stack().deployment)
+    files = [p for p in es.backend_dir.rglob("*") if p.is_file()]
+    assert files
+    texts = [exported] + [p.read_bytes().decode("utf-8", "replace") for p in files]
+    for needle in needles:
+        assert not any(needle in t for t in texts), "a secret is stored in plaintext"
+    resources = [r for r in es.stack.export_stack().deployment["resources"]
+                 if r["type"].startswith("pulumi-python:dynamic/neon:")]
+    print(f"\nFIGURE state_bytes_per_tenant={len(exported)} (resources={len(resources)})")
+
+
+def test_destroy_leaves_nothing(es: Any, first_up: Any) -> None:
+    es.stack.destroy(**QUIET)
+    with es.client() as client:
+        names = [p.name for org in ("free", "paid")
+                 for p in client.org(org).iter_projects(search=PLATFORM)]
+    assert names == []

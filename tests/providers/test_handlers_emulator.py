@@ -1,0 +1,115 @@
+"""The handlers (no engine) against the emulator's metadata backend: fast end-to-end proof.
+
+Calls create/read/update/delete the way the engine does, with the environment the engine
+would pass (NEON_API_BASE_URL, NEON_CREDENTIALS_FILE).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from neon_tenants.providers.dev_branch import DevBranchProvider
+from neon_tenants.providers.quota import QuotaProvider
+from neon_tenants.providers.snapshot import SnapshotProvider
+from neon_tenants.providers.tenant_project import TenantProjectProvider
+
+from . import _inputs as inp
+
+
+@pytest.fixture
+def neon_env(metadata_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("NEON_API_BASE_URL", metadata_emulator.base_url)
+    monkeypatch.setenv("NEON_CREDENTIALS_FILE", str(metadata_emulator.credentials_file))
+    from neon_tenants.client import NeonClient
+
+    with NeonClient.from_env() as client:
+        yield client
+
+
+def checked(provider: Any, news: dict[str, Any]) -> dict[str, Any]:
+    result = provider.check({}, news)
+    assert result.failures == []
+    return dict(result.inputs)
+
+
+def test_project_lifecycle_read_has_no_drift_and_transfer_keeps_id(neon_env: Any) -> None:
+    p = TenantProjectProvider()
+    news = checked(p, inp.project(name="h-lifecycle"))
+    created = p.create(news)
+    assert created.outs["connection_uri"]["value"].startswith("postgresql://")
+    read = p.read(created.id, created.outs)
+    assert p.diff(created.id, read.outs, news).changes is False
+    pro = checked(p, inp.project(name="h-lifecycle", tier="pro"))
+    updated = p.update(created.id, created.outs, pro)
+    paid = neon_env.org("paid")
+    assert updated.outs["org_id"] == paid.org_id == paid.get_project(created.id).org_id
+    p.delete(created.id, updated.outs)
+    assert paid.find_project_by_name("h-lifecycle") is None
+
+
+def test_create_adopts_project_with_same_name_instead_of_duplicating(neon_env: Any) -> None:
+    p = TenantProjectProvider()
+    news = checked(p, inp.project(name="h-adopt"))
+    first = p.create(news)
+    second = p.create(news)  # a rerun after a crash between create and state write
+    assert second.id == first.id
+    assert [x.id for x in neon_env.org("free").iter_projects(search="h-adopt")] == [first.id]
+    by_id = p.create(checked(p, inp.project(name="h-adopt2", adopt_project_id=first.id)))
+    assert by_id.id == first.id
+    assert neon_env.org("free").get_project(first.id).name == "h-adopt2"
+    p.delete(first.id, first.outs)
+
+
+def test_protected_project_refuses_delete(neon_env: Any) -> None:
+    p = TenantProjectProvider()
+    created = p.create(checked(p, inp.project(name="h-protected", protected=True)))
+    with pytest.raises(Exception, match="protected"):
+        p.delete(created.id, created.outs)
+    assert neon_env.org("free").get_project(created.id).id == created.id
+    p.delete(created.id, {**created.outs, "protected": False})
+
+
+def test_quota_console_edit_shows_as_drift(neon_env: Any) -> None:
+    from neon_tenants.client.models.projects import ProjectQuota, ProjectSettings, ProjectUpdate
+
+    p, q = TenantProjectProvider(), QuotaProvider()
+    proj = p.create(checked(p, inp.project(name="h-quota")))
+    pid = proj.id
+    qin = checked(q, inp.quota(project_id=pid, org_id=proj.outs["org_id"],
+                               default_branch_id=proj.outs["default_branch_id"]))
+    qc = q.create(qin)
+    assert neon_env.org("free").get_project(pid).settings["quota"]["logical_size_bytes"] == (
+        536870912)
+    neon_env.org("free").update_project(pid, ProjectUpdate(settings=ProjectSettings(
+        quota=ProjectQuota(logical_size_bytes=1))))
+    drift = q.read(pid, qc.outs)
+    assert drift.outs["logical_size_bytes"] == 1
+    assert q.diff(pid, drift.outs, qin).changes is True
+    q.update(pid, drift.outs, qin)
+    assert neon_env.org("free").get_project(pid).settings["quota"]["logical_size_bytes"] == (
+        536870912)
+    p.delete(pid, proj.outs)
+
+
+def test_branch_drift_reset_and_snapshot_rotation(neon_env: Any) -> None:
+    p, b, s = TenantProjectProvider(), DevBranchProvider(), SnapshotProvider()
+    proj = p.create(checked(p, inp.project(name="h-branch")))
+    pid, main = proj.id, proj.outs["default_branch_id"]
+    bin_ = checked(b, inp.branch(project_id=pid, parent_branch_id=main,
+                                 suspend_timeout_seconds=0))
+    br = b.create(bin_)
+    assert b.create(bin_).id == br.id  # found by name, not duplicated
+    ep = neon_env.org("free").get_endpoint(pid, br.outs["endpoint_id"])
+    assert ep.suspend_timeout_seconds == 0
+    b.update(br.id, br.outs, {**bin_, "reset_trigger": "r1"})
+    s1 = s.create(checked(s, inp.snapshot(project_id=pid, branch_id=main, name="v1")))
+    s2 = s.create(checked(s, inp.snapshot(project_id=pid, branch_id=main, name="v2")))
+    names = [x.name for x in neon_env.org("free").list_snapshots(pid)]
+    assert names == ["v2"]  # free tier cap 1, policy "replace"
+    assert s.read(s1.id, s1.outs).id == ""
+    neon_env.org("free").delete_branch(pid, br.id)
+    assert b.read(br.id, br.outs).id == ""  # drift: the engine drops it, next up recreates
+    s.delete(s2.id, s2.outs)
+    p.delete(pid, proj.outs)
