@@ -43,6 +43,21 @@ def make_backend(settings: EmulatorSettings) -> ComputeBackend:
     return backend
 
 
+def recover_interrupted(world: World) -> None:
+    """Operations cut off by a crash or kill never finish: mark them `error` and settle the
+    states they were moving, so clients polling them get an answer instead of a timeout."""
+    for op in world.operations.values():
+        if op.status in ("scheduling", "running"):
+            op.status = "error"
+            op.error = "interrupted by an emulator restart"
+    for b in world.branches.values():
+        if b.pending_state is not None:
+            b.current_state, b.pending_state = "ready", None
+    for e in world.endpoints.values():
+        if e.pending_state is not None:
+            e.current_state, e.pending_state = "idle", None
+
+
 class Runtime:
     def __init__(self, settings: EmulatorSettings, backend: ComputeBackend | None = None) -> None:
         self.settings = settings
@@ -53,6 +68,8 @@ class Runtime:
         if world is None:
             world = new_world(settings, self.clock)
         self.store = Store(world)
+        if not fresh:
+            recover_interrupted(world)
         self.initial_key_ids = {k.id for k in world.keys.values()} if fresh else set()
         self.persister = Persister(settings.state_file, self.store.dump)
         self.backend: ComputeBackend = backend if backend is not None else make_backend(settings)
@@ -88,7 +105,6 @@ class Runtime:
         self.persister.flush()
 
     def close(self) -> None:
-        self.runner.idle(timeout=20)
         self.runner.shutdown()
         self.persister.stop()
         try:

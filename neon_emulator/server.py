@@ -7,6 +7,7 @@ running operations, writes the state and stops every process the backend started
 from __future__ import annotations
 
 import logging
+import signal
 from pathlib import Path
 
 import uvicorn
@@ -31,6 +32,10 @@ def serve(*, port: int, data_dir: str | Path, config_path: str | Path | None = N
     expiry.start()
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
                             access_log=False, timeout_graceful_shutdown=10)
+    # uvicorn re-raises the captured signal after its graceful shutdown; with these no-op
+    # handlers in place that re-raise returns, so the cleanup below always runs (exit 0).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
     try:
         uvicorn.Server(config).run()
     finally:

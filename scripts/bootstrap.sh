@@ -17,10 +17,11 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/env.sh
 source "$REPO/scripts/env.sh"
 
-T0=$(date +%s)
+now() { date +%s.%N; }
+T0=$(now)
 step() { printf '==> %s\n' "$*"; }
 note() { printf '    %s\n' "$*"; }
-elapsed() { echo $(($(date +%s) - $1)); }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 # ---------------------------------------------------------------- 1. PostgreSQL 15 + pgbouncer
 PG_BIN=/usr/lib/postgresql/15/bin
@@ -39,7 +40,7 @@ ensure_postgres() {
             exit 1
         fi
     fi
-    local t; t=$(date +%s)
+    local t; t=$(now)
     export DEBIAN_FRONTEND=noninteractive
     # Refresh the package lists only when apt does not know the package yet.
     if ! apt-cache show postgresql-15 >/dev/null 2>&1 || ! apt-cache show pgbouncer >/dev/null 2>&1; then
@@ -61,7 +62,7 @@ ensure_venv() {
         note "up to date (pyproject.toml unchanged)"
         return
     fi
-    local t; t=$(date +%s)
+    local t; t=$(now)
     if [ ! -x "$REPO/.venv/bin/python" ]; then
         note "python3 -m venv .venv ($(python3 --version))"
         python3 -m venv "$REPO/.venv"
@@ -98,7 +99,7 @@ ensure_engine() {
         return
     fi
     command -v go >/dev/null || { echo "error: Go is needed to build the engine" >&2; exit 1; }
-    local t; t=$(date +%s)
+    local t; t=$(now)
     local out="$NEON_TENANTS_PULUMI_BIN.partial"
     rm -rf "$out"; mkdir -p "$out"
     export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:+$GOFLAGS }-buildvcs=false"
@@ -153,16 +154,24 @@ ensure_command_plugin() {
         return
     fi
     # Ask the proxy whether the module is served at all (403 here), at most once a day.
-    local marker="$NEON_TENANTS_CACHE_ROOT/command-plugin.unavailable"
-    if [ -n "$(find "$marker" -mmin -1440 2>/dev/null)" ] \
-        || ! (cd "$REPO/tools/pulumi-build" \
-            && go list -m -json "$COMMAND_MODULE@${NEON_TENANTS_COMMAND_REF:-$COMMAND_COMMIT}") \
-            >/dev/null 2>&1; then
-        touch "$marker"
-        note "unavailable (module not served by the Go proxy): $COMMAND_MODULE; skipping"
+    local marker="$NEON_TENANTS_CACHE_ROOT/command-plugin.unavailable" why=""
+    if [ -n "$(find "$marker" -mmin -1440 2>/dev/null)" ]; then
+        why="$(cat "$marker")"
+    elif ! why=$(cd "$REPO/tools/pulumi-build" && go list -m -json \
+        "$COMMAND_MODULE@${NEON_TENANTS_COMMAND_REF:-$COMMAND_COMMIT}" 2>&1 >/dev/null); then
+        case "$why" in
+            *403*|*404*|*"not available"*) why="module not served by the Go proxy" ;;
+            *) why="go list failed: $(printf '%s' "$why" | tail -1)" ;;
+        esac
+        printf '%s\n' "$why" >"$marker"
+    else
+        why=""
+    fi
+    if [ -n "$why" ]; then
+        note "unavailable ($why): $COMMAND_MODULE; skipping (optional)"
         return
     fi
-    local t tmp; t=$(date +%s); tmp=$(mktemp -d)
+    local t tmp; t=$(now); tmp=$(mktemp -d)
     if GOBIN="$tmp" CGO_ENABLED=0 go install -trimpath \
         -ldflags "-s -w -X $COMMAND_MODULE/pkg/version.Version=v$COMMAND_VERSION" \
         "$COMMAND_MODULE/cmd/pulumi-resource-command@${NEON_TENANTS_COMMAND_REF:-$COMMAND_COMMIT}"; then

@@ -11,6 +11,8 @@ Counters are cumulative since the branch was created (no billing-period reset).
 from __future__ import annotations
 
 import contextlib
+import threading
+import time
 
 from .backend import BranchUsage, QuotaPolicy
 from .runtime import Runtime
@@ -43,8 +45,6 @@ class _Route:
 
 class Accounting(Runtime):
     def connection_event(self, ep: EndpointState, delta: int) -> None:
-        import time
-
         with self._lock:
             ep.conns = max(0, ep.conns + delta)
             ep.last_activity = time.monotonic()
@@ -56,14 +56,21 @@ class Accounting(Runtime):
             br.meta.usage.data_transfer_bytes += nbytes
             limit = self._quotas.get(ep.project_id, QuotaPolicy()).data_transfer_bytes
             over = bool(limit) and self._project_total(ep.project_id, "data_transfer_bytes") > limit
-        if over and ep.project_id not in self._exceeded:
+            start = over and ep.project_id not in self._exceeded \
+                and ep.project_id not in self._enforcing
+            if start:
+                self._enforcing.add(ep.project_id)
+        if start:
             # act off the proxy's event loop: suspending stops processes
-            import threading
+            threading.Thread(target=self._enforce_once, args=(ep.project_id,),
+                             daemon=True).start()
 
-            threading.Thread(
-                target=self.enforce_quota, args=(ep.project_id,), kwargs={"sample": False},
-                daemon=True,
-            ).start()
+    def _enforce_once(self, project_id: str) -> None:
+        try:
+            self.enforce_quota(project_id, sample=False)
+        finally:
+            with self._lock:
+                self._enforcing.discard(project_id)
 
     def project_branches(self, project_id: str) -> list[BranchState]:
         root = self.layout.project(project_id) / "branches"

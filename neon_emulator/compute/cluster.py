@@ -19,6 +19,7 @@ import psycopg
 from psycopg import sql
 
 from . import _proc
+from ._scram import verifier
 from .backend import ComputeError
 
 ADMIN = "cloud_admin"
@@ -54,6 +55,7 @@ timezone = 'UTC'
 log_timezone = 'UTC'
 logging_collector = off
 log_min_messages = warning
+log_min_error_statement = panic
 include_if_exists = 'neon_emulator.conf'
 """
 
@@ -156,10 +158,17 @@ class Cluster:
 
     @contextmanager
     def admin(self, dbname: str = "postgres") -> Iterator[psycopg.Connection[Any]]:
+        """An admin session; SQL errors become ComputeError with the server's primary
+        message only (never the statement, which may carry a password verifier)."""
         if not self.running:
             raise ComputeError("cluster is not running")
-        with self.connect(dbname) as conn:
-            yield conn
+        try:
+            with self.connect(dbname) as conn:
+                yield conn
+        except psycopg.Error as exc:
+            primary = exc.diag.message_primary or type(exc).__name__
+            status = 404 if exc.sqlstate == "3D000" else 400 if exc.sqlstate else 500
+            raise ComputeError(primary, status=status) from None
 
     def scalar(self, query: str, dbname: str = "postgres") -> Any:
         with self.admin(dbname) as conn:
@@ -198,7 +207,7 @@ class Cluster:
                 verb = "ALTER" if exists else "CREATE"
                 conn.execute(
                     sql.SQL(verb + " ROLE {} WITH LOGIN CREATEDB CREATEROLE PASSWORD {}").format(
-                        sql.Identifier(name), sql.Literal(password)
+                        sql.Identifier(name), sql.Literal(verifier(password))
                     )
                 )
 
@@ -219,8 +228,10 @@ class Cluster:
             for name, owner in databases:
                 if conn.execute("SELECT 1 FROM pg_database WHERE datname=%s", (name,)).fetchone():
                     continue
+                # FILE_COPY: WAL_LOG (PG 15's default) would write the whole template
+                # database into WAL and the archive
                 conn.execute(
-                    sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                    sql.SQL("CREATE DATABASE {} OWNER {} STRATEGY FILE_COPY").format(
                         sql.Identifier(name), sql.Identifier(owner)
                     )
                 )
@@ -246,3 +257,14 @@ class Cluster:
                 conn.execute("ALTER SYSTEM RESET default_transaction_read_only")
             # a reload reaches every session that has not SET it itself
             conn.execute("SELECT pg_reload_conf()")
+        # The postmaster signals every backend as it reloads; once a new session sees the
+        # value, existing sessions apply it before their next command.
+        want = "on" if on else "off"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with psycopg.connect(host=str(self.sockdir), port=SOCKET_PORT, user=ADMIN,
+                                 dbname="postgres", autocommit=True) as fresh:
+                row = fresh.execute("SHOW default_transaction_read_only").fetchone()
+            if row and row[0] == want:
+                return
+            time.sleep(0.02)

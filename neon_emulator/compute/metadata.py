@@ -11,6 +11,7 @@ from datetime import datetime
 from neon_emulator.compute.backend import (
     BranchSource,
     BranchUsage,
+    ComputeError,
     EndpointSpec,
     QuotaPolicy,
     RoleSpec,
@@ -25,6 +26,19 @@ class MetadataBackend:
         self._branches: dict[str, set[str]] = {}
         self.quotas: dict[str, QuotaPolicy] = {}
         self.exceeded: dict[str, str] = {}  # set by tests / admin to simulate a quota hit
+        self.failures: dict[str, list[str]] = {}  # method name -> queued error messages
+
+    def fail_next(self, method: str, message: str, times: int = 1) -> None:
+        """Make the next `times` calls of `method` raise ComputeError (admin/tests)."""
+        with self._lock:
+            self.failures.setdefault(method, []).extend([message] * times)
+
+    def _maybe_fail(self, method: str) -> None:
+        with self._lock:
+            queue = self.failures.get(method)
+            message = queue.pop(0) if queue else None
+        if message is not None:
+            raise ComputeError(message)
 
     def _next_lsn(self) -> str:
         with self._lock:
@@ -35,16 +49,19 @@ class MetadataBackend:
         self, project_id: str, branch_id: str, *, source: BranchSource,
         roles: list[RoleSpec], databases: list[tuple[str, str]], pg_version: int,
     ) -> str | None:
+        self._maybe_fail("create_branch")
         self._branches.setdefault(project_id, set()).add(branch_id)
         return self._next_lsn()
 
     def delete_branch(self, project_id: str, branch_id: str) -> None:
+        self._maybe_fail("delete_branch")
         self._branches.get(project_id, set()).discard(branch_id)
 
     def restore_branch(
         self, project_id: str, branch_id: str, *, source: BranchSource,
         preserve_as_branch_id: str | None,
     ) -> None:
+        self._maybe_fail("restore_branch")
         if preserve_as_branch_id:
             self._branches.setdefault(project_id, set()).add(preserve_as_branch_id)
 
@@ -60,27 +77,34 @@ class MetadataBackend:
         self, project_id: str, branch_id: str, snapshot_id: str, *, lsn: str | None,
         timestamp: datetime | None,
     ) -> str | None:
+        self._maybe_fail("create_snapshot")
         return lsn or self._next_lsn()
 
     def delete_snapshot(self, project_id: str, snapshot_id: str) -> None:
         return None
 
     def restore_snapshot(self, project_id: str, snapshot_id: str, new_branch_id: str) -> None:
+        self._maybe_fail("restore_snapshot")
         self._branches.setdefault(project_id, set()).add(new_branch_id)
 
     def register_endpoint(self, project_id: str, spec: EndpointSpec) -> None:
+        self._maybe_fail("register_endpoint")
         self._states[spec.endpoint_id] = "idle"
 
     def update_endpoint(self, project_id: str, spec: EndpointSpec) -> None:
+        self._maybe_fail("update_endpoint")
         return None
 
     def start_endpoint(self, project_id: str, endpoint_id: str) -> None:
+        self._maybe_fail("start_endpoint")
         self._states[endpoint_id] = "active"
 
     def suspend_endpoint(self, project_id: str, endpoint_id: str) -> None:
+        self._maybe_fail("suspend_endpoint")
         self._states[endpoint_id] = "idle"
 
     def restart_endpoint(self, project_id: str, endpoint_id: str) -> None:
+        self._maybe_fail("restart_endpoint")
         self._states[endpoint_id] = "active"
 
     def delete_endpoint(self, project_id: str, endpoint_id: str) -> None:
@@ -90,6 +114,7 @@ class MetadataBackend:
         return self._states.get(endpoint_id, "idle")
 
     def create_role(self, project_id: str, branch_id: str, role: RoleSpec) -> None:
+        self._maybe_fail("create_role")
         return None
 
     def set_role_password(self, project_id: str, branch_id: str, role: RoleSpec) -> None:
@@ -99,6 +124,7 @@ class MetadataBackend:
         return None
 
     def create_database(self, project_id: str, branch_id: str, name: str, owner: str) -> None:
+        self._maybe_fail("create_database")
         return None
 
     def delete_database(self, project_id: str, branch_id: str, name: str) -> None:

@@ -42,6 +42,7 @@ class Runtime:
         self._endpoints: dict[str, EndpointState] = {}
         self._quotas: dict[str, QuotaPolicy] = {}
         self._exceeded: dict[str, str] = {}
+        self._enforcing: set[str] = set()
         self._seq = 0
         self._proxy: Proxy | None = None
         self._closed = threading.Event()

@@ -46,6 +46,7 @@ class OperationRunner:
         self._active: dict[str, int] = {}
         self._project_locks: dict[str, threading.Lock] = {}
         self._meta = threading.Lock()
+        self._stopping = threading.Event()
         self.lock_windows: dict[str, float] = {}  # project id or "*" -> monotonic deadline
 
     # -- creating -----------------------------------------------------------------------
@@ -97,7 +98,9 @@ class OperationRunner:
         return False
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """Stop waiting out op durations; queued work still runs so states stay consistent."""
+        self._stopping.set()
+        self._pool.shutdown(wait=True)
 
     # -- running ------------------------------------------------------------------------
     def _run(self, project_id: str, steps: list[Step], plock: threading.Lock) -> None:
@@ -118,7 +121,7 @@ class OperationRunner:
                 step.op.status = "running"
                 step.op.updated_at = iso(self.clock.now())
             if self.duration:
-                time.sleep(self.duration)
+                self._stopping.wait(self.duration)
             error: str | None = None
             try:
                 if step.work is not None:

@@ -55,6 +55,9 @@ def reset(rt: RuntimeDep) -> Json:
         for k in w.keys.values():
             if k.id not in rt.initial_key_ids and not k.revoked:
                 rt.store.revoke_key(k)
+    if isinstance(rt.backend, MetadataBackend):
+        rt.backend.failures.clear()
+        rt.backend.exceeded.clear()
     rt.faults.replace([])
     rt.runner.lock_windows.clear()
     rt.ratelimiter.reset()
@@ -159,3 +162,19 @@ def get_quota(project_id: str, rt: RuntimeDep) -> Json:
     if q is None:
         raise not_found(f"quota of {project_id}")
     return dict(q.__dict__)
+
+
+class ComputeFaultIn(BaseModel):
+    method: str
+    message: str = "injected compute failure"
+    times: int = 1
+
+
+@router.post("/compute_faults")
+def compute_fault(body: ComputeFaultIn, rt: RuntimeDep) -> Json:
+    """Make the next backend call(s) of `method` fail (metadata backend): the operation that
+    runs it ends in status `error` with this message."""
+    if not isinstance(rt.backend, MetadataBackend):
+        raise ApiError(409, "only the metadata backend takes injected failures", code="CONFLICT")
+    rt.backend.fail_next(body.method, body.message, body.times)
+    return body.model_dump()

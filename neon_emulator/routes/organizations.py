@@ -82,6 +82,7 @@ def create_org_key(org_id: str, body: OrgApiKeyCreate, rt: RuntimeDep,
         out = key_item(rt, k)
         out.pop("last_used_from_addr", None)
         out["key"] = k.key
+        out["created_by"] = rt.store.world.user.id  # a uuid string here, unlike the list
     rt.changed()
     return out
 
@@ -94,7 +95,7 @@ def revoke_org_key(org_id: str, key_id: int, rt: RuntimeDep, caller: CallerDep) 
         if k is None or k.kind != "org" or k.org_id != org_id or k.revoked:
             raise not_found(f"API key {key_id}")
         rt.store.revoke_key(k)
-        out = key_item(rt, k) | {"revoked": True}
+        out = key_item(rt, k) | {"revoked": True, "created_by": rt.store.world.user.id}
     rt.changed()
     return out
 

@@ -11,7 +11,7 @@ from neon_emulator.engine import ids, provision
 from neon_emulator.errors import ApiError, not_found
 from neon_emulator.routes import _render as render
 from neon_emulator.routes._inputs import ApiKeyCreate
-from neon_emulator.routes.organizations import creator, key_item
+from neon_emulator.routes.organizations import key_item
 from neon_emulator.store.records import KeyRecord
 from neon_emulator.store.state import Caller
 
@@ -88,7 +88,7 @@ def create_api_key(body: ApiKeyCreate, rt: RuntimeDep, caller: CallerDep) -> Jso
         rt.store.add_key(k)
     rt.changed()
     return {"id": k.id, "key": k.key, "name": k.name, "created_at": k.created_at,
-            "created_by": creator(rt)}
+            "created_by": rt.store.world.user.id}
 
 
 @router.delete("/api_keys/{key_id}", tags=["API Key"])
@@ -99,6 +99,6 @@ def revoke_api_key(key_id: int, rt: RuntimeDep, caller: CallerDep) -> Json:
         if k is None or k.kind != "personal" or k.revoked:
             raise not_found(f"API key {key_id}")
         rt.store.revoke_key(k)
-        out = key_item(rt, k) | {"revoked": True}
+        out = key_item(rt, k) | {"revoked": True, "created_by": rt.store.world.user.id}
     rt.changed()
     return out

@@ -117,6 +117,14 @@ def translate(exc: BaseException, *, stack: str | None = None) -> FleetError:
         from neon_tenants.client import errors as neon
     except ImportError:  # pragma: no cover - client package missing
         neon = None  # type: ignore[assignment]
+    if neon is not None and isinstance(exc, neon.TransferLimitsNotMet):
+        found = [
+            {"name": str(x.get("name")), "actual": x.get("actual"), "limit": x.get("expected")}
+            for x in exc.limits
+        ]
+        return LimitsExceeded(
+            f"the target organization refused the transfer: {exc}", violations=found
+        )
     if neon is not None and isinstance(exc, neon.NeonError):
         if isinstance(exc, getattr(neon, "NotFound", ())):
             return TenantNotFound(f"Neon says not found: {exc}")

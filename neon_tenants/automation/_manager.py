@@ -93,6 +93,7 @@ class FleetManager:
             if backend_url.startswith("file://"):
                 Path(backend_url[len("file://") :]).mkdir(parents=True, exist_ok=True)
         self._env_overrides = overrides
+        self.backend_url = backend_url
         self._catalog = catalog
         self._client = client
         self._engine: Engine | None = None
@@ -220,7 +221,7 @@ class FleetManager:
 
         try:
             with self._guard(stack):
-                return {k: v.value for k, v in self.engine.select(stack).outputs().items()}
+                return self.engine.outputs(stack)
         except FleetError as exc:
             if isinstance(exc.__cause__, StackNotFoundError):
                 return {}
@@ -283,6 +284,19 @@ class FleetManager:
             outputs = self._up(tier, tenant)
         return self._connection(outputs, fleet, tenant)
 
+    def connections(self, tier: str) -> dict[str, TenantConnection]:
+        """Every tenant of a tier with outputs, reading each shard's outputs once."""
+        fleet = self.fleet(tier)
+        out: dict[str, TenantConnection] = {}
+        for ref in all_stacks(fleet):
+            outputs = self._outputs(ref.name(fleet.shards))
+            for tenant in fleet.tenants:
+                if outputs.get(tenant.id) and self.stack_of(fleet, tenant.id) == ref.name(
+                    fleet.shards
+                ):
+                    out[tenant.id] = self._connection(outputs, fleet, tenant.id)
+        return out
+
     def show(self, tenant: str) -> TenantConnection:
         fleet, _ = self._require(tenant)
         return self._connection(self._outputs(self.stack_of(fleet, tenant)), fleet, tenant)
@@ -321,6 +335,9 @@ class FleetManager:
                         )
                 dst_org = self.client.org(target.org)
                 if org.org_id != dst_org.org_id and org.get_project(pid).org_id != dst_org.org_id:
+                    if check_usage:
+                        self._emit(StackProgress(src_stack, "imperative", "fit settings"))
+                        _usage.fit_settings(org, pid, target)
                     self._emit(StackProgress(src_stack, "imperative", "transfer project"))
                     self.client.personal.transfer_projects(org.org_id, dst_org.org_id, [pid])
             moved = spec.model_copy(

@@ -46,3 +46,22 @@ def violations(usage: Usage, tier: Tier, org: OrgLimits | None) -> list[dict[str
 def describe(tenant: str, tier: str, found: list[dict[str, int | str]]) -> str:
     parts = ", ".join(f"{v['name']} {v['actual']} > {v['limit']}" for v in found)
     return f"tenant {tenant} does not fit tier {tier}: {parts}; reduce usage first"
+
+
+def fit_settings(org: OrgClient, project_id: str, tier: Tier) -> None:
+    """Before a transfer to a smaller org: settings the destination would refuse (406
+    `limits not met`, e.g. history retention above the free org's 1 day) are brought to the
+    target tier's values first; the target stack then applies quotas as usual."""
+    from neon_tenants.client.models.projects import DefaultEndpointSettings, ProjectUpdate
+
+    org.update_project(
+        project_id,
+        ProjectUpdate(
+            history_retention_seconds=tier.history_retention_seconds,
+            default_endpoint_settings=DefaultEndpointSettings(
+                autoscaling_limit_min_cu=tier.min_cu,
+                autoscaling_limit_max_cu=tier.max_cu,
+                suspend_timeout_seconds=tier.suspend_timeout_seconds,
+            ),
+        ),
+    )

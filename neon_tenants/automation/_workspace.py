@@ -80,6 +80,18 @@ class Engine:
 
         return auto.Stack.select(name, self.workspace)
 
+    def outputs(self, name: str) -> dict[str, Any]:
+        """Plaintext stack outputs in ONE CLI call (the SDK's `outputs()` makes two plus a
+        `stack select`; reading connection info is the hot path of `show`)."""
+        import json
+
+        run = getattr(self.workspace, "_run_pulumi_cmd_sync", None)
+        if run is None:  # pragma: no cover - SDK changed: fall back to the public API
+            return {k: v.value for k, v in self.workspace.stack_outputs(name).items()}
+        result = run(["stack", "output", "--json", "--show-secrets", "--stack", name])
+        data: dict[str, Any] = json.loads(result.stdout or "{}")
+        return data
+
     def stack_names(self) -> list[str]:
         return [s.name for s in self.workspace.list_stacks()]
 
@@ -94,8 +106,7 @@ class Engine:
 
         from neon_tenants.automation.events import tenant_of_urn
 
-        stack = self.select(stack_name)
-        state = stack.export_stack()
+        state = self.workspace.export_stack(stack_name)
         deployment = dict(state.deployment or {})
         resources = list(deployment.get("resources") or [])
         kept: list[dict[str, Any]] = []
@@ -107,5 +118,7 @@ class Engine:
             kept.append(res)
         dropped = len(resources) - len(kept)
         deployment["resources"] = kept
-        stack.import_stack(Deployment(version=state.version, deployment=deployment))
+        self.workspace.import_stack(
+            stack_name, Deployment(version=state.version, deployment=deployment)
+        )
         return dropped

@@ -125,9 +125,9 @@ class FleetSpec(BaseModel):
 
 def _compact(fleet: FleetSpec) -> dict[str, Any]:
     """The fleet as plain data, without defaults, so hand-written files stay short."""
-    data = fleet.model_dump(mode="json", exclude_defaults=True)
-    data.setdefault("tier", fleet.tier)
-    data["shards"] = fleet.shards
+    data: dict[str, Any] = {"tier": fleet.tier, "shards": fleet.shards}
+    if fleet.platform != "nt":
+        data["platform"] = fleet.platform
     data["tenants"] = [t.model_dump(mode="json", exclude_defaults=True) for t in fleet.tenants]
     return data
 

@@ -82,7 +82,10 @@ def output_names(state_model: type[BaseModel]) -> list[str]:
 
 
 def is_unknown(value: Any) -> bool:
-    return isinstance(value, str) and value == UNKNOWN
+    """At preview the engine sends not-yet-known values as `Unknown()` (or the sentinel)."""
+    from pulumi.output import Unknown
+
+    return isinstance(value, Unknown) or (isinstance(value, str) and value == UNKNOWN)
 
 
 def clean(props: Mapping[str, Any]) -> dict[str, Any]:
@@ -198,20 +201,26 @@ class NeonProvider(ResourceProvider, Generic[I, S]):
                      if f.property.split(".")[0] not in unknown]
         checked = inputs.model_dump(mode="json")
         for k in unknown:
-            checked[k] = UNKNOWN
+            checked[k] = data[k]  # hand the engine back its own unknown marker
         return CheckResult(checked, [CheckFailure(f.property, f.reason) for f in failures])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         old, new = clean(olds), clean(news)
         nodiff = set(fields_marked(self.state_model, "nodiff"))
         replace_marked = set(fields_marked(self.state_model, "replace"))
-        changed = []
+        changed, unknown = [], []
         for name in input_fields(self.state_model):
             if name in nodiff:
                 continue
-            if is_unknown(new.get(name)) or normalize(old.get(name)) != normalize(new.get(name)):
+            if is_unknown(new.get(name)):
+                unknown.append(name)
+            elif normalize(old.get(name)) != normalize(new.get(name)):
                 changed.append(name)
+        # An unknown (an upstream output at preview, e.g. project_id while the project is
+        # updated in place) is a possible change, never a predicted replacement: the ids the
+        # dynamic engine leaves unknown at preview are stable ones, and apply re-diffs.
         replaces = [n for n in changed if n in replace_marked]
+        changed += unknown
         stables = [] if replaces else fields_marked(self.state_model, "stable")
         return DiffResult(
             changes=bool(changed),

@@ -28,16 +28,24 @@ def result(stderr: str) -> CommandResult:
 @pytest.mark.parametrize(
     ("exc", "cls", "status"),
     [
-        (auto.ConcurrentUpdateError(result("the stack is currently locked by 1 lock(s)")),
-         ShardBusy, 503),
+        (
+            auto.ConcurrentUpdateError(result("the stack is currently locked by 1 lock(s)")),
+            ShardBusy,
+            503,
+        ),
         (auto.StackNotFoundError(result("no stack named 'free-03' found")), StackNotFound, 404),
-        (auto.CommandError(result("error: update failed\nresource x failed")),
-         DeploymentFailed, 502),
+        (
+            auto.CommandError(result("error: update failed\nresource x failed")),
+            DeploymentFailed,
+            502,
+        ),
         (ValueError("tenant id 'X' must be ..."), InvalidRequest, 422),
         (RuntimeError("boom"), FleetError, 500),
     ],
 )
-def test_translate_maps_to_domain_class_and_status(exc: BaseException, cls: type, status: int) -> None:
+def test_translate_maps_to_domain_class_and_status(
+    exc: BaseException, cls: type, status: int
+) -> None:
     out = translate(exc, stack="free-03")
     assert type(out) is cls
     assert out.http_status == status
@@ -57,8 +65,10 @@ def test_neon_not_found_and_other_client_errors() -> None:
 
 
 def test_engine_output_with_a_password_is_scrubbed() -> None:
-    text = "error: connect postgresql://neondb_owner:s3cr3tpw@127.1.0.2/neondb failed\n" \
-           "Authorization: Bearer napi_abcdefghijklmnop"
+    text = (
+        "error: connect postgresql://neondb_owner:s3cr3tpw@127.1.0.2/neondb failed\n"
+        "Authorization: Bearer napi_abcdefghijklmnop"
+    )
     out = translate(auto.CommandError(result(text)), stack="pro")
     assert "s3cr3tpw" not in str(out) and "napi_abcdefghijklmnop" not in str(out)
     assert "postgresql://neondb_owner:****@127.1.0.2/neondb" in str(out)

@@ -38,6 +38,7 @@ def test_same_shard_lock_serializes_threads(tmp_path: Path) -> None:
 def test_other_shard_is_not_blocked(tmp_path: Path) -> None:
     entered = threading.Event()
     with shard_lock(tmp_path, "free-00"):
+
         def other() -> None:
             with shard_lock(tmp_path, "free-01"):
                 entered.set()
@@ -59,8 +60,10 @@ def test_multi_lock_in_any_order_does_not_deadlock(tmp_path: Path) -> None:
 
     t1 = threading.Thread(target=move, args=("free-00", "pro"))
     t2 = threading.Thread(target=move, args=("pro", "free-00"))
-    t1.start(); t2.start()
-    t1.join(timeout=30); t2.join(timeout=30)
+    t1.start()
+    t2.start()
+    t1.join(timeout=30)
+    t2.join(timeout=30)
     assert sorted(done) == ["free-00", "pro"]
 
 

@@ -28,10 +28,15 @@ def urn(stack: str, tenant: str, child: str | None = None, ctype: str = PROJ) ->
     return f"{base}{COMP}${ctype}::{tenant}-{child}"
 
 
-def pre_event(op: str, u: str, *, diffs: list[str] | None = None, old: Any = None,
-              new: Any = None) -> EngineEvent:
-    meta: dict[str, Any] = {"op": op, "urn": u, "type": u.split("::")[2].split("$")[-1],
-                            "provider": ""}
+def pre_event(
+    op: str, u: str, *, diffs: list[str] | None = None, old: Any = None, new: Any = None
+) -> EngineEvent:
+    meta: dict[str, Any] = {
+        "op": op,
+        "urn": u,
+        "type": u.split("::")[2].split("$")[-1],
+        "provider": "",
+    }
     if old is not None:
         meta["old"] = {"urn": u, "type": meta["type"], "inputs": old}
     if new is not None:
@@ -39,8 +44,9 @@ def pre_event(op: str, u: str, *, diffs: list[str] | None = None, old: Any = Non
     if diffs is not None:
         meta["diffs"] = diffs
         meta["detailedDiff"] = {d: {"diffKind": "update", "inputDiff": True} for d in diffs}
-    return EngineEvent.from_json({"sequence": 1, "timestamp": 0,
-                                  "resourcePreEvent": {"metadata": meta}})
+    return EngineEvent.from_json(
+        {"sequence": 1, "timestamp": 0, "resourcePreEvent": {"metadata": meta}}
+    )
 
 
 def steps(stack: str, tier: str, events: list[EngineEvent]) -> list[PlannedStep]:
@@ -52,20 +58,36 @@ def recorded_change() -> list[PlannedStep]:
     """free-00 gains `newco` and loses `bob` (moved to pro); `carol` gets a bigger quota
     and `dave`'s project is replaced (region change)."""
     free = [
-        pre_event("same", "urn:pulumi:free-00::neon-tenants::pulumi:pulumi:Stack::neon-tenants-free-00"),
+        pre_event(
+            "same", "urn:pulumi:free-00::neon-tenants::pulumi:pulumi:Stack::neon-tenants-free-00"
+        ),
         pre_event("create", urn("free-00", "newco")),
         pre_event("create", urn("free-00", "newco", "project"), new={"tier": "free"}),
         pre_event("delete", urn("free-00", "bob")),
         pre_event("delete", urn("free-00", "bob", "project"), old={"tier": "free"}),
         pre_event("same", urn("free-00", "alice")),
         pre_event("same", urn("free-00", "alice", "project")),
-        pre_event("update", urn("free-00", "carol", "quota", QUOTA), diffs=["active_time_seconds"],
-                  old={"active_time_seconds": 360000, "__provider": "x"},
-                  new={"active_time_seconds": 720000, "__provider": "x"}),
-        pre_event("replace", urn("free-00", "dave", "project"), diffs=["region_id"],
-                  old={"region_id": "aws-us-east-2"}, new={"region_id": "aws-eu-central-1"}),
-        pre_event("create-replacement", urn("free-00", "dave", "project"), diffs=["region_id"],
-                  old={"region_id": "aws-us-east-2"}, new={"region_id": "aws-eu-central-1"}),
+        pre_event(
+            "update",
+            urn("free-00", "carol", "quota", QUOTA),
+            diffs=["active_time_seconds"],
+            old={"active_time_seconds": 360000, "__provider": "x"},
+            new={"active_time_seconds": 720000, "__provider": "x"},
+        ),
+        pre_event(
+            "replace",
+            urn("free-00", "dave", "project"),
+            diffs=["region_id"],
+            old={"region_id": "aws-us-east-2"},
+            new={"region_id": "aws-eu-central-1"},
+        ),
+        pre_event(
+            "create-replacement",
+            urn("free-00", "dave", "project"),
+            diffs=["region_id"],
+            old={"region_id": "aws-us-east-2"},
+            new={"region_id": "aws-eu-central-1"},
+        ),
     ]
     pro = [
         pre_event("create", urn("pro", "bob")),
@@ -83,7 +105,11 @@ def test_fleet_diff_groups_per_tenant_and_pairs_moves() -> None:
     assert set(updated) == {"carol", "dave"}
     change = updated["carol"].changes[0]
     assert (change.resource, change.key, change.old, change.new) == (
-        "quota", "active_time_seconds", 360000, 720000)
+        "quota",
+        "active_time_seconds",
+        360000,
+        720000,
+    )
     assert updated["dave"].replaces == ["project"]
     assert diff.exit_code == EXIT_CHANGES
 
@@ -108,18 +134,29 @@ def test_no_change_preview_exits_zero_and_says_so() -> None:
 
 
 def test_removal_without_matching_add_is_a_removal() -> None:
-    events = [pre_event("delete", urn("pro", "gone")),
-              pre_event("delete", urn("pro", "gone", "project"))]
+    events = [
+        pre_event("delete", urn("pro", "gone")),
+        pre_event("delete", urn("pro", "gone", "project")),
+    ]
     diff = fleet_diff(["pro"], steps("pro", "pro", events))
     assert [t.tenant for t in diff.of_kind("removed")] == ["gone"]
     assert "| **removed** | `gone` |" in diff.to_markdown()
 
 
 def test_json_has_the_same_content_and_masks_uris() -> None:
-    extra = steps("pro", "pro", [pre_event(
-        "update", urn("pro", "eve", "project"), diffs=["connection_uri"],
-        old={"connection_uri": "postgresql://u:oldpass@h/db"},
-        new={"connection_uri": "postgresql://u:newpass@h/db"})])
+    extra = steps(
+        "pro",
+        "pro",
+        [
+            pre_event(
+                "update",
+                urn("pro", "eve", "project"),
+                diffs=["connection_uri"],
+                old={"connection_uri": "postgresql://u:oldpass@h/db"},
+                new={"connection_uri": "postgresql://u:newpass@h/db"},
+            )
+        ],
+    )
     data = json.loads(dumps(fleet_diff(["free-00", "pro"], recorded_change() + extra)))
     assert data["has_changes"] is True
     assert [a["tenant"] for a in data["added"]] == ["newco"]

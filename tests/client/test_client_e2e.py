@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -179,13 +180,16 @@ def test_e2e_injected_retryable_status_is_retried(emu: Any, neon: NeonClient, st
     assert _count(emu, route) - before == 3  # two injected failures, then success
 
 
-def test_e2e_lock_window_423_on_mutation_is_retried(emu: Any, neon: NeonClient):
-    org = neon.org("free")
-    pid = org.create_project(ProjectCreate(name=_name("lock"))).project.id
-    emu.admin("POST", "lock", json={"project_id": pid, "seconds": 3.0})
-    route = "POST /projects/{project_id}/branches"
-    before = _count(emu, route)
-    created = org.create_branch(pid, BranchCreate(branch=BranchSpec(name="after-lock")))
+def test_e2e_lock_window_423_on_mutation_is_retried(emu: Any):
+    creds = NeonCredentials.from_file(emu.credentials_file)
+    # many short retries: the attempt cap must not end the wait before the deadline does
+    with NeonClient(creds, _config(emu, max_attempts=500, backoff_max=0.25)) as client:
+        org = client.org("free")
+        pid = org.create_project(ProjectCreate(name=_name("lock"))).project.id
+        emu.admin("POST", "lock", json={"project_id": pid, "seconds": 2.0})
+        route = "POST /projects/{project_id}/branches"
+        before = _count(emu, route)
+        created = org.create_branch(pid, BranchCreate(branch=BranchSpec(name="after-lock")))
     assert created.branch.name == "after-lock"
     assert _count(emu, route) - before >= 2  # at least one 423 before success
 
@@ -213,3 +217,67 @@ def test_e2e_dropped_create_is_ambiguous_then_reconciled(emu: Any, neon: NeonCli
     ensured = org.create_project_idempotent(ProjectCreate(name=name))
     assert ensured.created is False
     assert [p.name for p in org.iter_projects(search=name)] == [name]
+
+
+def test_e2e_pitr_restore_with_preserve_and_snapshot_restore(neon: NeonClient):
+    org = neon.org("paid")
+    created = org.create_project(ProjectCreate(name=_name("pitr")))
+    pid, main_id = created.project.id, created.branch.id
+    dev = org.create_branch(pid, BranchCreate(branch=BranchSpec(name="dev", parent_id=main_id)))
+    stamp = org.get_branch(pid, dev.branch.id).created_at
+    assert stamp is not None
+    restored = org.restore_branch(pid, dev.branch.id, dev.branch.id, source_timestamp=stamp,
+                                  preserve_under_name="dev-before-restore")
+    assert restored.id == dev.branch.id
+    names = {b.name for b in org.iter_branches(pid)}
+    assert "dev-before-restore" in names
+    reset = org.reset_branch_to_parent(pid, dev.branch.id)
+    assert reset.id == dev.branch.id
+    snap = org.create_snapshot(pid, main_id, name="cp")
+    result = org.restore_snapshot(pid, snap.id, name="from-cp")
+    assert result.branch.name == "from-cp"
+
+
+def test_e2e_roles_databases_and_endpoint_actions(neon: NeonClient):
+    org = neon.org("paid")
+    created = org.create_project(ProjectCreate(name=_name("rde")))
+    pid, bid = created.project.id, created.branch.id
+    role = org.create_role(pid, bid, "app_user")
+    assert role.name == "app_user"
+    db = org.create_database(pid, bid, "appdb", "app_user")
+    assert db.name in {d.name for d in org.list_databases(pid, bid)}
+    secret = org.reveal_role_password(pid, bid, "app_user").get_secret_value()
+    org.reset_role_password(pid, bid, "app_user")
+    assert org.reveal_role_password(pid, bid, "app_user").get_secret_value() != secret
+    endpoint = org.list_branch_endpoints(pid, bid)[0]
+    org.suspend_endpoint(pid, endpoint.id)
+    org.start_endpoint(pid, endpoint.id)
+    assert org.get_endpoint(pid, endpoint.id).id == endpoint.id
+    assert org.delete_database(pid, bid, "appdb") is not None
+    assert org.delete_role(pid, bid, "app_user") is not None
+
+
+def test_e2e_consumption_auth_data_api_and_org_keys(neon: NeonClient):
+    org = neon.org("paid")
+    created = org.create_project(ProjectCreate(name=_name("extras")))
+    pid, bid = created.project.id, created.branch.id
+    db = created.databases[0].name
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    rows = list(org.iter_consumption_projects(
+        None, (now - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        now.strftime("%Y-%m-%dT%H:%M:%SZ"), "hourly", ["compute_unit_seconds"],
+        project_ids=[pid]))
+    assert {r.project_id for r in rows} <= {pid}
+    auth = org.create_neon_auth(pid, bid, "better_auth", db)
+    assert org.get_neon_auth(pid, bid).auth_provider == auth.auth_provider
+    api = org.create_data_api(pid, bid, db)
+    assert org.get_data_api(pid, bid, db).url == api.url
+    org.delete_data_api(pid, bid, db)
+    org.delete_neon_auth(pid, bid)
+    assert org.get_organization().id == org.org_id
+    key = org.create_org_api_key(_name("key"))
+    assert key.id in {k.id for k in org.iter_org_api_keys()}
+    assert org.revoke_org_api_key(key.id).revoked is True
+    me = neon.personal.users_me()
+    assert me.id
+    assert {o.id for o in neon.personal.my_organizations()} >= {org.org_id}

@@ -51,8 +51,8 @@ def test_create_branch_at_timestamp_lsn_schema_only_and_expiry(free, project):
     assert so["branch"]["init_source"] == "schema-only" and "parent_id" not in so["branch"]
     exp = _branch(free, pid, branch={"name": "tmp", "expires_at": "2031-01-01T00:00:00Z"})
     assert exp["branch"]["expires_at"] == "2031-01-01T00:00:00Z"
-    both = free.post(f"/projects/{pid}/branches",
-                     json={"branch": {"parent_lsn": "0/1", "parent_timestamp": "2030-01-01T00:00:00Z"}})
+    both = free.post(f"/projects/{pid}/branches", json={"branch": {
+        "parent_lsn": "0/1", "parent_timestamp": "2030-01-01T00:00:00Z"}})
     assert both.status_code == 400
 
 

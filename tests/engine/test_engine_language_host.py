@@ -31,11 +31,7 @@ pulumi.export("token_len", cfg.require_secret("token").apply(len))
 def _project(root: Path, venv: Path, program: str) -> Path:
     root.mkdir()
     (root / "Pulumi.yaml").write_text(
-        "name: lhost-test\n"
-        "runtime:\n"
-        "  name: python\n"
-        "  options:\n"
-        f"    virtualenv: {venv}\n"
+        f"name: lhost-test\nruntime:\n  name: python\n  options:\n    virtualenv: {venv}\n"
     )
     (root / "__main__.py").write_text(program)
     return root
@@ -67,8 +63,9 @@ def test_cli_preview_and_up_run_through_our_language_host(
 
     engine_env.run("up", "--yes", "--skip-preview", "--stack", stack, cwd=proj)
     out = json.loads(
-        engine_env.run("stack", "output", "--json", "--show-secrets", "--stack", stack, cwd=proj)
-        .stdout
+        engine_env.run(
+            "stack", "output", "--json", "--show-secrets", "--stack", stack, cwd=proj
+        ).stdout
     )
     assert (marker_dir / "viahost").read_text() == "from-cli"
     assert out["venv"] == str(repo_root / ".venv")  # set by our host from the runtime option
@@ -100,6 +97,8 @@ def test_missing_virtualenv_is_an_actionable_error(tmp_path: Path, engine_env: A
     try:
         res = engine_env.run("preview", "--stack", "novenv", cwd=proj, check=False)
     finally:
-        engine_env.run("stack", "rm", "--yes", "--force", "--stack", "novenv", cwd=proj, check=False)
+        engine_env.run(
+            "stack", "rm", "--yes", "--force", "--stack", "novenv", cwd=proj, check=False
+        )
     assert res.returncode != 0
     assert "make setup" in res.stdout + res.stderr

@@ -55,7 +55,7 @@ def test_empty_passphrase_is_a_choice_too(tmp_path: Path) -> None:
 def test_missing_engine_names_the_fix(tmp_path: Path) -> None:
     p = paths(tmp_path, _base(tmp_path, NEON_TENANTS_CACHE=str(tmp_path / "empty")))
     with pytest.raises(EngineMissing, match="make setup"):
-        require_engine(p, search_path='/usr/bin:/bin')
+        require_engine(p, search_path="/usr/bin:/bin")
 
 
 def test_env_sh_matches_pulumi_env(tmp_path: Path, repo_root: Path) -> None:

@@ -21,7 +21,10 @@ IDS = [f"tenant-{i:03d}" for i in range(400)]
 
 def test_shard_of_is_stable_across_processes() -> None:
     """Python's hash() is salted per process; sha256 must not be."""
-    code = "from neon_tenants.fleet import shard_of;print([shard_of(f'tenant-{i:03d}', 7) for i in range(50)])"
+    code = (
+        "from neon_tenants.fleet import shard_of;"
+        "print([shard_of(f'tenant-{i:03d}', 7) for i in range(50)])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == str([shard_of(f"tenant-{i:03d}", 7) for i in range(50)])
 

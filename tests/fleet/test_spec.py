@@ -43,8 +43,8 @@ def test_fleet_yaml_round_trip_preserves_everything(tmp_path: Path) -> None:
 
 
 def test_saved_fleet_omits_defaults_and_sorts_tenants(tmp_path: Path) -> None:
-    fleet = FleetSpec(tier="pro").with_tenant(TenantSpec(id="zeta")).with_tenant(
-        TenantSpec(id="alpha")
+    fleet = (
+        FleetSpec(tier="pro").with_tenant(TenantSpec(id="zeta")).with_tenant(TenantSpec(id="alpha"))
     )
     path = tmp_path / "pro.yaml"
     save_fleet(path, fleet)

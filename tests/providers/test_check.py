@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pulumi.output import Unknown
 
 from neon_tenants.providers._base import UNKNOWN
 from neon_tenants.providers.dev_branch import DevBranchProvider
@@ -57,10 +58,11 @@ def test_check_ignores_output_placeholders_passed_as_none() -> None:
     assert failures(TenantProjectProvider(), inp.project(project_id=None, host=None)) == {}
 
 
-def test_check_tolerates_unknown_values_at_preview() -> None:
-    result = QuotaProvider().check({}, inp.quota(project_id=UNKNOWN, org_id=UNKNOWN))
+@pytest.mark.parametrize("unknown", [UNKNOWN, Unknown()], ids=["sentinel", "Unknown"])
+def test_check_tolerates_unknown_values_at_preview(unknown: Any) -> None:
+    result = QuotaProvider().check({}, inp.quota(project_id=unknown, org_id=unknown))
     assert result.failures == []
-    assert result.inputs["project_id"] == UNKNOWN
+    assert result.inputs["project_id"] is unknown
 
 
 def test_check_quota_still_validates_known_fields_when_others_unknown() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
 from neon_tenants.providers._base import UNKNOWN
@@ -72,8 +73,9 @@ def test_diff_quota_change_is_in_place() -> None:
 
 
 def test_diff_quota_unknown_org_id_is_a_change() -> None:
-    r = QuotaProvider().diff("p-1", inp.quota(), inp.quota(org_id=UNKNOWN))
-    assert r.changes is True and r.replaces == []
+    for unknown in (UNKNOWN, Unknown()):
+        r = QuotaProvider().diff("p-1", inp.quota(), inp.quota(org_id=unknown))
+        assert r.changes is True and r.replaces == []
 
 
 def test_diff_quota_new_project_is_replace() -> None:
@@ -109,4 +111,9 @@ def test_diff_snapshot_timestamp_is_replace_but_source_branch_is_not() -> None:
 
 def test_diff_snapshot_restore_trigger_is_update() -> None:
     r = SnapshotProvider().diff("s", inp.snapshot(), inp.snapshot(restore_trigger="r1"))
+    assert r.changes is True and r.replaces == []
+
+
+def test_diff_unknown_replace_field_is_update_not_replace() -> None:
+    r = QuotaProvider().diff("p-1", inp.quota(), inp.quota(project_id=Unknown()))
     assert r.changes is True and r.replaces == []

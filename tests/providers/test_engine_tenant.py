@@ -8,7 +8,7 @@ are printed, not asserted.
 
 from __future__ import annotations
 
-import json
+import subprocess
 import time
 import uuid
 from typing import Any
@@ -123,21 +123,32 @@ def test_refresh_finds_deleted_dev_branch_and_up_recreates_it(es: Any, first_up:
 
 def test_no_key_or_password_in_state_or_export(es: Any, first_up: Any) -> None:
     creds = es.emulator.credentials
-    needles = [creds["personal_api_key"]] + [o["api_key"] for o in creds["orgs"].values()]
+    needles = {"personal key": creds["personal_api_key"]}
+    needles.update({f"{a} org key": o["api_key"] for a, o in creds["orgs"].items()})
     pid = es.stack.outputs()["project_id"].value
     with es.client() as client:
         api = client.org("paid")
         for br in api.iter_branches(pid):
             for role in api.list_roles(pid, br.id):
-                needles.append(api.reveal_role_password(pid, br.id, role.name).get_secret_value())
-    needles = [n for n in needles if n]
-    assert len(needles) >= 4
-    exported = json.dumps(es.stack.export_stack().deployment)
-    files = [p for p in es.backend_dir.rglob("*") if p.is_file()]
-    assert files
-    texts = [exported] + [p.read_bytes().decode("utf-8", "replace") for p in files]
-    for needle in needles:
-        assert not any(needle in t for t in texts), "a secret is stored in plaintext"
+                secret = api.reveal_role_password(pid, br.id, role.name).get_secret_value()
+                needles[f"password of {role.name} on {br.name}"] = secret
+    assert len([n for n in needles.values() if n]) >= 4
+    # the Automation API's export_stack() passes --show-secrets: export the way a user would
+    res = subprocess.run(
+        [es.stack.workspace.pulumi_command.command, "stack", "export", "--stack",
+         es.stack.name], cwd=es.stack.workspace.work_dir, env=es.env, capture_output=True,
+        text=True, check=True, timeout=120,
+    )
+    exported = res.stdout
+    assert '"ciphertext"' in exported  # the URIs are there, encrypted
+    files = [p for p in es.backend_dir.rglob("*.json") if p.is_file()]
+    assert any('"ciphertext"' in p.read_text() for p in files)
+    texts = {"export": exported}
+    texts.update({str(p.relative_to(es.backend_dir)): p.read_bytes().decode("utf-8", "replace")
+                  for p in files})
+    leaks = [(what, where) for what, needle in needles.items() if needle
+             for where, text in texts.items() if needle in text]
+    assert leaks == [], f"secrets stored in plaintext (what, where): {leaks}"
     resources = [r for r in es.stack.export_stack().deployment["resources"]
                  if r["type"].startswith("pulumi-python:dynamic/neon:")]
     print(f"\nFIGURE state_bytes_per_tenant={len(exported)} (resources={len(resources)})")
