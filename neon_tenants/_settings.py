@@ -25,7 +25,8 @@ ENGINE_FILES = (
     "pulumi",
     "pulumi-language-python",
     "pulumi-language-python-exec",
-    "pulumi-resource-pulumi-python",
+    "pulumi-resource-pulumi-python",  # our wrapper (pulumi/pulumi#7061), runs the next one
+    "pulumi-resource-pulumi-python-sdk",
 )
 
 

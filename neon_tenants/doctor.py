@@ -78,6 +78,7 @@ def collect_checks(p: Paths) -> list[Check]:
         ),
         _file_check("python exec shim", bin_dir / "pulumi-language-python-exec"),
         _file_check("dynamic provider shim", bin_dir / "pulumi-resource-pulumi-python"),
+        _file_check("  (Pulumi's own)", bin_dir / "pulumi-resource-pulumi-python-sdk"),
         _command_plugin_check(p),
         _version_check("postgresql 15", [str(pg / "postgres"), "--version"]),
         _version_check("pgbouncer", [shutil.which("pgbouncer") or "pgbouncer", "--version"]),

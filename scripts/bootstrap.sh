@@ -74,7 +74,8 @@ ensure_venv() {
 }
 
 # ---------------------------------------------------------------- 3. the Pulumi engine
-ENGINE_FILES=(pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-pulumi-python)
+ENGINE_FILES=(pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-pulumi-python
+    pulumi-resource-pulumi-python-sdk)
 GO_BUILD_FLAGS=(-trimpath -tags osusergo,grpcnotrace)
 
 engine_complete() {
@@ -86,14 +87,15 @@ ensure_engine() {
     step "Pulumi engine v$NEON_TENANTS_PULUMI_VERSION"
     local onpath
     onpath=$(PATH="${PATH#"$NEON_TENANTS_PULUMI_BIN:"}" command -v pulumi || true)
-    if [ -n "$onpath" ] && [ "$("$onpath" version 2>/dev/null)" = "v$NEON_TENANTS_PULUMI_VERSION" ] \
+    if [ -n "$onpath" ] && [ "$(dirname "$onpath")" != "$NEON_TENANTS_PULUMI_BIN" ] \
+        && [ "$("$onpath" version 2>/dev/null)" = "v$NEON_TENANTS_PULUMI_VERSION" ] \
         && [ -x "$(dirname "$onpath")/pulumi-language-python" ]; then
         note "using $onpath (pinned version already installed)"
         return
     fi
     if engine_complete; then
-        if [ "$(cat "$NEON_TENANTS_PULUMI_BIN/.language-host.sha256" 2>/dev/null)" != "$(host_hash)" ]; then
-            build_language_host "$NEON_TENANTS_PULUMI_BIN"
+        if [ "$(cat "$NEON_TENANTS_PULUMI_BIN/.helpers.sha256" 2>/dev/null)" != "$(helpers_hash)" ]; then
+            install_helpers "$NEON_TENANTS_PULUMI_BIN"
         fi
         note "cached in $NEON_TENANTS_PULUMI_BIN"
         return
@@ -110,36 +112,42 @@ ensure_engine() {
             -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$NEON_TENANTS_PULUMI_VERSION" \
             -o "$out/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
     )
-    build_language_host "$out"
-    local sdk
-    sdk=$(cd "$REPO/tools/pulumi-build" && go mod download -json \
-        "github.com/pulumi/pulumi/sdk/v3@v$NEON_TENANTS_PULUMI_VERSION" \
-        | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-    [ -d "$sdk" ] || { echo "error: sdk/v3 module not found in the Go module cache" >&2; exit 1; }
-    cp "$sdk/python/cmd/pulumi-language-python-exec" "$out/"
-    cp "$sdk/python/dist/pulumi-resource-pulumi-python" "$out/"
-    chmod 0755 "$out"/*
+    install_helpers "$out"
     rm -rf "$NEON_TENANTS_PULUMI_BIN"
     mv "$out" "$NEON_TENANTS_PULUMI_BIN"
     note "built in $(elapsed "$t")s into $NEON_TENANTS_PULUMI_BIN ($(du -sh "$NEON_TENANTS_PULUMI_BIN" | cut -f1))"
 }
 
-# Our language host shares the CLI's module list (-modfile), so it builds from the same cache.
-# It is rebuilt whenever its sources change (the hash is kept beside the binary).
-host_hash() {
-    cat "$REPO"/tools/pulumi-language-python/*.go "$REPO"/tools/pulumi-build/go.mod \
-        "$REPO"/tools/pulumi-build/go.sum | sha256sum | cut -d' ' -f1
+# The helpers beside `pulumi`: our language host (it shares the CLI's module list through
+# -modfile, so it builds from the same cache), Pulumi's two Python shims from the sdk/v3
+# module, and our wrapper around the dynamic-provider shim. Reinstalled whenever their
+# sources change (the hash is kept beside them), without rebuilding the CLI.
+helpers_hash() {
+    cat "$REPO"/tools/pulumi-language-python/*.go \
+        "$REPO"/tools/pulumi-language-python/pulumi-resource-pulumi-python \
+        "$REPO"/tools/pulumi-build/go.mod "$REPO"/tools/pulumi-build/go.sum \
+        | sha256sum | cut -d' ' -f1
 }
-build_language_host() {
-    note "go build pulumi-language-python (our own host, tools/pulumi-language-python)"
+install_helpers() {
+    local dest="$1" sdk
     command -v go >/dev/null || { echo "error: Go is needed to build the language host" >&2; exit 1; }
+    note "go build pulumi-language-python (our own host, tools/pulumi-language-python)"
     (
         cd "$REPO/tools/pulumi-language-python"
         CGO_ENABLED=0 go build -modfile=../pulumi-build/go.mod "${GO_BUILD_FLAGS[@]}" \
             -ldflags "-s -w -X main.version=v$NEON_TENANTS_PULUMI_VERSION" \
-            -o "$1/pulumi-language-python" .
+            -o "$dest/pulumi-language-python" .
     )
-    host_hash >"$1/.language-host.sha256"
+    sdk=$(cd "$REPO/tools/pulumi-build" && go mod download -json \
+        "github.com/pulumi/pulumi/sdk/v3@v$NEON_TENANTS_PULUMI_VERSION" \
+        | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    [ -d "$sdk" ] || { echo "error: sdk/v3 module not found in the Go module cache" >&2; exit 1; }
+    # Module-cache files are read-only and lose their execute bit: install sets 0755.
+    install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$dest/"
+    install -m 0755 "$sdk/python/dist/pulumi-resource-pulumi-python" \
+        "$dest/pulumi-resource-pulumi-python-sdk"
+    install -m 0755 "$REPO/tools/pulumi-language-python/pulumi-resource-pulumi-python" "$dest/"
+    helpers_hash >"$dest/.helpers.sha256"
 }
 
 # ---------------------------------------------------------------- 4. the pulumi-command plugin

@@ -30,6 +30,10 @@ class _Route:
         self.ep = ep
         self.pooled = pooled
 
+    @property
+    def read_only(self) -> bool:
+        return self.ep.spec.read_only and not self.pooled  # pooled: the pooler's connect_query
+
     def resolve(self) -> str:
         return self.runtime.wake(self.ep, self.pooled)
 

@@ -43,6 +43,33 @@ def from_template(layout: Layout, dest: Path) -> Backup:
     return Backup(dir=None, time=when, lsn=layout.template_lsn())
 
 
+def basebackup(src: Cluster, target: Path) -> str:
+    """Online ``pg_basebackup -c fast -X stream`` into target; returns an LSN at or after
+    the end of the backup (where recovery from it is consistent)."""
+    _proc.run(
+        [
+            _proc.pg_bin("pg_basebackup"), "-D", str(target), "-h", str(src.sockdir),
+            "-p", str(SOCKET_PORT), "-U", ADMIN, "-c", "fast", "-X", "stream", "--no-sync",
+            "--no-manifest",
+        ],
+        what="pg_basebackup",
+        timeout=600,
+    )
+    return src.current_lsn()
+
+
+def periodic_backup(src: Cluster, backups_dir: Path, name: str) -> Backup:
+    """A further base backup of a running branch, so that PITR replays less WAL."""
+    target = backups_dir / name
+    _proc.remove_tree(target)
+    try:
+        lsn = basebackup(src, target)
+    except ComputeError:
+        _proc.remove_tree(target)
+        raise
+    return Backup(dir=name, time=time.time(), lsn=lsn)
+
+
 def _finish(dest: Path, snapshot: bool, lsn: str | None = None) -> Backup:
     """Keep backup 0 for a branch; a snapshot is just the stopped data dir."""
     if not snapshot:
@@ -60,16 +87,7 @@ def from_head(src_dir: Path, src: Cluster | None, dest: Path, *, snapshot: bool 
     """
     prepare_dest(dest)
     if src is not None and src.running:
-        _proc.run(
-            [
-                _proc.pg_bin("pg_basebackup"), "-D", str(dest / "pgdata"), "-h", str(src.sockdir),
-                "-p", str(SOCKET_PORT), "-U", ADMIN, "-c", "fast", "-X", "stream", "--no-sync",
-                "--no-manifest",
-            ],
-            what="pg_basebackup",
-            timeout=600,
-        )
-        lsn = src.current_lsn()
+        lsn = basebackup(src, dest / "pgdata")
         return _finish(dest, snapshot, lsn)
     _proc.copy_tree(src_dir / "pgdata", dest / "pgdata")
     (dest / "pgdata" / "postmaster.pid").unlink(missing_ok=True)

@@ -7,6 +7,8 @@ collide on); clients reach them through the loopback proxy. The admin role ``clo
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import subprocess
 import time
@@ -66,6 +68,15 @@ local all all scram-sha-256
 """
 
 
+def _alive(pid: int) -> bool:
+    """Running (a zombie has exited: its parent just has not reaped it yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
 class Cluster:
     """A postmaster we started (or not yet) for one data dir. Not thread-safe: callers lock."""
 
@@ -93,7 +104,7 @@ class Cluster:
             return
         self.sockdir.mkdir(parents=True, exist_ok=True)
         _proc.own(self.sockdir, mode=0o700)
-        (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
+        self._stop_orphan()
         cmd = [
             _proc.pg_bin("postgres"),
             "-D", str(self.pgdata),
@@ -102,6 +113,26 @@ class Cluster:
         self.proc = _proc.spawn(cmd, log=self.log)
         self.started_at = time.monotonic()
         self._wait_ready(timeout, wait_promoted)
+
+    def _stop_orphan(self, timeout: float = 30.0) -> None:
+        """A postmaster left by a killed emulator still owns this data dir: stop it first
+        (two postmasters on one data dir would corrupt it), then drop its pid file."""
+        pidfile = self.pgdata / "postmaster.pid"
+        try:
+            pid = int(pidfile.read_text().split("\n", 1)[0])
+            # the pid may have been reused: only a postmaster of this very data dir counts
+            alive = str(self.pgdata).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            alive = False
+        if alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGINT)
+            deadline = time.monotonic() + timeout
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        pidfile.unlink(missing_ok=True)
 
     def _wait_ready(self, timeout: float, wait_promoted: bool) -> None:
         deadline = time.monotonic() + timeout

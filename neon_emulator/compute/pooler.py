@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -27,7 +28,8 @@ def _quote(value: str) -> str:
 
 
 class Pooler:
-    def __init__(self, rundir: Path, cluster_sockdir: Path) -> None:
+    def __init__(self, rundir: Path, cluster_sockdir: Path, *, read_only: bool = False) -> None:
+        self.read_only = read_only
         self.rundir = rundir
         self.cluster_sockdir = cluster_sockdir
         self.proc: subprocess.Popen[bytes] | None = None
@@ -54,9 +56,11 @@ class Pooler:
 
     def _write_config(self) -> Path:
         conf = self.rundir / "pgbouncer.ini"
+        extra = " connect_query='SET default_transaction_read_only = on'" if self.read_only \
+            else ""
         conf.write_text(
             "[databases]\n"
-            f"* = host={self.cluster_sockdir} port={SOCKET_PORT}\n"
+            f"* = host={self.cluster_sockdir} port={SOCKET_PORT}{extra}\n"
             "[pgbouncer]\n"
             "listen_addr =\n"
             f"listen_port = {POOLER_PORT}\n"
@@ -77,6 +81,15 @@ class Pooler:
         _proc.own(conf, mode=0o600)
         return conf
 
+    def _accepts(self) -> bool:
+        """The socket file appears at bind(), before listen(): try a real connect."""
+        with socket.socket(socket.AF_UNIX) as probe:
+            try:
+                probe.connect(str(self.socket))
+            except OSError:
+                return False
+            return True
+
     def start(self, roles: dict[str, str], timeout: float = 20.0) -> None:
         if self.running:
             return
@@ -87,7 +100,7 @@ class Pooler:
         self.socket.unlink(missing_ok=True)
         self.proc = _proc.spawn([str(_proc.PGBOUNCER), str(conf)], log=self.rundir / "log")
         deadline = time.monotonic() + timeout
-        while not self.socket.exists():
+        while not self._accepts():
             if self.proc.poll() is not None:
                 self.proc = None
                 raise ComputeError("pgbouncer exited during start")

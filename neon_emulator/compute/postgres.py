@@ -41,9 +41,11 @@ class PostgresBackend(Accounting):
         endpoint_port: int = 5432,
         *,
         monitor_interval: float = 0.5,
+        backup_every_bytes: int = 64 * 1024 * 1024,
         **_settings: Any,
     ) -> None:
-        super().__init__(Path(data_dir), endpoint_port, monitor_interval)
+        super().__init__(Path(data_dir), endpoint_port, monitor_interval,
+                         backup_every_bytes=backup_every_bytes)
         atexit.register(self.shutdown)
 
     # -- branches ---------------------------------------------------------------------------

@@ -19,6 +19,8 @@ from .backend import ComputeError
 
 _SSL_REQUEST = 80877103
 _GSS_REQUEST = 80877104
+_PROTOCOL_3 = 196608
+READ_ONLY_OPTION = "-c default_transaction_read_only=on"
 _CHUNK = 64 * 1024
 
 
@@ -27,6 +29,11 @@ class Refused(Exception):
 
 
 class Route(Protocol):
+    @property
+    def read_only(self) -> bool:
+        """Sessions start with default_transaction_read_only=on."""
+        ...
+
     def resolve(self) -> str:
         """Blocking: make the target ready, return its unix socket path (or raise Refused)."""
         ...
@@ -62,6 +69,37 @@ async def _refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, te
         writer.write(error_response(text))
         await writer.drain()
     writer.close()
+
+
+def _with_option(body: bytes, option: str) -> bytes:
+    """Add to the 'options' parameter of a v3 StartupMessage body (after the version)."""
+    parts = body.split(b"\0")
+    pairs = dict(zip(parts[0:-1:2], parts[1::2], strict=False))
+    pairs.pop(b"", None)
+    old = pairs.get(b"options", b"").decode()
+    pairs[b"options"] = (old + " " + option).strip().encode()
+    return b"".join(k + b"\0" + v + b"\0" for k, v in pairs.items()) + b"\0"
+
+
+async def _forward_startup(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, upstream: asyncio.StreamWriter,
+    option: str,
+) -> None:
+    """Read the client's startup (answering SSL/GSS requests 'N' as the server would) and
+    send it upstream with an extra option; anything else is forwarded as is."""
+    for _ in range(3):
+        head = await reader.readexactly(8)
+        length, code = struct.unpack("!II", head)
+        if code in (_SSL_REQUEST, _GSS_REQUEST) and length == 8:
+            writer.write(b"N")
+            await writer.drain()
+            continue
+        body = await reader.readexactly(max(0, length - 8))
+        if code == _PROTOCOL_3:
+            body = _with_option(body, option)
+        upstream.write(struct.pack("!II", len(body) + 8, code) + body)
+        await upstream.drain()
+        return
 
 
 async def _pipe(
@@ -132,6 +170,13 @@ class Proxy:
             except OSError:
                 await _refuse(reader, writer, "compute is not reachable")
                 return
+            if route.read_only:
+                try:
+                    await _forward_startup(reader, writer, up_writer, READ_ONLY_OPTION)
+                except (asyncio.IncompleteReadError, ConnectionError, OSError):
+                    up_writer.close()
+                    writer.close()
+                    return
             await asyncio.gather(
                 _pipe(reader, up_writer, None), _pipe(up_reader, writer, route)
             )

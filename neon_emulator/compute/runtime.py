@@ -29,7 +29,12 @@ from .state import BranchState, EndpointState
 class Runtime:
     """Owns every process: clusters, poolers, the proxy thread and the monitor thread."""
 
-    def __init__(self, data_dir: Path, endpoint_port: int, monitor_interval: float) -> None:
+    def __init__(
+        self, data_dir: Path, endpoint_port: int, monitor_interval: float,
+        backup_every_bytes: int = 64 * 1024 * 1024, keep_backups: int = 3,
+    ) -> None:
+        self.backup_every_bytes = backup_every_bytes
+        self.keep_backups = keep_backups
         data_dir.mkdir(parents=True, exist_ok=True)
         _proc.ensure_traversable(data_dir)
         self.layout = Layout(data_dir)
@@ -150,6 +155,7 @@ class Runtime:
             self._stop_pooler(ep)
         if archive:
             try:
+                self.maybe_backup(br)
                 self.sample(br, cluster)
                 br.meta.stopped_lsn = cluster.archive_now(br.path / "archive")
                 br.meta.wal_mark = None
@@ -266,7 +272,7 @@ class Runtime:
                 return br.socket
             if ep.pooler is None or not ep.pooler.running:
                 rundir = self.rundir / f"p-{ep.endpoint_id}"
-                ep.pooler = Pooler(rundir, cluster.sockdir)
+                ep.pooler = Pooler(rundir, cluster.sockdir, read_only=ep.spec.read_only)
                 ep.pooler.start(br.meta.roles)
             return str(ep.pooler.socket)
 
@@ -282,6 +288,9 @@ class Runtime:
             tick += 1
             with contextlib.suppress(Exception):
                 self.check_idle()
+            if tick % 10 == 0:
+                with contextlib.suppress(Exception):
+                    self.backup_busy_branches()
             if tick % 4 == 0:
                 with self._lock:
                     projects = list(self._quotas)
@@ -299,6 +308,38 @@ class Runtime:
             ]
         for ep in due:
             self.deactivate(ep, only_if_idle=float(ep.spec.suspend_timeout_seconds))
+
+    def backup_busy_branches(self) -> None:
+        with self._lock:
+            branches = [br for br in self._branches.values() if br.running]
+        for br in branches:
+            if not br.lock.acquire(blocking=False):
+                continue  # an operation is running on it; next time
+            try:
+                self.maybe_backup(br)
+            finally:
+                br.lock.release()
+
+    def maybe_backup(self, br: BranchState) -> None:
+        """A new base backup after backup_every_bytes of WAL; keep the first (it starts the
+        history window) and the latest keep_backups - 1."""
+        from .branching import periodic_backup
+
+        cluster = br.cluster
+        if cluster is None or not cluster.running or not br.meta.backups:
+            return
+        last = br.meta.backups[-1]
+        if lsn_to_int(cluster.current_lsn()) - lsn_to_int(last.lsn) < self.backup_every_bytes:
+            return
+        names = [int(b.dir) for b in br.meta.backups if b.dir is not None and b.dir.isdigit()]
+        backup = periodic_backup(cluster, br.path / "backups", str(max(names, default=0) + 1))
+        backups = [*br.meta.backups, backup]
+        keep = [backups[0], *backups[1:][-(max(1, self.keep_backups - 1)):]]
+        for old in backups:
+            if old not in keep and old.dir is not None:
+                _proc.remove_tree(br.path / "backups" / old.dir)
+        br.meta.backups = keep
+        br.save()
 
     def enforce_quota(self, project_id: str, *, sample: bool) -> str | None:
         raise NotImplementedError  # provided by the accounting mixin

@@ -19,11 +19,16 @@ class Clock:
 
 def iso(dt: datetime) -> str:
     """RFC 3339 with a Z, to the second, as Neon renders timestamps."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def parse_ts(value: str) -> datetime:
-    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
+    """Parse RFC 3339; ValueError for anything unusable (also out-of-range after UTC shift)."""
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        dt.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(f"timestamp out of range: {value!r}") from exc
     return dt

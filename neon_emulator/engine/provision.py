@@ -171,7 +171,8 @@ def validate_endpoint(
     limits.check_cu(lim, lo, hi)
     raw_suspend = suspend if suspend is not None else int(des.get("suspend_timeout_seconds", 0))
     limits.resolve_suspend(lim, raw_suspend)
-    existing = [(e.branch_id, e.type) for e in rt.store.endpoints_of(project.id)]
+    existing: list[tuple[str, str]] = [
+        (e.branch_id, e.type) for e in rt.store.endpoints_of(project.id)]
     existing += pending or []
     limits.check_count("active endpoints per project", len(existing), lim.max_active_endpoints)
     if type_ == "read_only":

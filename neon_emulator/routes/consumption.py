@@ -64,7 +64,7 @@ def _frames(rt: Runtime, start: str, end: str, granularity: str) -> list[tuple[d
         raise bad_request("to must be after from")
     if lo < rt.clock.now() - WINDOW[granularity]:
         raise ApiError(406, f"from is outside the {granularity} window", code="NOT_ACCEPTABLE")
-    out = []
+    out: list[tuple[datetime, datetime]] = []
     cur = lo
     while cur < hi and len(out) < 2000:
         nxt = _floor(cur + STEP[granularity] + timedelta(hours=1), granularity) if (

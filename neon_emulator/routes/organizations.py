@@ -25,6 +25,7 @@ from neon_emulator.store.state import Caller
 
 router = APIRouter(tags=["Organizations"])
 Json = dict[str, Any]
+MAX_TTL = 10 * 365 * 86_400  # int64 ttl_seconds would overflow datetime; clamp
 
 
 def creator(rt: Runtime) -> Json:
@@ -122,7 +123,7 @@ def create_transfer_request(
     project_id: str, rt: RuntimeDep, caller: CallerDep,
     body: Annotated[TransferRequestCreate | None, Body()] = None,
 ) -> Json:
-    ttl = (body.ttl_seconds if body and body.ttl_seconds else None) or 86_400
+    ttl = min((body.ttl_seconds if body and body.ttl_seconds else None) or 86_400, MAX_TTL)
     with rt.store.lock:
         p = rt.store.project(caller, project_id)
         now = rt.clock.now()

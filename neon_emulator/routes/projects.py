@@ -13,7 +13,7 @@ from neon_emulator.errors import ApiError, bad_request, not_found
 from neon_emulator.routes import _render as render
 from neon_emulator.routes._inputs import ProjectCreateRequest, ProjectUpdateRequest
 from neon_emulator.runtime import Runtime
-from neon_emulator.store.records import ProjectRecord
+from neon_emulator.store.records import EndpointRecord, ProjectRecord
 from neon_emulator.store.state import Caller
 
 router = APIRouter(tags=["Project"])
@@ -244,6 +244,7 @@ def connection_uri(
     with rt.store.lock:
         p = rt.store.project(caller, project_id)
         b = rt.store.branch(p.id, branch_id) if branch_id else rt.store.default_branch(p.id)
+        e: EndpointRecord | None
         if endpoint_id:
             e = rt.store.endpoint(p.id, endpoint_id)
         else:

@@ -145,5 +145,5 @@ def _story(fm: FleetManager, console: Console) -> None:
     back = fm.downgrade(UPGRADE_TENANT, "free")
     console.print(
         f"[bold]downgrade[/] {UPGRADE_TENANT}: pro -> free (usage fits), project "
-        f"{back.project_id}; fleet files are as committed again"
+        f"{back.project_id}; the demo fleet is back to its start"
     )

@@ -10,7 +10,7 @@ as `active_branch_id` and deletes the old branch when it has no children.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import pulumi
@@ -75,6 +75,7 @@ class SnapshotProvider(NeonProvider[SnapshotInputs, SnapshotState]):
         return out
 
     def create_resource(self, client: Any, i: SnapshotInputs) -> tuple[str, SnapshotState]:
+        _inside_window(i)
         api = client.org(i.org)
         existing = items(api.list_snapshots(i.project_id), "snapshots")
         for snap in existing:
@@ -140,6 +141,19 @@ class SnapshotProvider(NeonProvider[SnapshotInputs, SnapshotState]):
 
     def delete_resource(self, client: Any, id_: str, s: SnapshotState) -> None:
         or_none(lambda: client.org(s.org).delete_snapshot(s.project_id, id_))
+
+
+def _inside_window(i: SnapshotInputs) -> None:
+    """Checked at create, not in `check`: a stored timestamp ages out of the window later."""
+    if i.timestamp is None:
+        return
+    oldest = datetime.now(UTC) - timedelta(seconds=i.limits.max_history_retention_seconds)
+    if i.timestamp < (canonical(oldest) or ""):
+        raise ProviderError(
+            f"snapshot {i.name!r}: timestamp {i.timestamp} is older than the "
+            f"{i.limits.max_history_retention_seconds} s history window of tier "
+            f"{i.limits.tier}; pick a time after {canonical(oldest)} or omit it (now)"
+        )
 
 
 def _delete_snapshot(api: Any, project_id: str, snapshot_id: str) -> None:

@@ -187,3 +187,26 @@ def test_markdown_preview_of_a_fleet_change(fleet: FleetManager) -> None:
     assert not [t for t in diff.tenants if t.replaces]
     clean = fleet.preview(["free"])
     assert clean.exit_code == 0, clean.to_markdown()
+
+
+def test_dev_branch_create_reset_delete_go_through_the_fleet(
+    fleet: FleetManager, client: Any
+) -> None:
+    conn = fleet.create_dev_branch("p-00", "feature-x")
+    assert fleet.fleet("pro").get("p-00").dev_branch("feature-x") is not None
+    org = client.org("paid")
+    names = {b.name for b in org.iter_branches(conn.project_id)}
+    assert "feature-x" in names
+    fleet.reset_dev_branch("p-00", "feature-x")
+    assert fleet.fleet("pro").get("p-00").dev_branch("feature-x").reset_trigger
+    fleet.delete_dev_branch("p-00", "feature-x")
+    assert fleet.fleet("pro").get("p-00").dev_branches == ()
+    assert "feature-x" not in {b.name for b in org.iter_branches(conn.project_id)}
+
+
+def test_snapshot_rotation_follows_the_free_tier_policy(fleet: FleetManager, client: Any) -> None:
+    conn = fleet.snapshot("f-07", "first")
+    fleet.snapshot("f-07", "second")
+    assert [s.name for s in fleet.fleet("free").get("f-07").snapshots] == ["second"]
+    live = client.org("free").list_snapshots(conn.project_id)
+    assert [s.name for s in live] == ["second"]

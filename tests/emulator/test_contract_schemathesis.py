@@ -20,7 +20,7 @@ from neon_emulator.runtime import Runtime
 from neon_emulator.settings import EmulatorSettings, RateLimitConfig
 from neon_emulator.spec import load_spec
 
-MAX_EXAMPLES = 8
+MAX_EXAMPLES = 25
 SKIP_REAL_IDS = {"DELETE"}  # keep the shared fixture project alive across examples
 
 
@@ -97,6 +97,7 @@ def test_contract_schemathesis(operation, app_and_ids):
             for name in case.path_parameters:
                 if name in ids:
                     case.path_parameters[name] = ids[name]
-        case.call_and_validate(headers={"Authorization": f"Bearer {key}"}, checks=checks)
+        case.call_and_validate(headers={"Authorization": f"Bearer {key}"}, checks=checks,
+                               app=app)
 
     run()

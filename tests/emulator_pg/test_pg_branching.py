@@ -170,3 +170,30 @@ def test_delete_branch_removes_its_data(backend, endpoint):
     backend.delete_project("p1")
     assert not backend.layout.project("p1").exists()
     assert backend.running_pids() == []
+
+
+def test_periodic_base_backup_serves_later_points_and_keeps_earlier_ones(backend, endpoint):
+    backend.backup_every_bytes = 1024 * 1024
+    _root(backend)
+    main = endpoint("p1", "br-main")
+    with connect(main) as conn:
+        conn.execute("CREATE TABLE t (v text)")
+        conn.execute("INSERT INTO t VALUES ('early')")
+        early = datetime.now(UTC)
+        time.sleep(0.02)
+        conn.execute("INSERT INTO t SELECT repeat('x', 1000) FROM generate_series(1, 3000)")
+        br = backend.branch("p1", "br-main")
+        with br.lock:
+            backend.maybe_backup(br)
+        assert len(br.meta.backups) == 2
+        conn.execute("DELETE FROM t WHERE v <> 'early'")
+        conn.execute("INSERT INTO t VALUES ('late')")
+        late = datetime.now(UTC)
+        time.sleep(0.02)
+        conn.execute("INSERT INTO t VALUES ('after')")
+    _branch(backend, "br-late", branch_id="br-main", timestamp=late)
+    _branch(backend, "br-early", branch_id="br-main", timestamp=early)
+    with connect(endpoint("p1", "br-late")) as conn:
+        assert rows(conn, "SELECT v FROM t ORDER BY v") == [("early",), ("late",)]
+    with connect(endpoint("p1", "br-early")) as conn:
+        assert rows(conn, "SELECT v FROM t ORDER BY v") == [("early",)]

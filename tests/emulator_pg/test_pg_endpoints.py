@@ -189,3 +189,69 @@ def test_shutdown_stops_everything(backend, endpoint):
     backend.shutdown()
     assert backend.running_pids() == []
     # the fixture also checks that no postgres/pgbouncer process mentions the data dir
+
+
+def test_read_only_endpoint_refuses_writes_on_the_shared_branch(backend, endpoint):
+    _root(backend)
+    rw = endpoint("p1", "br-main")
+    with connect(rw) as conn:
+        conn.execute("CREATE TABLE t (x int)")
+        conn.execute("INSERT INTO t VALUES (1)")
+    ro = endpoint("p1", "br-main")
+    ro.read_only = True
+    backend.update_endpoint("p1", ro)
+    for pooled in (False, True):
+        with connect(ro, pooled=pooled) as conn:
+            assert rows(conn, "SELECT x FROM t") == [(1,)]
+            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+                conn.execute("INSERT INTO t VALUES (2)")
+    with connect(rw) as conn:
+        conn.execute("INSERT INTO t VALUES (3)")
+
+
+def test_a_new_backend_stops_an_orphaned_postmaster_before_starting(data_dir, endpoint):
+    from .conftest import free_port
+
+    first = PostgresBackend(data_dir / "compute", endpoint_port=free_port())
+    _root(first)
+    first.start_endpoint("p1", _register(first, "br-main").endpoint_id)
+    [orphan] = first.running_pids()
+    first._closed.set()  # simulate a killed emulator: its processes stay behind
+    second = PostgresBackend(data_dir / "compute", endpoint_port=free_port())
+    try:
+        spec = _register(second, "br-main")
+        with connect(spec) as conn:
+            assert rows(conn, "SELECT 1") == [(1,)]
+        assert orphan not in second.running_pids()
+        assert first.branch("p1", "br-main").cluster.proc.wait(10) is not None
+    finally:
+        second.shutdown()
+        first._closed.clear()
+        first.shutdown()
+
+
+def _register(be: PostgresBackend, branch: str):
+    from neon_emulator.compute.backend import EndpointAddress, EndpointSpec
+
+    from .conftest import _hosts
+
+    n = next(_hosts)
+    spec = EndpointSpec(
+        endpoint_id=f"ep-orphan-{n}", branch_id=branch, suspend_timeout_seconds=-1,
+        address=EndpointAddress(f"127.1.{n // 256 % 256}.{n % 256}",
+                                f"127.2.{n // 256 % 256}.{n % 256}", be.endpoint_port),
+        roles=[OWNER],
+    )
+    be.register_endpoint("p1", spec)
+    return spec
+
+
+def test_active_time_quota_suspends_a_running_compute(backend, endpoint):
+    _root(backend)
+    spec = endpoint("p1", "br-main")
+    backend.set_quota("p1", QuotaPolicy(active_time_seconds=1))
+    backend.start_endpoint("p1", spec.endpoint_id)
+    assert _wait_for(lambda: backend.endpoint_state("p1", spec.endpoint_id) == "idle")
+    assert backend.quota_exceeded("p1") == "active_time_seconds"
+    assert _wait_for(lambda: backend.running_pids() == [])
+    assert backend.usage("p1")["br-main"].active_time_seconds >= 1

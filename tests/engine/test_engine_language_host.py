@@ -25,6 +25,7 @@ marker = FileMarker("viahost", directory=cfg.require("dir"), content=cfg.require
 pulumi.export("path", marker.path)
 pulumi.export("venv", os.environ.get("PULUMI_RUNTIME_VIRTUALENV", ""))
 pulumi.export("token_len", cfg.require_secret("token").apply(len))
+pulumi.export("root", pulumi.get_root_directory())
 """
 
 
@@ -70,6 +71,7 @@ def test_cli_preview_and_up_run_through_our_language_host(
     assert (marker_dir / "viahost").read_text() == "from-cli"
     assert out["venv"] == str(repo_root / ".venv")  # set by our host from the runtime option
     assert out["token_len"] == 6  # PULUMI_CONFIG + PULUMI_CONFIG_SECRET_KEYS reached the SDK
+    assert out["root"] == str(proj)  # --root_directory: where Pulumi.yaml is
 
     about = engine_env.run("about", "--stack", stack, cwd=proj).stdout
     assert "neon-tenants pulumi-language-python" in about
@@ -102,3 +104,32 @@ def test_missing_virtualenv_is_an_actionable_error(tmp_path: Path, engine_env: A
         )
     assert res.returncode != 0
     assert "make setup" in res.stdout + res.stderr
+
+
+def test_relative_virtualenv_with_main_subdir_reaches_dynamic_providers(
+    tmp_path: Path, repo_root: Path, engine_env: Any, marker_dir: Path
+) -> None:
+    """The repo's own layout (`main: neon_tenants/`, `virtualenv: .venv`): the engine starts
+    dynamic providers in the main dir with the option verbatim (pulumi/pulumi#7061); our
+    wrapper resolves it against Pulumi.yaml's dir."""
+    proj = tmp_path / "layout"
+    (proj / "app").mkdir(parents=True)
+    (proj / ".venv").symlink_to(repo_root / ".venv")
+    (proj / "Pulumi.yaml").write_text(
+        "name: layout-test\nmain: app/\n"
+        "runtime:\n  name: python\n  options:\n    virtualenv: .venv\n"
+    )
+    (proj / "app" / "__main__.py").write_text(
+        "from neon_tenants._selftest import FileMarker\n"
+        f"FileMarker('rel', directory={str(marker_dir)!r}, content='ok')\n"
+    )
+    env = {k: v for k, v in engine_env.env.items() if k != "PULUMI_PYTHON_CMD"}
+    runner = type(engine_env)(env=env, pulumi=engine_env.pulumi, backend_dir=engine_env.backend_dir)
+    runner.run("stack", "init", "layout", cwd=proj)
+    try:
+        runner.run("up", "--yes", "--skip-preview", "--stack", "layout", cwd=proj)
+        assert (marker_dir / "rel").read_text() == "ok"
+    finally:
+        runner.run("destroy", "--yes", "--stack", "layout", cwd=proj, check=False)
+        runner.run("stack", "rm", "--yes", "--force", "--stack", "layout", cwd=proj, check=False)
+    assert not (marker_dir / "rel").exists()

@@ -117,3 +117,17 @@ def test_diff_snapshot_restore_trigger_is_update() -> None:
 def test_diff_unknown_replace_field_is_update_not_replace() -> None:
     r = QuotaProvider().diff("p-1", inp.quota(), inp.quota(project_id=Unknown()))
     assert r.changes is True and r.replaces == []
+
+
+def test_check_and_diff_never_build_a_client(monkeypatch: Any) -> None:
+    import neon_tenants.providers._base as base
+
+    def boom() -> None:
+        raise AssertionError("check/diff must not call the API")
+
+    monkeypatch.setattr(base, "neon_client", boom)
+    p = TenantProjectProvider()
+    news = p.check({}, inp.project()).inputs
+    assert p.diff("p-1", inp.project_state(), news).changes is False
+    assert p.diff("p-1", inp.project_state(), inp.project(pg_version=16)).replaces == [
+        "pg_version"]

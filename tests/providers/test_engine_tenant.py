@@ -8,6 +8,7 @@ are printed, not asserted.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 import uuid
@@ -76,7 +77,10 @@ def test_up_creates_project_quota_and_branch(es: Any, first_up: Any) -> None:
 
 
 def test_preview_of_unchanged_stack_shows_no_changes(es: Any, first_up: Any) -> None:
+    t0 = time.perf_counter()
     preview = es.stack.preview(**QUIET)
+    print(f"\nFIGURE unchanged_preview_seconds={time.perf_counter() - t0:.1f} "
+          "(check+diff only, no API calls)")
     assert set(preview.change_summary) == {"same"}, preview.change_summary
 
 
@@ -121,6 +125,21 @@ def test_refresh_finds_deleted_dev_branch_and_up_recreates_it(es: Any, first_up:
         assert client.org("paid").get_branch(pid, new_branch).name == "dev"
 
 
+def test_refresh_finds_console_quota_edit_and_up_repairs_it(es: Any, first_up: Any) -> None:
+    from neon_tenants.client.models.projects import ProjectQuota, ProjectSettings, ProjectUpdate
+
+    pid = es.stack.outputs()["project_id"].value
+    with es.client() as client:
+        client.org("paid").update_project(pid, ProjectUpdate(settings=ProjectSettings(
+            quota=ProjectQuota(active_time_seconds=1, logical_size_bytes=1))))
+    es.stack.refresh(**QUIET)
+    preview = es.stack.preview(**QUIET)
+    assert preview.change_summary.get("update") == 1, preview.change_summary
+    es.stack.up(**QUIET)
+    quota = _project(es, "paid", pid).settings["quota"]
+    assert (quota["active_time_seconds"], quota["logical_size_bytes"]) == (2700000, 10737418240)
+
+
 def test_no_key_or_password_in_state_or_export(es: Any, first_up: Any) -> None:
     creds = es.emulator.credentials
     needles = {"personal key": creds["personal_api_key"]}
@@ -149,9 +168,11 @@ def test_no_key_or_password_in_state_or_export(es: Any, first_up: Any) -> None:
     leaks = [(what, where) for what, needle in needles.items() if needle
              for where, text in texts.items() if needle in text]
     assert leaks == [], f"secrets stored in plaintext (what, where): {leaks}"
-    resources = [r for r in es.stack.export_stack().deployment["resources"]
-                 if r["type"].startswith("pulumi-python:dynamic/neon:")]
-    print(f"\nFIGURE state_bytes_per_tenant={len(exported)} (resources={len(resources)})")
+    tenant = [r for r in json.loads(exported)["deployment"]["resources"]
+              if f"::{TENANT}" in r["urn"]]
+    compact = len(json.dumps(tenant, separators=(",", ":")))
+    print(f"\nFIGURE state_bytes_per_tenant={compact} (compact JSON of its {len(tenant)} "
+          f"resources; pretty export of the whole stack {len(exported)} bytes)")
 
 
 def test_destroy_leaves_nothing(es: Any, first_up: Any) -> None:

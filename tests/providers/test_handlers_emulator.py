@@ -113,3 +113,46 @@ def test_branch_drift_reset_and_snapshot_rotation(neon_env: Any) -> None:
     assert b.read(br.id, br.outs).id == ""  # drift: the engine drops it, next up recreates
     s.delete(s2.id, s2.outs)
     p.delete(pid, proj.outs)
+
+
+def test_snapshot_restore_trigger_reports_new_branch_and_drops_old(neon_env: Any) -> None:
+    p, s = TenantProjectProvider(), SnapshotProvider()
+    proj = p.create(checked(p, inp.project(name="h-restore")))
+    pid, main = proj.id, proj.outs["default_branch_id"]
+    snap_in = checked(s, inp.snapshot(project_id=pid, branch_id=main, name="before"))
+    snap = s.create(snap_in)
+    assert snap.outs["active_branch_id"] == main
+    restored = s.update(snap.id, snap.outs, {**snap_in, "restore_trigger": "r1"})
+    new_branch = restored.outs["active_branch_id"]
+    assert new_branch != main
+    api = neon_env.org("free")
+    branches = {b.id: b.name for b in api.iter_branches(pid)}
+    assert new_branch in branches and main not in branches
+    assert not any(n.endswith("(old)") for n in branches.values())
+    # the project follows the new default branch on refresh
+    assert p.read(pid, proj.outs).outs["default_branch_id"] == new_branch
+    p.delete(pid, proj.outs)
+
+
+def test_dev_branch_neon_auth_and_data_api_toggle(neon_env: Any) -> None:
+    p, b = TenantProjectProvider(), DevBranchProvider()
+    proj = p.create(checked(p, inp.project(name="h-addons")))
+    pid, main = proj.id, proj.outs["default_branch_id"]
+    off = checked(b, inp.branch(project_id=pid, parent_branch_id=main))
+    br = b.create({**off, "neon_auth": True, "data_api": True})
+    api = neon_env.org("free")
+    assert api.get_neon_auth(pid, br.id).branch_id == br.id
+    assert br.outs["data_api_url"] == api.get_data_api(pid, br.id, "neondb").url
+    read = b.read(br.id, br.outs)
+    assert (read.outs["neon_auth"], read.outs["data_api"]) == (True, True)
+    after = b.update(br.id, br.outs, off)
+    assert after.outs["data_api_url"] is None
+    assert b.read(br.id, after.outs).outs["neon_auth"] is False
+    p.delete(pid, proj.outs)
+
+
+def test_snapshot_outside_history_window_fails_before_any_call(neon_env: Any) -> None:
+    s = SnapshotProvider()
+    news = checked(s, inp.snapshot(project_id="p-none", timestamp="2001-01-01T00:00:00Z"))
+    with pytest.raises(Exception, match="older than the 86400 s history window of tier free"):
+        s.create(news)

@@ -1,0 +1,68 @@
+"""Through the HTTP API: the connection strings the emulator hands out work (issue 5)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from .conftest import _scratch, free_port, postgres_pids_with
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+_DONE = {"finished", "failed", "error", "skipped", "cancelled"}
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[tuple[Any, dict[str, str], Path]]:
+    from neon_emulator.testing import EmulatorProcess
+
+    data = Path(tempfile.mkdtemp(prefix="nemu-api-", dir=_scratch()))
+    try:
+        with EmulatorProcess(data, config={"endpoint_port": free_port()}) as emu:
+            key = emu.credentials["orgs"]["free"]["api_key"]
+            yield emu, {"Authorization": f"Bearer {key}"}, data
+        assert postgres_pids_with(data) == [], "clusters left running after the emulator"
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def _wait(emu: Any, headers: dict[str, str], project_id: str, ops: list[dict]) -> None:
+    for op in ops:
+        deadline = time.monotonic() + 120
+        while True:
+            got = httpx.get(f"{emu.base_url}/projects/{project_id}/operations/{op['id']}",
+                            headers=headers, timeout=30).json()["operation"]
+            if got["status"] in _DONE:
+                assert got["status"] == "finished", got
+                break
+            assert time.monotonic() < deadline, got
+            time.sleep(0.1)
+
+
+def test_project_connection_uris_reach_real_postgres(api):
+    emu, headers, _ = api
+    resp = httpx.post(f"{emu.base_url}/projects", json={"project": {"name": "pg-api"}},
+                      headers=headers, timeout=60)
+    assert resp.status_code == 201, resp.text
+    body = resp.json()
+    project_id = body["project"]["id"]
+    _wait(emu, headers, project_id, body["operations"])
+    uri = body["connection_uris"][0]["connection_uri"]
+    params = body["connection_uris"][0]["connection_parameters"]
+    with psycopg.connect(uri, connect_timeout=30, autocommit=True) as conn:
+        assert conn.execute("SELECT current_user, current_database()").fetchone() == (
+            params["role"], params["database"])
+        conn.execute("CREATE TABLE t (x int)")
+        conn.execute("INSERT INTO t VALUES (1)")
+    pooled = uri.replace(f"@{params['host']}", f"@{params['pooler_host']}")
+    with psycopg.connect(pooled, connect_timeout=30, autocommit=True,
+                         prepare_threshold=None) as conn:
+        assert conn.execute("SELECT x FROM t").fetchall() == [(1,)]
