@@ -69,7 +69,9 @@ def _time(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def _project(be: PostgresBackend, project: str, mb: int) -> tuple[EndpointSpec, datetime]:
+def _project(
+    be: PostgresBackend, project: str, mb: int, *, backup: bool = False
+) -> tuple[EndpointSpec, datetime]:
     be.create_branch(project, "br-main", source=BranchSource(), roles=[OWNER],
                      databases=[("neondb", "neondb_owner")], pg_version=15)
     spec = _endpoint(be, project, "br-main")
@@ -79,15 +81,21 @@ def _project(be: PostgresBackend, project: str, mb: int) -> tuple[EndpointSpec, 
             rows = mb * 1024 * 1024 // 1100
             conn.execute("INSERT INTO t SELECT g, repeat('x', 1000) FROM generate_series(1, %s) g",
                          (rows,))
+        if backup:  # what the monitor does after backup_every_bytes of WAL
+            br = be.branch(project, "br-main")
+            with br.lock:
+                be.maybe_backup(br)
+            time.sleep(0.01)
         point = datetime.now(UTC)
         time.sleep(0.01)
         conn.execute("INSERT INTO t VALUES (-1, 'after the point')")
     return spec, point
 
 
-def _branch_figures(be: PostgresBackend, n: int, mb: int) -> None:
-    project = f"p-{mb}mb"
-    _, point = _project(be, project, mb)
+def _branch_figures(be: PostgresBackend, n: int, mb: int, backup: bool = False) -> None:
+    suffix = "_recent_backup" if backup else ""
+    project = f"p-{mb}mb{suffix}"
+    _, point = _project(be, project, mb, backup=backup)
 
     def head(i: int) -> None:
         be.create_branch(project, f"br-head-{i}", source=BranchSource(branch_id="br-main"),
@@ -105,10 +113,34 @@ def _branch_figures(be: PostgresBackend, n: int, mb: int) -> None:
 
     for name, fn in (("branch_create_head", head), ("branch_create_pitr", pitr),
                      ("restore_in_place_pitr", restore)):
-        _report(f"{name}_{mb}mb", [_time(lambda i=i, f=fn: f(i)) for i in range(n)])  # type: ignore[misc]
+        _report(f"{name}_{mb}mb{suffix}", [_time(lambda i=i, f=fn: f(i)) for i in range(n)])  # type: ignore[misc]
     for i in range(n):
         be.delete_branch(project, f"br-head-{i}")
         be.delete_branch(project, f"br-pitr-{i}")
+
+
+def _pss_mb(be: PostgresBackend) -> float:
+    """Proportional set size of the running postmasters and their children (shared
+    memory counted once), in MB."""
+    pids = set(be.running_pids())
+    total = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if int(proc.name) not in pids and ppid not in pids:
+                continue
+            for line in (proc / "smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / 1024 / max(1, len(pids))
+
+
+def _du_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1024 / 1024
 
 
 def run(n: int, scratch: str | None) -> None:
@@ -127,6 +159,7 @@ def run(n: int, scratch: str | None) -> None:
 
         for mb in (0, 100):
             _branch_figures(be, n, mb)
+        _branch_figures(be, n, 100, backup=True)
 
         spec, _ = _project(be, "p-cold", 0)
         cold = []
@@ -141,6 +174,11 @@ def run(n: int, scratch: str | None) -> None:
         _report("cold_start_connect_to_first_query", cold)
         warm = [_time(lambda: _connect(spec).close()) for _ in range(n)]
         _report("warm_connect", warm)
+        time.sleep(1)
+        print(json.dumps({"name": "idle_cluster_pss_mb", "value": round(_pss_mb(be), 1)}))
+        be.suspend_endpoint("p-cold", spec.endpoint_id)
+        print(json.dumps({"name": "stopped_branch_disk_mb", "value": round(
+            _du_mb(be.layout.branch("p-cold", "br-main")), 1)}))
     finally:
         be.shutdown()
         shutil.rmtree(root, ignore_errors=True)

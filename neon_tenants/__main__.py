@@ -19,11 +19,19 @@ from neon_tenants.fleet.spec import load_fleet
 
 
 def _resolve(path_text: str) -> Path:
-    """Relative fleet paths are taken from the project dir, then from `stacks/`."""
+    """Relative fleet paths are taken from the project root (where Pulumi.yaml is; the
+    program's cwd is its own directory), then from `stacks/`. A missing fleet file is an
+    error here: read as an empty fleet it would delete every tenant of the stack."""
     path = Path(path_text)
-    if path.is_absolute() or path.exists():
-        return path
-    return Path("stacks") / path
+    if not path.is_absolute():
+        root = Path(pulumi.get_root_directory())
+        candidates = [root / path, root / "stacks" / path]
+        path = next((c for c in candidates if c.exists()), candidates[0])
+    if not path.exists():
+        raise FileNotFoundError(
+            f"fleet file {path} not found (stack config neon-tenants:fleetFile)"
+        )
+    return path
 
 
 def main() -> None:
@@ -46,4 +54,5 @@ def main() -> None:
     build_program(tier, shard if fleet.shards > 1 else None, fleet, catalog)()
 
 
-main()
+if __name__ == "__main__":  # the exec shim runs this file with runpy as __main__
+    main()

@@ -66,6 +66,7 @@ class BranchMeta:
     compute_seconds: float = 0.0
     wal_mark: str | None = None  # LSN already counted in usage.written_data_bytes
     read_only_quota: bool = False
+    running_since: float | None = None  # set while a postmaster runs; left set by a crash
 
     @classmethod
     def load(cls, path: Path) -> BranchMeta:

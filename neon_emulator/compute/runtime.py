@@ -10,12 +10,14 @@ parent's head moves on.
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from . import _proc
 from .backend import ComputeError, QuotaPolicy
@@ -24,6 +26,8 @@ from .layout import Backup, BranchMeta, Layout, lsn_to_int
 from .pooler import Pooler
 from .proxy import Proxy, Refused
 from .state import BranchState, EndpointState
+
+log = logging.getLogger("neon_emulator.compute")
 
 
 class Runtime:
@@ -128,6 +132,9 @@ class Runtime:
             self.apply_size_quota(br)
         if br.meta.wal_mark is None:
             br.meta.wal_mark = cluster.current_lsn()
+        if br.meta.running_since is None:
+            br.meta.running_since = time.time()
+            br.save()
         return cluster
 
     def _materialize(self, br: BranchState) -> None:
@@ -160,7 +167,8 @@ class Runtime:
                 br.meta.stopped_lsn = cluster.archive_now(br.path / "archive")
                 br.meta.wal_mark = None
                 br.meta.stopped_at = time.time()
-            except Exception:  # noqa: BLE001 - still stop it; history may miss the tail
+                br.meta.running_since = None
+            except Exception:  # noqa: BLE001 - still stop it; PITR will restart it first
                 br.meta.stopped_at = None
         cluster.stop()
         br.save()
@@ -286,17 +294,22 @@ class Runtime:
         tick = 0
         while not self._closed.wait(self._interval):
             tick += 1
-            with contextlib.suppress(Exception):
-                self.check_idle()
-            if tick % 10 == 0:
-                with contextlib.suppress(Exception):
-                    self.backup_busy_branches()
+            self._guarded("idle check", self.check_idle)
+            if tick % 6 == 0:
+                self._guarded("periodic backup", self.backup_busy_branches)
             if tick % 4 == 0:
                 with self._lock:
                     projects = list(self._quotas)
                 for project_id in projects:
-                    with contextlib.suppress(Exception):
-                        self.enforce_quota(project_id, sample=True)
+                    self._guarded("quota check", self.enforce_quota, project_id, sample=True)
+
+    def _guarded(self, what: str, fn: Callable[..., object], *args: Any, **kw: Any) -> None:
+        """The monitor must survive any failure; ComputeError texts carry no secrets."""
+        try:
+            fn(*args, **kw)
+        except Exception as exc:  # noqa: BLE001
+            if not self._closed.is_set():
+                log.warning("compute monitor: %s failed: %s", what, exc)
 
     def check_idle(self) -> None:
         now = time.monotonic()

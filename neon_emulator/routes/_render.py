@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from neon_emulator.compute.backend import BranchUsage
@@ -19,6 +19,7 @@ from neon_emulator.store.records import (
 
 Json = dict[str, Any]
 LOGICAL_LIMIT_BYTES = 3 * 1024 * 1024 * 1024
+RECOVERY = timedelta(days=7)  # soft-deleted projects (CONTRACT.md section 1)
 
 
 def _period() -> tuple[str, str]:
@@ -106,6 +107,8 @@ def project_list_item(p: ProjectRecord, usage: dict[str, BranchUsage],
         body["org_name"] = org.name
     if p.deleted_at:
         body["deleted_at"] = p.deleted_at
+        deleted = datetime.fromisoformat(p.deleted_at.replace("Z", "+00:00"))
+        body["recoverable_until"] = (deleted + RECOVERY).strftime("%Y-%m-%dT%H:%M:%SZ")
     return body
 
 

@@ -2,8 +2,8 @@
 
 Handlers only mark the state dirty; the writer serialises the latest World and replaces the
 file with os.replace (atomic on POSIX), so a crash never leaves a half-written file and a
-burst of mutations costs one write, not one per request (at most ~100 ms behind). `flush()` writes synchronously
-(shutdown, reset, tests).
+burst of mutations costs one write, not one per request (at most ~100 ms behind).
+`flush()` writes synchronously (shutdown, reset, tests).
 """
 
 from __future__ import annotations

@@ -367,7 +367,11 @@ class FleetManager:
     def delete(self, tenant: str) -> None:
         """Remove from the fleet and `up`: the engine deletes the project (Neon soft-deletes
         it, recoverable for 7 days)."""
-        fleet, _ = self._require(tenant)
+        fleet, spec = self._require(tenant)
+        if spec.protected:
+            raise InvalidRequest(
+                f"tenant {tenant!r} is protected: set protected=false and run `up` first"
+            )
         stack = self.stack_of(fleet, tenant)
         with shard_lock(self.lock_dir, stack):
             self._edit_fleet(fleet.tier, lambda f: f.without_tenant(tenant))

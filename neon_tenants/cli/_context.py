@@ -1,7 +1,8 @@
 """Build a FleetManager for the CLI: real Neon when credentials are set, else the emulator.
 
 ARCHITECTURE.md: with no NEON_* credentials the tools start/use the local emulator, whose
-data dir (`.emulator/`) keeps state between commands.
+data dir (`.emulator/`) keeps state between commands. `NEON_TENANTS_STACKS_DIR` points the
+CLI at another stacks dir (its parent is the Pulumi work dir), e.g. in tests.
 """
 
 from __future__ import annotations
@@ -32,13 +33,14 @@ def fleet_manager(
     from neon_tenants._settings import paths
 
     p = paths()
+    stacks = Path(os.environ.get("NEON_TENANTS_STACKS_DIR") or p.repo_root / "stacks")
     common = {
-        "work_dir": p.repo_root,
-        "lock_dir": p.state_dir / "locks",
+        "work_dir": stacks.parent,
+        "lock_dir": stacks.parent / ".state" / "locks",
         "on_event": on_event,
     }
     if has_neon_credentials():
-        yield FleetManager(p.repo_root / "stacks", **common)  # type: ignore[arg-type]
+        yield FleetManager(stacks, **common)  # type: ignore[arg-type]
         return
     from neon_emulator.testing import EmulatorProcess
 
@@ -47,4 +49,4 @@ def fleet_manager(
             "NEON_API_BASE_URL": emu.base_url,
             "NEON_CREDENTIALS_FILE": str(emu.credentials_file),
         }
-        yield FleetManager(p.repo_root / "stacks", neon_env=env, **common)  # type: ignore[arg-type]
+        yield FleetManager(stacks, neon_env=env, **common)  # type: ignore[arg-type]

@@ -52,7 +52,17 @@ def _register_fleet_commands() -> None:
     app.add_typer(fleet_cmds.tenant_app, name="tenant")
 
 
+def _register_usage_commands() -> None:
+    """`neon-tenants usage ...` (monitoring, cli/monitor_cmds.py), if it imports."""
+    try:
+        from neon_tenants.cli.monitor_cmds import monitor_app
+    except ImportError:  # pragma: no cover - monitoring not installed / broken
+        return
+    app.add_typer(monitor_app, name="usage")
+
+
 _register_fleet_commands()
+_register_usage_commands()
 
 
 def main() -> None:

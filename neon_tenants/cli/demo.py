@@ -5,7 +5,8 @@ stacks/fleets/ kept in `.emulator/stacks`),
 connects to every tenant (select 1, a row written), upgrades a tenant free -> pro (same
 project id), shows an undo (point-in-time restore), then moves the tenant back so the
 next run starts from the same fleets. Pulumi state lives beside the emulator's data
-(`.emulator/pulumi-state`), so the two always describe the same world. Leaves the emulator
+(`.emulator/pulumi-state`, work dir `.emulator/work`), so the two always describe the same
+world and the committed stack files are never touched. Leaves the emulator
 stopped, its state kept.
 """
 
@@ -83,7 +84,7 @@ def run_demo(data_dir: str) -> int:
             console.print(f"[bold]emulator[/] {emu.base_url} (data: {emu_dir})")
             fm = FleetManager(
                 _demo_stacks(p.repo_root / "stacks", emu_dir / "stacks"),
-                work_dir=p.repo_root,
+                work_dir=emu_dir / "work",
                 backend_url=f"file://{emu_dir / 'pulumi-state'}",
                 lock_dir=emu_dir / "locks",
                 neon_env={

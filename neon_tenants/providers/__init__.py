@@ -1,4 +1,10 @@
-"""Pulumi dynamic providers for tenant databases, and the TenantDatabase component."""
+"""Pulumi dynamic providers for tenant databases, and the TenantDatabase component.
+
+Type tokens: pulumi 3.272's `dynamic.Resource` takes `module=`/`name=` class keywords but
+always prefixes the dynamic provider's package, so the tokens are
+`pulumi-python:dynamic/neon:NeonTenantProject`, `...:Quota`, `...:DevBranch`, `...:Snapshot`
+(not `neon:index:*`); the component is `neon-tenants:index:TenantDatabase`.
+"""
 
 from __future__ import annotations
 

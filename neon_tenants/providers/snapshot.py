@@ -83,9 +83,7 @@ class SnapshotProvider(NeonProvider[SnapshotInputs, SnapshotState]):
                 return snap.id, SnapshotState(**i.model_dump(), snapshot_id=snap.id,
                                               active_branch_id=i.branch_id)
         self._make_room(api, i, existing)
-        created = api.create_snapshot(i.project_id, i.branch_id, name=i.name,
-                                      timestamp=i.timestamp)
-        snap = getattr(created, "snapshot", created)
+        snap = _create_or_reconcile(api, i)
         return snap.id, SnapshotState(**i.model_dump(), snapshot_id=snap.id,
                                       active_branch_id=i.branch_id)
 
@@ -141,6 +139,20 @@ class SnapshotProvider(NeonProvider[SnapshotInputs, SnapshotState]):
 
     def delete_resource(self, client: Any, id_: str, s: SnapshotState) -> None:
         or_none(lambda: client.org(s.org).delete_snapshot(s.project_id, id_))
+
+
+def _create_or_reconcile(api: Any, i: SnapshotInputs) -> Any:
+    """A lost reply (AmbiguousOutcome) is settled by looking the name up, not by retrying."""
+    from neon_tenants.client.errors import AmbiguousOutcome
+
+    try:
+        return api.create_snapshot(i.project_id, i.branch_id, name=i.name,
+                                   timestamp=i.timestamp)
+    except AmbiguousOutcome:
+        for snap in items(api.list_snapshots(i.project_id), "snapshots"):
+            if snap.name == i.name:
+                return snap
+        raise
 
 
 def _inside_window(i: SnapshotInputs) -> None:

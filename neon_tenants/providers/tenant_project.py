@@ -178,11 +178,13 @@ class TenantProjectProvider(NeonProvider[ProjectInputs, ProjectState]):
                                           project_ids=[id_])
 
     def read_resource(self, client: Any, id_: str, s: ProjectState) -> ProjectState | None:
-        api = client.org(s.org)
-        project = or_none(lambda: api.get_project(id_))
-        if project is None or getattr(project, "deleted_at", None):
+        found = _locate(client, id_, s.org)
+        if found is None:
             return None
+        alias, project = found
+        api = client.org(alias)
         live = s.model_copy(update={
+            "org": alias,  # moved out of band: the next up transfers it back
             "name": project.name,
             "region_id": project.region_id or s.region_id,
             "pg_version": project.pg_version or s.pg_version,
@@ -207,6 +209,21 @@ class TenantProjectProvider(NeonProvider[ProjectInputs, ProjectState]):
                 "and run `up` before deleting it"
             )
         or_none(lambda: client.org(s.org).delete_project(id_))
+
+
+def _locate(client: Any, project_id: str, alias: str) -> tuple[str, Any] | None:
+    """(org alias, project) from the expected org first, then any other configured org."""
+    aliases = [alias] + [a for a in client.credentials.orgs if a != alias]
+    from neon_tenants.client.errors import Forbidden, NotFound
+
+    for candidate in aliases:
+        try:
+            project = client.org(candidate).get_project(project_id)
+        except (NotFound, Forbidden):  # another org's key does not see the project
+            continue
+        if not getattr(project, "deleted_at", None):
+            return candidate, project
+    return None
 
 
 class NeonTenantProject(dynamic.Resource, module="neon", name="NeonTenantProject"):

@@ -142,6 +142,21 @@ def client_for(emu: EmulatorProcess, spec_validator: SpecValidator) -> Iterator[
 
 
 @pytest.fixture
+def api_factory(spec_validator: SpecValidator) -> Iterator[Callable[[EmulatorProcess, str], Api]]:
+    """Validated clients for emulators a test starts itself (org alias -> that org's key)."""
+    made: list[Api] = []
+
+    def make(proc: EmulatorProcess, alias: str = "free") -> Api:
+        c = Api(proc.base_url, proc.credentials["orgs"][alias]["api_key"], spec_validator)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.close()
+
+
+@pytest.fixture
 def free(emu: EmulatorProcess, client_for: ClientFactory) -> Api:
     return client_for(emu.credentials["orgs"]["free"]["api_key"])
 

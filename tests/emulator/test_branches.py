@@ -150,3 +150,15 @@ def test_expired_branch_is_deleted_by_background_job(free, project, emu):
     assert emu.admin("POST", "expire")["deleted_branches"] == 1
     assert free.get(f"/projects/{pid}/branches/{b['id']}").status_code == 404
     assert free.get(f"/projects/{pid}/branches/{keep['id']}").status_code == 200
+
+
+def test_clock_advance_makes_future_expiry_due(free, project, emu):
+    pid = project["project"]["id"]
+    from datetime import UTC, datetime, timedelta
+
+    soon = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    b = _branch(free, pid, branch={"name": "tomorrow", "expires_at": soon})["branch"]
+    assert emu.admin("POST", "expire")["deleted_branches"] == 0
+    emu.admin("POST", "clock", {"advance_seconds": 2 * 86400})
+    assert emu.admin("POST", "expire")["deleted_branches"] == 1
+    assert free.get(f"/projects/{pid}/branches/{b['id']}").status_code == 404

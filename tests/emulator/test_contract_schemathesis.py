@@ -9,8 +9,11 @@ success bodies are checked too, not only 404 GeneralErrors.
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
+import anyio
+import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -36,13 +39,17 @@ def app_and_ids(tmp_path_factory: pytest.TempPathFactory):
                            rate_limits=RateLimitConfig(enabled=False))
     rt = Runtime(cfg)
     app = create_app(cfg, rt)
-    from starlette.testclient import TestClient
-
-    creds = __import__("json").loads(cfg.credentials_file.read_text())
+    creds = json.loads(cfg.credentials_file.read_text())
     key = creds["orgs"]["paid"]["api_key"]
-    with TestClient(app) as c:
-        body = c.post("/api/v2/projects", json={"project": {"name": "fuzz"}},
-                      headers={"Authorization": f"Bearer {key}"}).json()
+
+    async def seed() -> dict:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://emu") as c:
+            r = await c.post("/api/v2/projects", json={"project": {"name": "fuzz"}},
+                             headers={"Authorization": f"Bearer {key}"})
+            return r.json()
+
+    body = anyio.run(seed)
     rt.runner.idle()
     ids = {"project_id": body["project"]["id"], "branch_id": body["branch"]["id"],
            "endpoint_id": body["endpoints"][0]["id"], "org_id": creds["orgs"]["paid"]["id"],

@@ -85,15 +85,11 @@ def test_twenty_active_endpoints_per_project_and_no_partial_branch(paid):
     assert paid.ok("GET", f"/projects/{pid}/branches/count")["count"] == 20  # nothing half-made
 
 
-def test_projects_per_org_is_configurable(tmp_path):
+def test_projects_per_org_is_configurable(tmp_path, api_factory):
     config = {"compute": "metadata", "op_duration_ms": 0, "rate_limits": {"enabled": False},
               "orgs": [{"alias": "free", "limits": {"max_projects": 2}}]}
     with EmulatorProcess(tmp_path / "e", config=config) as emu:
-        import httpx
-
-        key = emu.credentials["orgs"]["free"]["api_key"]
-        with httpx.Client(base_url=emu.base_url,
-                          headers={"Authorization": f"Bearer {key}"}) as c:
-            assert [c.post("/projects", json={"project": {}}).status_code
-                    for _ in range(3)] == [201, 201, 422]
+        c = api_factory(emu)
+        assert [c.post("/projects", json={"project": {}}).status_code
+                for _ in range(3)] == [201, 201, 422]
         assert set(emu.credentials["orgs"]) == {"free"}

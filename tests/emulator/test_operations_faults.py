@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
@@ -10,15 +11,10 @@ import pytest
 from neon_emulator.testing import EmulatorProcess
 
 
-def _client(emu: EmulatorProcess, alias: str = "free") -> httpx.Client:
-    key = emu.credentials["orgs"][alias]["api_key"]
-    return httpx.Client(base_url=emu.base_url, headers={"Authorization": f"Bearer {key}"},
-                        timeout=30)
-
-
-def test_mutations_get_423_while_operations_run_then_succeed(tmp_path):
-    config = {"compute": "metadata", "op_duration_ms": 5000, "rate_limits": {"enabled": False}}
-    with EmulatorProcess(tmp_path / "slow", config=config) as emu, _client(emu) as c:
+def test_mutations_get_423_while_operations_run_then_succeed(tmp_path, api_factory):
+    config = {"compute": "metadata", "op_duration_ms": 8000, "rate_limits": {"enabled": False}}
+    with EmulatorProcess(tmp_path / "slow", config=config) as emu:
+        c = api_factory(emu)
         body = c.post("/projects", json={"project": {"name": "slow"}}).json()
         pid = body["project"]["id"]
         assert [o["status"] for o in body["operations"]] == ["scheduling", "scheduling"]
@@ -80,10 +76,11 @@ def test_state_counts_requests_per_route(free, emu):
     assert state["requests"]["GET /regions"] == 1
 
 
-def test_rate_limits_429_per_route_and_per_account_and_switch_off(tmp_path):
+def test_rate_limits_429_per_route_and_per_account_and_switch_off(tmp_path, api_factory):
     config = {"compute": "metadata", "op_duration_ms": 0,
               "rate_limits": {"per_route_per_second": 3, "per_account_per_minute": 1000}}
-    with EmulatorProcess(tmp_path / "rl", config=config) as emu, _client(emu) as c:
+    with EmulatorProcess(tmp_path / "rl", config=config) as emu:
+        c = api_factory(emu)
         codes = [c.get("/regions").status_code for _ in range(20)]
         assert 429 in codes and codes[:3] == [200, 200, 200]
         assert c.get("/projects").status_code == 200  # another route has its own bucket
@@ -96,17 +93,19 @@ def test_rate_limits_429_per_route_and_per_account_and_switch_off(tmp_path):
         assert {c.get("/projects").status_code for _ in range(50)} == {200}
 
 
-def test_state_persists_across_restart_with_same_credentials(tmp_path):
+def test_state_persists_across_restart_with_same_credentials(tmp_path, api_factory):
     config = {"compute": "metadata", "op_duration_ms": 0, "rate_limits": {"enabled": False}}
     data = tmp_path / "persist"
-    with EmulatorProcess(data, config=config) as emu, _client(emu) as c:
+    with EmulatorProcess(data, config=config) as emu:
+        c = api_factory(emu)
         creds = emu.credentials
         pid = c.post("/projects", json={"project": {"name": "keep"}}).json()["project"]["id"]
         c.post(f"/organizations/{creds['orgs']['free']['id']}/api_keys",
                json={"key_name": "extra"})
     saved = json.loads((data / "state.json").read_text())
     assert pid in saved["projects"]
-    with EmulatorProcess(data, config=config) as emu, _client(emu) as c:
+    with EmulatorProcess(data, config=config) as emu:
+        c = api_factory(emu)
         assert emu.credentials == creds
         got = c.get(f"/projects/{pid}").json()["project"]
         assert got["name"] == "keep"
@@ -119,3 +118,23 @@ def test_state_persists_across_restart_with_same_credentials(tmp_path):
 def test_sigterm_stops_cleanly(tmp_path):
     emu = EmulatorProcess(tmp_path / "term", config={"compute": "metadata"}).start()
     assert emu.stop() == 0
+
+
+def test_background_job_deletes_expired_branches(tmp_path, api_factory):
+    config = {"compute": "metadata", "op_duration_ms": 0, "rate_limits": {"enabled": False},
+              "expiry_check_seconds": 0.2}
+    with EmulatorProcess(tmp_path / "exp", config=config) as emu:
+        c = api_factory(emu)
+        pid = c.post("/projects", json={"project": {}}).json()["project"]["id"]
+        deadline = time.monotonic() + 30
+        while True:  # the project's own operations must finish first (423 otherwise)
+            r = c.post(f"/projects/{pid}/branches",
+                       json={"branch": {"expires_at": "2020-01-01T00:00:00Z"}})
+            if r.status_code != 423 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert r.status_code == 201
+        bid = r.json()["branch"]["id"]
+        while c.get(f"/projects/{pid}/branches/{bid}").status_code == 200:
+            assert time.monotonic() < deadline, "expired branch was never deleted"
+            time.sleep(0.1)

@@ -86,7 +86,7 @@ def test_delete_is_soft_and_recover_restores(free):
     assert free.get(f"/projects/{pid}").status_code == 404
     listed = free.ok("GET", "/projects", params={"recoverable": "true"})["projects"]
     assert [p["id"] for p in listed] == [pid]
-    assert listed[0]["deleted_at"]
+    assert listed[0]["deleted_at"] < listed[0]["recoverable_until"]
     rec = free.ok("POST", f"/projects/{pid}/recover")
     assert rec["project"]["id"] == pid and rec["branches"]
     assert free.ok("GET", f"/projects/{pid}")["project"]["name"] == "gone"

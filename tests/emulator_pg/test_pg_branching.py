@@ -197,3 +197,28 @@ def test_periodic_base_backup_serves_later_points_and_keeps_earlier_ones(backend
         assert rows(conn, "SELECT v FROM t ORDER BY v") == [("early",), ("late",)]
     with connect(endpoint("p1", "br-early")) as conn:
         assert rows(conn, "SELECT v FROM t ORDER BY v") == [("early",)]
+
+
+def test_branch_at_timestamp_after_the_parent_crashed(backend, endpoint):
+    _root(backend)
+    main, point, _ = _insert_a_t_b(endpoint)
+    br = backend.branch("p1", "br-main")
+    with br.lock:
+        br.cluster.stop(mode="immediate")  # like a crash: no final archiving
+    _branch(backend, "br-past", branch_id="br-main", timestamp=point)
+    with connect(endpoint("p1", "br-past")) as conn:
+        assert rows(conn, "SELECT v FROM t ORDER BY v") == [("A",)]
+    with connect(main) as conn:  # the parent restarts with its data intact
+        assert rows(conn, "SELECT v FROM t ORDER BY v") == [("A",), ("B",)]
+
+
+def test_schema_only_branch_has_tables_but_no_rows(backend, endpoint):
+    _root(backend)
+    with connect(endpoint("p1", "br-main")) as conn:
+        conn.execute("CREATE TABLE t (v text PRIMARY KEY)")
+        conn.execute("INSERT INTO t VALUES ('secret row')")
+    _branch(backend, "br-schema", branch_id="br-main", schema_only=True)
+    with connect(endpoint("p1", "br-schema")) as conn:
+        assert rows(conn, "SELECT count(*) FROM t") == [(0,)]
+        assert rows(conn, "SELECT tableowner FROM pg_tables WHERE tablename = 't'") == [
+            ("neondb_owner",)]

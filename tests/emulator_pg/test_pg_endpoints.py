@@ -255,3 +255,18 @@ def test_active_time_quota_suspends_a_running_compute(backend, endpoint):
     assert backend.quota_exceeded("p1") == "active_time_seconds"
     assert _wait_for(lambda: backend.running_pids() == [])
     assert backend.usage("p1")["br-main"].active_time_seconds >= 1
+
+
+def test_concurrent_connections_to_a_suspended_endpoint_all_wake_it(backend, endpoint):
+    from concurrent.futures import ThreadPoolExecutor
+
+    _root(backend)
+    spec = endpoint("p1", "br-main")
+
+    def query(i: int) -> int:
+        with connect(spec, pooled=bool(i % 2)) as conn:
+            return conn.execute("SELECT %s::int", (i,)).fetchone()[0]
+
+    with ThreadPoolExecutor(6) as pool:
+        assert sorted(pool.map(query, range(6))) == list(range(6))
+    assert len(backend.running_pids()) == 1

@@ -73,10 +73,9 @@ def engine_stack_factory(
 
     from neon_tenants._env import pulumi_command
 
-    # The metadata backend: these tests prove the provider/engine chain, not Postgres, and
-    # it keeps 2-core CI light. NEON_TENANTS_PROVIDER_TESTS_COMPUTE=postgres uses real PG 15.
-    which = ("emulator" if os.environ.get("NEON_TENANTS_PROVIDER_TESTS_COMPUTE") == "postgres"
-             else "metadata_emulator")
+    # A module sets EMULATOR_FIXTURE = "emulator" for real PostgreSQL 15 behind branches;
+    # the default metadata backend keeps 2-core CI light where Postgres proves nothing.
+    which = getattr(request.module, "EMULATOR_FIXTURE", "metadata_emulator")
     emulator = request.getfixturevalue(which)
     backend = tmp_path_factory.mktemp("provider-state")
     env = engine_env_for(emulator, backend)
@@ -106,3 +105,34 @@ def engine_stack_factory(
             es.stack.destroy(on_output=lambda _line: None)
         finally:
             es.stack.workspace.remove_stack(es.stack.name)
+
+
+@dataclass(frozen=True)
+class CliEnv:
+    """Run the real `pulumi` CLI against the emulator, the way an infra team would."""
+
+    env: dict[str, str]
+    pulumi: Path
+    emulator: Any
+
+    def run(self, *args: str, cwd: Path, check: bool = True) -> Any:
+        import subprocess
+
+        res = subprocess.run([str(self.pulumi), *args, "--non-interactive"], cwd=cwd,
+                             env=self.env, capture_output=True, text=True, timeout=300)
+        if check and res.returncode != 0:
+            raise AssertionError(f"pulumi {args[0]} exited {res.returncode}\n{res.stdout}\n"
+                                 f"{res.stderr}")
+        return res
+
+
+@pytest.fixture(scope="module")
+def cli_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> CliEnv:
+    reason = _missing_prerequisite()
+    if reason:
+        pytest.skip(reason)
+    from neon_tenants._env import require_engine
+
+    emulator = request.getfixturevalue("metadata_emulator")
+    env = engine_env_for(emulator, tmp_path_factory.mktemp("cli-state"))
+    return CliEnv(env=env, pulumi=require_engine(), emulator=emulator)

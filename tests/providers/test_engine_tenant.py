@@ -19,7 +19,8 @@ import pytest
 from neon_tenants.catalog import builtin_catalog
 from neon_tenants.providers import DevBranchSpec, TenantDatabase, TenantDatabaseArgs
 
-pytestmark = [pytest.mark.engine, pytest.mark.slow]
+pytestmark = [pytest.mark.engine, pytest.mark.postgres, pytest.mark.slow]
+EMULATOR_FIXTURE = "emulator"  # real PostgreSQL 15: the URIs are connected to
 
 PLATFORM = f"t{uuid.uuid4().hex[:6]}"
 TENANT = "acme"
@@ -69,19 +70,33 @@ def test_up_creates_project_quota_and_branch(es: Any, first_up: Any) -> None:
     assert project.name == f"{PLATFORM}-{TENANT}"
     assert (project.settings or {})["quota"]["active_time_seconds"] == 360000
     assert outs["connection_uri"].secret is True
-    assert outs["connection_uri"].value.startswith("postgresql://")
+    import psycopg
+
+    with psycopg.connect(outs["connection_uri"].value, connect_timeout=30) as conn:
+        assert conn.execute("select current_user").fetchone() == ("neondb_owner",)
     with es.client() as client:
         branch = client.org("free").get_branch(outs["project_id"].value,
                                                outs["dev_branch_id"].value)
     assert branch.name == "dev"
 
 
-def test_preview_of_unchanged_stack_shows_no_changes(es: Any, first_up: Any) -> None:
+def _api_requests(es: Any) -> int:
+    import httpx
+
+    state = httpx.get(f"{es.emulator.root_url}/_emulator/state").json()
+    return sum(n for route, n in state["requests"].items() if "_emulator" not in route)
+
+
+def test_preview_of_unchanged_stack_shows_no_changes_and_calls_no_api(
+    es: Any, first_up: Any
+) -> None:
+    before = _api_requests(es)
     t0 = time.perf_counter()
     preview = es.stack.preview(**QUIET)
     print(f"\nFIGURE unchanged_preview_seconds={time.perf_counter() - t0:.1f} "
-          "(check+diff only, no API calls)")
+          "(check+diff only)")
     assert set(preview.change_summary) == {"same"}, preview.change_summary
+    assert _api_requests(es) == before  # check and diff made no API call
 
 
 def test_quota_change_is_in_place(es: Any, first_up: Any) -> None:

@@ -156,3 +156,35 @@ def test_snapshot_outside_history_window_fails_before_any_call(neon_env: Any) ->
     news = checked(s, inp.snapshot(project_id="p-none", timestamp="2001-01-01T00:00:00Z"))
     with pytest.raises(Exception, match="older than the 86400 s history window of tier free"):
         s.create(news)
+
+
+def test_project_moved_out_of_band_is_found_and_moved_back(neon_env: Any) -> None:
+    p = TenantProjectProvider()
+    news = checked(p, inp.project(name="h-moved"))
+    created = p.create(news)
+    free, paid = neon_env.org("free"), neon_env.org("paid")
+    neon_env.personal.transfer_projects(free.org_id, paid.org_id, [created.id])
+    read = p.read(created.id, created.outs)
+    assert read.id == created.id and read.outs["org"] == "paid"
+    assert p.diff(created.id, read.outs, news).changes is True
+    back = p.update(created.id, read.outs, news)
+    assert back.outs["org_id"] == free.org_id == free.get_project(created.id).org_id
+    p.delete(created.id, back.outs)
+
+
+def test_snapshot_create_reconciles_a_lost_reply(neon_env: Any, metadata_emulator: Any) -> None:
+    import httpx
+
+    p, s = TenantProjectProvider(), SnapshotProvider()
+    proj = p.create(checked(p, inp.project(name="h-lost-reply")))
+    pid, main = proj.id, proj.outs["default_branch_id"]
+    faults = f"{metadata_emulator.root_url}/_emulator/faults"
+    rule = {"route": "POST */snapshot", "error_rate": 1.0, "drop_after_act": True, "times": 1}
+    httpx.put(faults, json={"faults": [rule]}).raise_for_status()
+    try:
+        snap = s.create(checked(s, inp.snapshot(project_id=pid, branch_id=main, name="lost")))
+    finally:
+        httpx.put(faults, json={"faults": []}).raise_for_status()
+    listed = neon_env.org("free").list_snapshots(pid)
+    assert [(x.id, x.name) for x in listed] == [(snap.id, "lost")]
+    p.delete(pid, proj.outs)

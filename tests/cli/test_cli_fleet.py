@@ -1,0 +1,76 @@
+"""The `neon-tenants` fleet commands: --json output, exit codes, errors a script can read."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from neon_tenants.cli.app import app
+from neon_tenants.fleet import FleetSpec, TenantSpec, save_fleet
+
+runner = CliRunner()
+
+
+def test_destroy_requires_confirmation() -> None:
+    result = runner.invoke(app, ["destroy", "--tier", "free", "--json"])
+    assert result.exit_code == 1
+    assert "pass --yes" in json.loads(result.stdout)["error"]
+
+
+def test_doctor_and_emulator_commands_are_still_registered() -> None:
+    for cmd in ("doctor", "demo", "up", "preview", "destroy", "emulator", "tenant"):
+        result = runner.invoke(app, [cmd, "--help"])
+        assert result.exit_code == 0, (cmd, result.output)
+    serve = runner.invoke(app, ["emulator", "serve", "--help"])
+    assert serve.exit_code == 0 and "--data-dir" in serve.stdout
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, metadata_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Path:
+    stacks = tmp_path / "stacks"
+    save_fleet(
+        stacks / "fleets" / "free.yaml", FleetSpec(tier="free", tenants=(TenantSpec(id="cli-a"),))
+    )
+    (tmp_path / "state").mkdir()
+    monkeypatch.setenv("NEON_TENANTS_STACKS_DIR", str(stacks))
+    monkeypatch.setenv("PULUMI_BACKEND_URL", f"file://{tmp_path / 'state'}")
+    monkeypatch.setenv("NEON_API_BASE_URL", metadata_emulator.base_url)
+    monkeypatch.setenv("NEON_CREDENTIALS_FILE", str(metadata_emulator.credentials_file))
+    return stacks
+
+
+@pytest.mark.engine
+@pytest.mark.slow
+def test_preview_up_show_and_errors_through_the_cli(cli_env: Path) -> None:
+    pending = runner.invoke(app, ["preview", "--json"])
+    assert pending.exit_code == 2, pending.output
+    data = json.loads(pending.stdout)
+    assert [a["tenant"] for a in data["added"]] == ["cli-a"]
+
+    md = runner.invoke(app, ["preview", "--markdown"])
+    assert md.exit_code == 2 and "| added | `cli-a` | free |" in md.stdout
+
+    up = runner.invoke(app, ["up", "--tier", "free", "--json"])
+    assert up.exit_code == 0, up.output
+    assert json.loads(up.stdout) == {"stacks": ["free"]}
+
+    clean = runner.invoke(app, ["preview", "--json"])
+    assert clean.exit_code == 0 and json.loads(clean.stdout)["has_changes"] is False
+
+    show = runner.invoke(app, ["tenant", "show", "cli-a", "--json"])
+    assert show.exit_code == 0, show.output
+    info = json.loads(show.stdout)
+    assert info["project_id"] and info["tier"] == "free"
+    assert ":****@" in info["connection_uri"]
+
+    same = runner.invoke(app, ["tenant", "downgrade", "cli-a", "--tier", "free", "--json"])
+    assert same.exit_code == 1
+    err = json.loads(same.stdout)
+    assert err["status"] == 409 and err["kind"] == "TenantConflict"
+
+    missing = runner.invoke(app, ["tenant", "show", "nobody", "--json"])
+    assert missing.exit_code == 1 and json.loads(missing.stdout)["status"] == 404
