@@ -1,7 +1,8 @@
 """Neon's OpenAPI document: where it is, loading it, and the route-vs-spec comparison.
 
-The spec lives beside the repository (`../shared/neon-openapi/`, a verbatim copy of the one
-in `@neondatabase/api-client` 2.7.3); `NEON_OPENAPI_SPEC` points elsewhere. Response codes
+The spec is vendored in the repository (`spec/neon-openapi/`, a verbatim copy of the one
+in `@neondatabase/api-client` 2.7.3, provenance in its README); `NEON_OPENAPI_SPEC` points
+elsewhere. Response codes
 are YAML integers in that file; they are normalised to strings as OpenAPI requires.
 """
 
@@ -22,8 +23,8 @@ def spec_path() -> Path:
     env = os.environ.get("NEON_OPENAPI_SPEC")
     candidates = [Path(env)] if env else []
     repo = Path(__file__).resolve().parent.parent
-    candidates += [repo.parent / "shared" / "neon-openapi" / SPEC_NAME,
-                   Path("/work/shared/neon-openapi") / SPEC_NAME]
+    candidates += [repo / "spec" / "neon-openapi" / SPEC_NAME,
+                   repo.parent / "shared" / "neon-openapi" / SPEC_NAME]
     for c in candidates:
         if c.is_file():
             return c

@@ -77,6 +77,34 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
+def reap_orphans(markers: list[str], timeout: float = 30.0) -> list[int]:
+    """Stop postmasters/pgbouncers left by a killed emulator: processes whose command line
+    names one of ``markers`` (the data dir, the previous runtime dir). Returns their pids."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if not args or not args[0].endswith((b"postgres", b"pgbouncer")):
+            continue
+        if any(m.encode() in arg for m in markers for arg in args[1:]):
+            found.append(int(proc.name))
+    for pid in found:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    while any(_alive(pid) for pid in found) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in found:
+        if _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    return found
+
+
 class Cluster:
     """A postmaster we started (or not yet) for one data dir. Not thread-safe: callers lock."""
 

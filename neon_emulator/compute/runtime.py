@@ -21,7 +21,7 @@ from typing import Any
 
 from . import _proc
 from .backend import ComputeError, QuotaPolicy
-from .cluster import Cluster
+from .cluster import Cluster, reap_orphans
 from .layout import Backup, BranchMeta, Layout, lsn_to_int
 from .pooler import Pooler
 from .proxy import Proxy, Refused
@@ -39,6 +39,7 @@ class Runtime:
     ) -> None:
         self.backup_every_bytes = backup_every_bytes
         self.keep_backups = keep_backups
+        data_dir = data_dir.resolve()  # tools run with cwd=/: relative paths would break
         data_dir.mkdir(parents=True, exist_ok=True)
         _proc.ensure_traversable(data_dir)
         self.layout = Layout(data_dir)
@@ -46,6 +47,7 @@ class Runtime:
         # sockets live under a short path (unix socket paths are limited to 107 bytes)
         self.rundir = Path(tempfile.mkdtemp(prefix="nemu-", dir="/tmp"))
         self.rundir.chmod(0o711)
+        self._reap_previous_run(data_dir)
         self._lock = threading.RLock()
         self._branches: dict[tuple[str, str], BranchState] = {}
         self._endpoints: dict[str, EndpointState] = {}
@@ -59,6 +61,21 @@ class Runtime:
         self._monitor = threading.Thread(target=self._monitor_loop, name="neon-compute-monitor",
                                          daemon=True)
         self._monitor.start()
+
+    def _reap_previous_run(self, data_dir: Path) -> None:
+        """A killed emulator leaves its processes behind: stop them before reusing the data
+        dir, and remember this run's runtime dir for the next one."""
+        marker = data_dir / "runtime-dir"
+        markers = [str(data_dir) + "/"]
+        previous = marker.read_text().strip() if marker.exists() else ""
+        if previous.startswith("/tmp/nemu-"):
+            markers.append(previous + "/")
+        reaped = reap_orphans(markers)
+        if reaped:
+            log.warning("stopped %d process(es) left by a previous run", len(reaped))
+        if previous.startswith("/tmp/nemu-"):
+            shutil.rmtree(previous, ignore_errors=True)
+        marker.write_text(str(self.rundir))
 
     # -- registries ---------------------------------------------------------------------------
     @property

@@ -142,6 +142,21 @@ def test_downgrade_refused_with_numbers_before_any_change(fleet: FleetManager, c
     assert fleet.fleet("pro") == fleet_before
 
 
+def test_downgrade_that_fits_moves_back_with_the_same_project(
+    fleet: FleetManager, client: Any
+) -> None:
+    before = fleet.show("f-03")
+    assert before.tier == "pro"
+    after = fleet.downgrade("f-03", "free")
+    assert after.project_id == before.project_id and after.tier == "free"
+    assert after.org_id == client.org("free").org_id
+    project = client.org("free").get_project(before.project_id)
+    assert (
+        project.history_retention_seconds == fleet.catalog.tiers["free"].history_retention_seconds
+    )
+    assert fleet.fleet("pro").get("f-03") is None
+
+
 def test_concurrent_provisions_on_one_shard_all_land(fleet: FleetManager) -> None:
     shard = 1
     ids = [f"c-{i:03d}" for i in range(200) if shard_of(f"c-{i:03d}", 3) == shard][:3]
@@ -210,3 +225,5 @@ def test_snapshot_rotation_follows_the_free_tier_policy(fleet: FleetManager, cli
     assert [s.name for s in fleet.fleet("free").get("f-07").snapshots] == ["second"]
     live = client.org("free").list_snapshots(conn.project_id)
     assert [s.name for s in live] == ["second"]
+    fleet.restore_snapshot("f-07", "second")
+    assert fleet.fleet("free").get("f-07").snapshots[0].restore_trigger

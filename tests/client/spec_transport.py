@@ -17,7 +17,8 @@ from openapi_core import OpenAPI
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-SPEC_PATH = Path("/work/shared/neon-openapi/public-v2-for-users.gen.yaml")
+SPEC_DIR = Path(__file__).resolve().parents[2] / "spec" / "neon-openapi"
+SPEC_PATH = SPEC_DIR / "public-v2-for-users.gen.yaml"
 SPEC_BASE = "https://console.neon.tech/api/v2"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -270,3 +271,37 @@ def test_concurrent_connections_to_a_suspended_endpoint_all_wake_it(backend, end
     with ThreadPoolExecutor(6) as pool:
         assert sorted(pool.map(query, range(6))) == list(range(6))
     assert len(backend.running_pids()) == 1
+
+
+def test_relative_data_dir_works(data_dir, monkeypatch):
+    from .conftest import free_port
+
+    monkeypatch.chdir(data_dir)
+    be = PostgresBackend(Path("rel") / "compute", endpoint_port=free_port())
+    try:
+        _root(be)
+        spec = _register(be, "br-main")
+        with connect(spec) as conn:
+            assert rows(conn, "SELECT 1") == [(1,)]
+    finally:
+        be.shutdown()
+
+
+def test_a_new_backend_reaps_processes_of_a_killed_one(data_dir):
+    from .conftest import free_port, postgres_pids_with
+
+    first = PostgresBackend(data_dir / "compute", endpoint_port=free_port())
+    _root(first)
+    spec = _register(first, "br-main")
+    with connect(spec, pooled=True) as conn:
+        conn.execute("SELECT 1")
+    assert len(postgres_pids_with(first.rundir)) == 2  # postmaster + pgbouncer
+    first._closed.set()  # simulate a killed emulator: its processes stay behind
+    second = PostgresBackend(data_dir / "compute", endpoint_port=free_port())
+    try:
+        assert postgres_pids_with(data_dir) == []
+        assert postgres_pids_with(first.rundir) == []
+    finally:
+        second.shutdown()
+        first._closed.clear()
+        first.shutdown()
