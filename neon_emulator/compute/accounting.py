@@ -91,10 +91,14 @@ class Accounting(Runtime):
                 for (p, _), br in self._branches.items() if p == project_id
             )
 
-    def sample_project(self, project_id: str) -> None:
-        """Refresh WAL/size counters of running clusters (skip branches busy in an operation)."""
+    def sample_project(self, project_id: str, max_age: float = 1.0) -> None:
+        """Refresh WAL/size counters of running clusters sampled more than max_age seconds
+        ago (the API renders usage on every read), skipping branches busy in an operation."""
         self.account_all(project_id)
+        now = time.monotonic()
         for br in self.project_branches(project_id):
+            if not br.running or now - br.sampled_at < max_age:
+                continue
             if not br.lock.acquire(timeout=0.5):
                 continue
             try:

@@ -301,6 +301,16 @@ class Cluster:
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
 
+    def usage_sample(self) -> tuple[str, int]:
+        """(insert LSN, logical size) in one round trip."""
+        with self.admin() as conn:
+            row = conn.execute(
+                "SELECT pg_current_wal_insert_lsn()::text, (SELECT coalesce(sum("
+                "pg_database_size(oid)), 0) FROM pg_database WHERE NOT datistemplate)"
+            ).fetchone()
+        assert row is not None
+        return str(row[0]), int(row[1])
+
     def logical_size(self) -> int:
         return int(self.scalar(
             "SELECT coalesce(sum(pg_database_size(oid)), 0) FROM pg_database"

@@ -204,12 +204,13 @@ class Runtime:
 
     def sample(self, br: BranchState, cluster: Cluster) -> None:
         """Written bytes from WAL position deltas; logical size from database sizes."""
-        lsn = cluster.current_lsn()
+        lsn, size = cluster.usage_sample()
         if br.meta.wal_mark is not None:
             delta = lsn_to_int(lsn) - lsn_to_int(br.meta.wal_mark)
             br.meta.usage.written_data_bytes += max(0, delta)
         br.meta.wal_mark = lsn
-        br.meta.usage.logical_size_bytes = cluster.logical_size()
+        br.meta.usage.logical_size_bytes = size
+        br.sampled_at = time.monotonic()
 
     def apply_size_quota(self, br: BranchState) -> None:
         """Over logical_size_bytes the cluster runs but is read-only (Neon: writes fail)."""
@@ -217,11 +218,13 @@ class Runtime:
         if cluster is None or not cluster.running:
             return
         limit = self._quotas.get(br.project_id, QuotaPolicy()).logical_size_bytes
+        auto = cluster.pgdata / "postgresql.auto.conf"
+        is_ro = auto.exists() and "default_transaction_read_only" in auto.read_text()
+        if not limit and not is_ro:
+            return  # the common case: no query on the wake-up path
         size = cluster.logical_size()
         br.meta.usage.logical_size_bytes = size
         over = bool(limit) and size > limit
-        auto = cluster.pgdata / "postgresql.auto.conf"
-        is_ro = auto.exists() and "default_transaction_read_only" in auto.read_text()
         if over != is_ro:
             cluster.set_read_only(over)
         br.meta.read_only_quota = over

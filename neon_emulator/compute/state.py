@@ -28,6 +28,7 @@ class BranchState:
     sockdir: Path
     lock: threading.RLock = field(default_factory=threading.RLock)
     cluster: Cluster | None = None
+    sampled_at: float = 0.0  # monotonic time of the last usage sample
 
     @property
     def running(self) -> bool:

@@ -21,7 +21,7 @@ from neon_tenants.cli._output import Output
 
 if TYPE_CHECKING:
     from neon_tenants.client import NeonClient, OrgClient
-    from neon_tenants.monitoring import Alert, TenantUsage, Thresholds
+    from neon_tenants.monitoring import Alert, CleanupResult, TenantUsage, Thresholds
 
 monitor_app = typer.Typer(no_args_is_help=True, help="Usage vs quotas, alerts, billing, cleanup.")
 
@@ -33,6 +33,7 @@ CRIT = typer.Option(0.95, "--critical", help="critical threshold (ratio of the l
 OUTPUT = typer.Option(None, "--output", help="file; default stdout")
 PROTECT = typer.Option([], "--protect", help="project name, id or tenant never to delete")
 ARCHIVE_DIR = typer.Option(None, "--archive-dir", help="manifests; default .state/archive")
+AS_OF = typer.Option(None, "--as-of", help="preview idleness at this time (dry run only)")
 COLOURS = {"critical": "bold red", "warning": "yellow"}
 NO_CREDENTIALS = (
     "no Neon credentials: set NEON_CREDENTIALS_FILE (or NEON_FREE_ORG_ID/_API_KEY, "
@@ -96,12 +97,13 @@ def _report_table(usages: list[TenantUsage], rules: Thresholds) -> Table:
     from neon_tenants.monitoring import METRICS
 
     table = Table(title="tenant usage vs quota (this billing period)")
-    for col in ("tenant", "org", "project", *METRICS):
+    for col in ("tenant", "org", "tier", "project", *METRICS):
         table.add_column(col.replace("_bytes", "").replace("_seconds", ""))
     for u in usages:
         level = rules.level(u.worst_ratio)
         cells = [_cell(m.name, m.used, m.limit, m.percent) for m in u.metrics]
-        table.add_row(u.tenant, u.org, u.project_id, *cells, style=COLOURS.get(level or ""))
+        tier = u.tier or "custom"
+        table.add_row(u.tenant, u.org, tier, u.project_id, *cells, style=COLOURS.get(level or ""))
     return table
 
 
@@ -118,11 +120,15 @@ def _alerts_table(alerts: list[Alert]) -> Table:
 
 
 def _collect(client: NeonClient, org: str | None, search: str | None) -> list[TenantUsage]:
+    from neon_tenants._settings import paths
+    from neon_tenants.catalog import load_catalog
     from neon_tenants.monitoring import collect_usage
 
+    tiers_file = paths().repo_root / "stacks" / "tiers.yaml"
+    catalog = load_catalog(tiers_file if tiers_file.is_file() else None)
     usages: list[TenantUsage] = []
     for oc in _orgs(client, org):
-        usages.extend(collect_usage(oc, search=search))
+        usages.extend(collect_usage(oc, search=search, catalog=catalog))
     return usages
 
 
@@ -213,12 +219,36 @@ def export(
         out.err.print(f"[dim]{count} rows[/]")
 
 
+def _render_cleanup(out: Output, results: list[CleanupResult], apply: bool, days: float) -> None:
+    if out.as_json:
+        out.data({"dry_run": not apply, "results": [r.model_dump(mode="json") for r in results]})
+        return
+    if not results:
+        out.text(f"no tenant has been inactive for {days:g} days")
+        return
+    table = Table(title=("DRY RUN: " if not apply else "") + "inactive tenants")
+    for col in ("tenant", "org", "project", "idle days", "action", "snapshot", "detail"):
+        table.add_column(col)
+    for r in results:
+        c = r.candidate
+        until = f"recoverable until {r.recoverable_until}" if r.recoverable_until else None
+        detail = r.error or until or r.manifest_path or ""
+        table.add_row(c.tenant, c.org, c.project_id, f"{c.inactive_days:.1f}", r.action,
+                      r.snapshot_id or r.snapshot_name or "", detail)  # fmt: skip
+    out.console.print(table)
+    if not apply:
+        out.text("nothing was changed; re-run with --apply to archive and delete")
+    elif any(r.action == "archived_and_deleted" for r in results):
+        out.text("deleted projects stay recoverable for 7 days (POST /projects/{id}/recover)")
+
+
 @monitor_app.command()
 def cleanup(
     inactive_days: float = typer.Option(..., "--inactive-days", help="idle for at least N days"),
     apply: bool = typer.Option(False, "--apply", help="really archive and delete"),
     protect: list[str] = PROTECT,
     archive_dir: Path | None = ARCHIVE_DIR,
+    as_of: str | None = AS_OF,
     search: str | None = SEARCH,
     org: str | None = ORG,
     as_json: bool = JSON,
@@ -226,36 +256,22 @@ def cleanup(
     """Archive (snapshot + manifest) then delete idle tenants; a dry run unless --apply."""
     from neon_tenants._settings import paths
     from neon_tenants.monitoring import cleanup_inactive
+    from neon_tenants.monitoring.cleanup import parse_ts
 
+    if as_of and apply:
+        raise typer.BadParameter("--as-of only previews (dry run); it cannot be used with --apply")
+    try:
+        now = parse_ts(as_of) if as_of else None
+    except ValueError:
+        raise typer.BadParameter(f"--as-of {as_of!r} is not an RFC 3339 timestamp") from None
     folder = archive_dir or paths().state_dir / "archive"
     with _session(as_json) as (client, out):
         reports = [
-            cleanup_inactive(oc, inactive_days, folder, dry_run=not apply, search=search,
-                             protected=protect)
+            cleanup_inactive(oc, inactive_days, folder, dry_run=not apply, now=now,
+                             search=search, protected=protect)
             for oc in _orgs(client, org)
         ]  # fmt: skip
         results = [r for rep in reports for r in rep.results]
-        if as_json:
-            out.data(
-                {"dry_run": not apply, "results": [r.model_dump(mode="json") for r in results]}
-            )
-            return
-        table = Table(title=("DRY RUN: " if not apply else "") + "inactive tenants")
-        for col in ("tenant", "org", "project", "idle days", "action", "snapshot", "detail"):
-            table.add_column(col)
-        for r in results:
-            c = r.candidate
-            detail = r.error or (
-                f"recoverable until {r.recoverable_until}"
-                if r.recoverable_until
-                else r.manifest_path or ""
-            )
-            table.add_row(c.tenant, c.org, c.project_id, f"{c.inactive_days:.1f}", r.action,
-                          r.snapshot_id or r.snapshot_name or "", detail)  # fmt: skip
-        out.console.print(table)
-        if not apply and results:
-            out.text("nothing was changed; re-run with --apply to archive and delete")
-        elif apply and any(r.action == "archived_and_deleted" for r in results):
-            out.text("deleted projects stay recoverable for 7 days (POST /projects/{id}/recover)")
+        _render_cleanup(out, results, apply, inactive_days)
     if any(r.action == "failed" for r in results):
         raise typer.Exit(1)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, computed_field
 
 if TYPE_CHECKING:
+    from neon_tenants.catalog import Catalog
     from neon_tenants.client import OrgClient
     from neon_tenants.client.models.projects import Project
 
@@ -58,6 +59,7 @@ class TenantUsage(BaseModel):
     project_name: str
     org: str
     org_id: str | None = None
+    tier: str | None = None
     metrics: tuple[MetricUsage, ...]
     synthetic_storage_size: int | None = None
     consumption_period_start: str | None = None
@@ -87,6 +89,20 @@ def quota_of(settings: Mapping[str, Any] | None) -> dict[str, int]:
     return {name: int(raw.get(name) or 0) for name in METRICS}
 
 
+def tier_for(quota: Mapping[str, int], org: str, catalog: Catalog | None) -> str | None:
+    """The catalog tier of this org whose quota is exactly this one; None for overrides.
+
+    Neon keeps no tier on the project (the name omits it so a tier change is an in-place
+    transfer, ARCHITECTURE.md), so the applied quota is the only trace of it in the API.
+    """
+    if catalog is None:
+        return None
+    for name, tier in sorted(catalog.tiers.items()):
+        if tier.org == org and tier.quota.model_dump() == dict(quota):
+            return name
+    return None
+
+
 def _extra_int(project: Project, name: str) -> int | None:
     value = (project.model_extra or {}).get(name)
     return int(value) if value is not None else None
@@ -98,6 +114,7 @@ def usage_from_project(
     *,
     logical_size_bytes: int | None = None,
     platform: str = DEFAULT_PLATFORM,
+    catalog: Catalog | None = None,
 ) -> TenantUsage:
     """Pure: a project body (+ the largest branch's logical size) -> TenantUsage.
 
@@ -121,6 +138,7 @@ def usage_from_project(
         project_name=project.name,
         org=org,
         org_id=project.org_id,
+        tier=tier_for(quota, org, catalog),
         metrics=tuple(MetricUsage(name=n, used=used[n], limit=quota[n]) for n in METRICS),
         synthetic_storage_size=synthetic,
         consumption_period_start=project.consumption_period_start,
@@ -138,6 +156,7 @@ def collect_usage(
     search: str | None = None,
     branch_sizes: bool = True,
     platform: str = DEFAULT_PLATFORM,
+    catalog: Catalog | None = None,
 ) -> list[TenantUsage]:
     """Every project of the org (optionally filtered by `search`), one get per project.
 
@@ -149,7 +168,9 @@ def collect_usage(
         project = org.get_project(item.id)
         size = largest_branch_size(org, item.id) if branch_sizes else None
         out.append(
-            usage_from_project(project, org.alias, logical_size_bytes=size, platform=platform)
+            usage_from_project(
+                project, org.alias, logical_size_bytes=size, platform=platform, catalog=catalog
+            )
         )
     return out
 

@@ -36,12 +36,21 @@ _hosts = itertools.count(random.randrange(1, 200) * 256)
 
 
 def postgres_pids_with(path: Path) -> list[int]:
-    """Pids of postgres/pgbouncer processes whose command line mentions path."""
-    out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
-    return [
-        int(line.split(None, 1)[0]) for line in out.splitlines()
-        if str(path) in line and ("postgres" in line or "pgbouncer" in line)
-    ]
+    """Pids of live postgres/pgbouncer processes whose command line mentions path."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state == "Z" or not args[0].endswith((b"postgres", b"pgbouncer")):
+            continue
+        if any(str(path).encode() in arg for arg in args[1:]):
+            found.append(int(proc.name))
+    return found
 
 
 def _scratch() -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -26,6 +27,14 @@ from neon_tenants.client.errors import NeonError
 from neon_tenants.client.models.projects import CreatedProject
 
 MakeProject = Callable[..., CreatedProject]
+
+
+def window(emulator: Any) -> tuple[str, str]:
+    """Two hours of the emulator's own clock (the 406 window check uses it)."""
+    now = datetime.fromisoformat(emulator.admin("GET", "state")["now"].replace("Z", "+00:00"))
+    now = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    return (now - timedelta(hours=2)).strftime(fmt), now.strftime(fmt)
 
 
 def client_for(emulator: Any) -> NeonClient:

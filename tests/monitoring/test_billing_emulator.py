@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -15,7 +14,7 @@ from neon_tenants.client import ClientConfig, NeonClient, NeonCredentials
 from neon_tenants.monitoring import COLUMNS, iter_billing_rows, write_csv, write_jsonl
 from neon_tenants.monitoring.billing import check_metrics
 
-from .conftest import MakeProject
+from .conftest import MakeProject, window
 
 METRICS = ["compute_unit_seconds", "root_branch_bytes_month", "public_network_transfer_bytes"]
 
@@ -30,14 +29,6 @@ class CountingTransport(httpx.HTTPTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         self.urls.append(request.url)
         return super().handle_request(request)
-
-
-def window(emulator: Any) -> tuple[str, str]:
-    """Two hours of the emulator's own clock (the 406 window check uses it)."""
-    now = datetime.fromisoformat(emulator.admin("GET", "state")["now"].replace("Z", "+00:00"))
-    now = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    fmt = "%Y-%m-%dT%H:%M:%SZ"
-    return (now - timedelta(hours=2)).strftime(fmt), now.strftime(fmt)
 
 
 def test_export_follows_every_page(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,7 @@ from typer.testing import CliRunner
 
 from neon_tenants.cli.monitor_cmds import monitor_app
 
-from .conftest import MakeProject
-from .test_billing_emulator import window
+from .conftest import MakeProject, window
 
 runner = CliRunner()
 
@@ -89,3 +89,23 @@ def test_cleanup_defaults_to_dry_run_and_spares_fresh_projects(
     applied = runner.invoke(monitor_app, args)
     assert applied.exit_code == 0, applied.output
     assert neon.org("free").get_project(made.project.id).id == made.project.id
+
+
+def test_cleanup_as_of_previews_idle_tenants_but_cannot_apply(
+    env: dict[str, str], make_project: MakeProject, prefix: str, metadata_emulator: Any
+) -> None:
+    made = make_project("later")
+    now = datetime.fromisoformat(
+        metadata_emulator.admin("GET", "state")["now"].replace("Z", "+00:00")
+    )
+    as_of = (now + timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    args = ["cleanup", "--inactive-days", "7", "--search", prefix, "--as-of", as_of]
+    preview = runner.invoke(monitor_app, [*args, "--json"])
+    assert preview.exit_code == 0, preview.output
+    body = json.loads(preview.stdout)
+    assert body["dry_run"] is True
+    assert [(r["candidate"]["project_id"], r["action"]) for r in body["results"]] == [
+        (made.project.id, "would_archive_and_delete")
+    ]
+    refused = runner.invoke(monitor_app, [*args, "--apply"])
+    assert refused.exit_code == 2 and "--as-of" in refused.output

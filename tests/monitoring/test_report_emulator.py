@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from neon_tenants.catalog import builtin_catalog
 from neon_tenants.client import NeonClient
 from neon_tenants.monitoring import collect_usage, evaluate
 
@@ -14,9 +15,15 @@ def test_report_over_several_projects_reads_each_quota(
     a = make_project("alpha", active_time_seconds=360_000, logical_size_bytes=536_870_912)
     b = make_project("beta", written_data_bytes=1_000_000, data_transfer_bytes=5_000)
     c = make_project("gamma")  # no quota at all
-    usages = collect_usage(neon.org("free"), search=prefix, platform=prefix)
+    catalog = builtin_catalog()
+    d = make_project("delta", **catalog.tiers["free"].quota.model_dump())
+    usages = collect_usage(neon.org("free"), search=prefix, platform=prefix, catalog=catalog)
     by_tenant = {u.tenant: u for u in usages}
-    assert set(by_tenant) == {"alpha", "beta", "gamma"}
+    assert set(by_tenant) == {"alpha", "beta", "gamma", "delta"}
+    assert by_tenant["delta"].project_id == d.project.id
+    assert [by_tenant[t].tier for t in ("alpha", "beta", "gamma", "delta")] == [
+        None, None, None, "free",
+    ]  # fmt: skip
     assert by_tenant["alpha"].project_id == a.project.id
     assert by_tenant["beta"].project_id == b.project.id
     assert by_tenant["gamma"].project_id == c.project.id

@@ -77,3 +77,23 @@ def test_json_dump_has_ratio_and_percent() -> None:
     wd = next(m for m in dumped["metrics"] if m["name"] == "written_data_bytes")
     assert wd == {"name": "written_data_bytes", "used": 1, "limit": 4, "ratio": 0.25,
                   "percent": 25.0}  # fmt: skip
+
+
+def test_tier_is_recognised_from_the_applied_quota() -> None:
+    from neon_tenants.catalog import builtin_catalog
+
+    catalog = builtin_catalog()
+    free = catalog.tiers["free"].quota.model_dump()
+    assert usage_from_project(project(settings={"quota": free}), "free", catalog=catalog).tier == (
+        "free"
+    )
+    # same quota in another org, or one overridden value: not that tier
+    assert (
+        usage_from_project(project(settings={"quota": free}), "paid", catalog=catalog).tier is None
+    )
+    bumped = {**free, "written_data_bytes": 1}
+    assert (
+        usage_from_project(project(settings={"quota": bumped}), "free", catalog=catalog).tier
+        is None
+    )
+    assert usage_from_project(project(settings={"quota": free}), "free").tier is None
