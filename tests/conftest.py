@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,13 +31,22 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+def free_port() -> int:
+    """A TCP port that is free on loopback right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """A real emulator server (subprocess) with real PostgreSQL behind branches."""
     from neon_emulator.testing import EmulatorProcess
 
     data_dir = tmp_path_factory.mktemp("emulator")
-    with EmulatorProcess(data_dir) as emu:
+    # A private endpoint port: another emulator on this machine (make run, a second test
+    # session) may hold 127.1.0.1:5432 already.
+    with EmulatorProcess(data_dir, config={"endpoint_port": free_port()}) as emu:
         yield emu
 
 
