@@ -28,10 +28,20 @@ def prepare_dest(dest: Path) -> None:
 
 
 def _keep_backup(dest: Path, lsn: str | None = None) -> Backup:
-    """Copy the (not yet started) data dir as backup 0: a valid base backup of the branch."""
-    when = time.time()
-    _proc.copy_tree(dest / "pgdata", dest / "backups" / "0")
-    return Backup(dir="0", time=when, lsn=lsn or checkpoint_lsn(dest / "pgdata"))
+    """Backup 0 of a branch is its data dir as built, copied just before the first start
+    (ensure_first_backup): until then the branch has no history but its head, and a dev
+    branch that is never connected to never pays for the copy."""
+    return Backup(dir="0", time=time.time(), lsn=lsn or checkpoint_lsn(dest / "pgdata"))
+
+
+def ensure_first_backup(branch_dir: Path, backups: list[Backup]) -> None:
+    """Materialise a pending backup 0 (call before starting the branch's cluster)."""
+    target = branch_dir / "backups" / "0"
+    if any(b.dir == "0" for b in backups) and not target.exists():
+        tmp = branch_dir / "backups" / ".0.tmp"
+        _proc.remove_tree(tmp)
+        _proc.copy_tree(branch_dir / "pgdata", tmp)
+        tmp.rename(target)
 
 
 def from_template(layout: Layout, dest: Path) -> Backup:

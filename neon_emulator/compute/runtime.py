@@ -145,6 +145,9 @@ class Runtime:
             self._materialize(br)
         cluster = br.get_cluster()
         if not cluster.running:
+            from .branching import ensure_first_backup
+
+            ensure_first_backup(br.path, br.meta.backups)
             cluster.start()
             self.apply_size_quota(br)
         if br.meta.wal_mark is None:

@@ -222,3 +222,22 @@ def test_schema_only_branch_has_tables_but_no_rows(backend, endpoint):
         assert rows(conn, "SELECT count(*) FROM t") == [(0,)]
         assert rows(conn, "SELECT tableowner FROM pg_tables WHERE tablename = 't'") == [
             ("neondb_owner",)]
+
+
+def test_point_in_time_branch_of_a_child_branch(backend, endpoint):
+    _root(backend)
+    with connect(endpoint("p1", "br-main")) as conn:
+        conn.execute("CREATE TABLE t (v text)")
+        conn.execute("INSERT INTO t VALUES ('from parent')")
+    _branch(backend, "br-dev", branch_id="br-main")
+    assert not (backend.layout.branch("p1", "br-dev") / "backups" / "0").exists()
+    with connect(endpoint("p1", "br-dev")) as conn:  # first start keeps backup 0
+        conn.execute("INSERT INTO t VALUES ('dev 1')")
+        time.sleep(0.05)
+        point = datetime.now(UTC)
+        time.sleep(0.05)
+        conn.execute("INSERT INTO t VALUES ('dev 2')")
+    assert (backend.layout.branch("p1", "br-dev") / "backups" / "0").is_dir()
+    _branch(backend, "br-dev-past", branch_id="br-dev", timestamp=point)
+    with connect(endpoint("p1", "br-dev-past")) as conn:
+        assert rows(conn, "SELECT v FROM t ORDER BY v") == [("dev 1",), ("from parent",)]

@@ -49,6 +49,8 @@ def es(engine_stack_factory: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def first_up(es: Any) -> Any:
+    preview = es.stack.preview(**QUIET)  # a fresh stack: every id is unknown at preview
+    assert preview.change_summary.get("create") == 5, preview.change_summary  # + the stack
     t0 = time.perf_counter()
     result = es.stack.up(**QUIET)
     seconds = time.perf_counter() - t0
@@ -123,6 +125,18 @@ def test_tier_change_transfers_in_place(es: Any, first_up: Any) -> None:
     project = _project(es, "paid", pid)
     assert project.org_id == paid_org
     assert project.settings["quota"]["active_time_seconds"] == 2700000
+    assert es.stack.preview(**QUIET).change_summary.keys() == {"same"}
+
+
+def test_preview_of_region_change_says_replace(es: Any, first_up: Any) -> None:
+    current = es.holder["args"]
+    moved = current.tier.model_copy(update={"region_id": "aws-eu-central-1"})
+    es.holder["args"] = current.model_copy(update={"tier": moved})
+    try:
+        preview = es.stack.preview(**QUIET)
+    finally:
+        es.holder["args"] = current
+    assert preview.change_summary.get("replace") == 1, preview.change_summary
     assert es.stack.preview(**QUIET).change_summary.keys() == {"same"}
 
 
