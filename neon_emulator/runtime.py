@@ -97,6 +97,26 @@ class Runtime:
 
     def start(self) -> None:
         self.persister.start()
+        self.reattach_computes()
+
+    def reattach_computes(self) -> None:
+        """After a restart, make every persisted endpoint reachable again and hand the backend
+        each project's quota: the backend keeps endpoints in memory, branch data on disk, so
+        connection URIs issued before the restart keep working (computes wake on connect)."""
+        from neon_emulator.engine.provision import endpoint_spec, quota_policy
+
+        with self.store.lock:
+            projects = [p for p in self.store.world.projects.values() if p.deleted_at is None]
+            live = {p.id for p in projects}
+            endpoints = [e for e in self.store.world.endpoints.values() if e.project_id in live]
+        for project in projects:
+            self.backend.set_quota(project.id, quota_policy(project))
+        for endpoint in endpoints:
+            try:
+                self.backend.register_endpoint(endpoint.project_id, endpoint_spec(self, endpoint))
+            except Exception:  # one broken endpoint must not keep the emulator down
+                log.exception("could not re-attach endpoint %s", endpoint.id)
+            endpoint.current_state, endpoint.pending_state = "idle", None
 
     def replace_world(self, world: World) -> None:
         with self.store.lock:

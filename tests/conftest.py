@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +33,14 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+def scratch_dir() -> str | None:
+    """tmpfs when it has room (cluster copies are 10-20x faster there), else the default tmp."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and shutil.disk_usage(shm).free > 2 * 1024**3:
+        return str(shm)
+    return None
+
+
 def free_port() -> int:
     """A TCP port that is free on loopback right now."""
     with socket.socket() as sock:
@@ -43,11 +53,16 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """A real emulator server (subprocess) with real PostgreSQL behind branches."""
     from neon_emulator.testing import EmulatorProcess
 
-    data_dir = tmp_path_factory.mktemp("emulator")
-    # A private endpoint port: another emulator on this machine (make run, a second test
-    # session) may hold 127.1.0.1:5432 already.
-    with EmulatorProcess(data_dir, config={"endpoint_port": free_port()}) as emu:
-        yield emu
+    # Not under pytest's tmp root: pytest resets it to mode 0700 when another session starts,
+    # which hides the clusters from the unprivileged `postgres` user. tmpfs when there is room.
+    data_dir = Path(tempfile.mkdtemp(prefix="nemu-session-", dir=scratch_dir()))
+    try:
+        # A private endpoint port: another emulator on this machine (make run, a second test
+        # session) may hold 127.1.0.1:5432 already.
+        with EmulatorProcess(data_dir, config={"endpoint_port": free_port()}) as emu:
+            yield emu
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -66,3 +66,34 @@ def test_project_connection_uris_reach_real_postgres(api):
     with psycopg.connect(pooled, connect_timeout=30, autocommit=True,
                          prepare_threshold=None) as conn:
         assert conn.execute("SELECT x FROM t").fetchall() == [(1,)]
+
+
+def test_connection_uri_survives_an_emulator_restart():
+    """State persists: after a restart the same URI reaches the same data (compute wakes)."""
+    from neon_emulator.testing import EmulatorProcess
+
+    data = Path(tempfile.mkdtemp(prefix="nemu-restart-", dir=_scratch()))
+    config = {"endpoint_port": free_port()}
+    try:
+        with EmulatorProcess(data, config=config) as emu:
+            key = emu.credentials["orgs"]["paid"]["api_key"]
+            headers = {"Authorization": f"Bearer {key}"}
+            resp = httpx.post(f"{emu.base_url}/projects", json={"project": {"name": "survivor"}},
+                              headers=headers, timeout=60)
+            assert resp.status_code == 201, resp.text
+            body = resp.json()
+            project_id = body["project"]["id"]
+            _wait(emu, headers, project_id, body["operations"])
+            uri = body["connection_uris"][0]["connection_uri"]
+            with psycopg.connect(uri, connect_timeout=30, autocommit=True) as conn:
+                conn.execute("CREATE TABLE kept (x int)")
+                conn.execute("INSERT INTO kept VALUES (42)")
+        assert postgres_pids_with(data) == []
+        with EmulatorProcess(data, config=config) as emu:
+            got = httpx.get(f"{emu.base_url}/projects/{project_id}", headers=headers, timeout=30)
+            assert got.status_code == 200, got.text
+            with psycopg.connect(uri, connect_timeout=60, autocommit=True) as conn:
+                assert conn.execute("SELECT x FROM kept").fetchall() == [(42,)]
+        assert postgres_pids_with(data) == []
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
