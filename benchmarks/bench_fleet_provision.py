@@ -40,13 +40,13 @@ def main() -> None:
         seed = tuple(TenantSpec(id=f"seed-{i:02d}") for i in range(5))
         save_fleet(fm.fleet_path("free"), FleetSpec(tier="free", tenants=seed))
         fm.up("free")
-        fresh = [
-            timed(lambda i=i: fm.provision(f"lat-{i:02d}", "free")) for i in range(args.samples)
-        ]
-        base = line(
-            "provision_idempotent_repeat",
-            [timed(lambda i=i: fm.provision(f"lat-{i:02d}", "free")) for i in range(args.samples)],
-        )
+
+        def provision(i: int) -> Callable[[], object]:
+            return lambda: fm.provision(f"lat-{i:02d}", "free")
+
+        fresh = [timed(provision(i)) for i in range(args.samples)]
+        repeat = [timed(provision(i)) for i in range(args.samples)]
+        base = line("provision_idempotent_repeat", repeat)
         line("provision_new_tenant", fresh, base)
 
         _calls(emu, "provision", lambda: fm.provision("flow-a", "free"))

@@ -85,6 +85,12 @@ class TenantSpec(BaseModel):
     def dev_branch(self, name: str) -> DevBranchEntry | None:
         return next((b for b in self.dev_branches if b.name == name), None)
 
+    def require_dev_branch(self, name: str) -> DevBranchEntry:
+        found = self.dev_branch(name)
+        if found is None:
+            raise KeyError(f"tenant {self.id!r} has no dev branch {name!r}")
+        return found
+
 
 class FleetSpec(BaseModel):
     """The tenants of one tier and how many shard stacks they are spread over."""
@@ -108,6 +114,12 @@ class FleetSpec(BaseModel):
 
     def get(self, tenant_id: str) -> TenantSpec | None:
         return next((t for t in self.tenants if t.id == tenant_id), None)
+
+    def require(self, tenant_id: str) -> TenantSpec:
+        found = self.get(tenant_id)
+        if found is None:
+            raise KeyError(f"tenant {tenant_id!r} is not in the {self.tier} fleet")
+        return found
 
     def with_tenant(self, tenant: TenantSpec) -> FleetSpec:
         """Add or replace a tenant; tenants stay sorted by id so fleet diffs read well."""

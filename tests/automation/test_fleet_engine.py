@@ -118,7 +118,7 @@ def test_upgrade_keeps_project_and_changes_org_and_quota(fleet: FleetManager, cl
     assert quota["active_time_seconds"] == pro.active_time_seconds
     assert quota["logical_size_bytes"] == pro.logical_size_bytes
     assert fleet.fleet("free").get("f-03") is None
-    assert fleet.fleet("pro").get("f-03").adopt_project_id == before.project_id
+    assert fleet.fleet("pro").require("f-03").adopt_project_id == before.project_id
     src = fleet.engine.select(before.stack).export_stack().deployment["resources"]
     assert not [r for r in src if "::f-03" in r["urn"]]
     # the source stack now converges without touching the moved project
@@ -187,7 +187,7 @@ def test_concurrent_provisions_on_one_shard_all_land(fleet: FleetManager) -> Non
 def test_markdown_preview_of_a_fleet_change(fleet: FleetManager) -> None:
     free = fleet.fleet("free")
     changed = free.with_tenant(TenantSpec(id="brand-new")).with_tenant(
-        free.get("f-05").model_copy(update={"quota_overrides": {"active_time_seconds": 1000}})
+        free.require("f-05").model_copy(update={"quota_overrides": {"active_time_seconds": 1000}})
     )
     save_fleet(fleet.fleet_path("free"), changed)
     try:
@@ -208,22 +208,22 @@ def test_dev_branch_create_reset_delete_go_through_the_fleet(
     fleet: FleetManager, client: Any
 ) -> None:
     conn = fleet.create_dev_branch("p-00", "feature-x")
-    assert fleet.fleet("pro").get("p-00").dev_branch("feature-x") is not None
+    assert fleet.fleet("pro").require("p-00").dev_branch("feature-x") is not None
     org = client.org("paid")
     names = {b.name for b in org.iter_branches(conn.project_id)}
     assert "feature-x" in names
     fleet.reset_dev_branch("p-00", "feature-x")
-    assert fleet.fleet("pro").get("p-00").dev_branch("feature-x").reset_trigger
+    assert fleet.fleet("pro").require("p-00").require_dev_branch("feature-x").reset_trigger
     fleet.delete_dev_branch("p-00", "feature-x")
-    assert fleet.fleet("pro").get("p-00").dev_branches == ()
+    assert fleet.fleet("pro").require("p-00").dev_branches == ()
     assert "feature-x" not in {b.name for b in org.iter_branches(conn.project_id)}
 
 
 def test_snapshot_rotation_follows_the_free_tier_policy(fleet: FleetManager, client: Any) -> None:
     conn = fleet.snapshot("f-07", "first")
     fleet.snapshot("f-07", "second")
-    assert [s.name for s in fleet.fleet("free").get("f-07").snapshots] == ["second"]
+    assert [s.name for s in fleet.fleet("free").require("f-07").snapshots] == ["second"]
     live = client.org("free").list_snapshots(conn.project_id)
     assert [s.name for s in live] == ["second"]
     fleet.restore_snapshot("f-07", "second")
-    assert fleet.fleet("free").get("f-07").snapshots[0].restore_trigger
+    assert fleet.fleet("free").require("f-07").snapshots[0].restore_trigger

@@ -38,8 +38,8 @@ def test_fleet_yaml_round_trip_preserves_everything(tmp_path: Path) -> None:
     again = load_fleet(path, tier="free")
     assert again == fleet
     assert again.get("acme") is not None
-    assert again.get("acme").dev_branches[0] == DevBranchEntry(name="feature-a", max_cu=1)
-    assert again.get("globex").snapshots == (SnapshotEntry(name="nightly", pinned=True),)
+    assert again.require("acme").dev_branches[0] == DevBranchEntry(name="feature-a", max_cu=1)
+    assert again.require("globex").snapshots == (SnapshotEntry(name="nightly", pinned=True),)
 
 
 def test_saved_fleet_omits_defaults_and_sorts_tenants(tmp_path: Path) -> None:
@@ -95,5 +95,5 @@ def test_dev_branch_edits_replace_by_name() -> None:
         DevBranchEntry(name="f2")
     )
     assert [b.name for b in t.dev_branches] == ["f1", "f2"]
-    assert t.dev_branch("f1") is not None and t.dev_branch("f1").max_cu == 2
+    assert t.require_dev_branch("f1").max_cu == 2
     assert [b.name for b in t.without_dev_branch("f1").dev_branches] == ["f2"]
