@@ -137,15 +137,21 @@ class FleetCore:
                 save_fleet(self.fleet_path(tier), after)
         return after
 
-    def locate(self, tenant: str) -> tuple[FleetSpec, TenantSpec] | None:
-        """Which tier's fleet lists the tenant (fleet files are the source of truth)."""
+    def locate_all(self, tenant: str) -> list[tuple[FleetSpec, TenantSpec]]:
+        """Every tier fleet listing the tenant: one, or two while a move is unfinished."""
+        found: list[tuple[FleetSpec, TenantSpec]] = []
         for tier in sorted(self.catalog.tiers):
             if self.fleet_path(tier).exists():
                 fleet = self.fleet(tier)
                 spec = fleet.get(tenant)
                 if spec is not None:
-                    return fleet, spec
-        return None
+                    found.append((fleet, spec))
+        return found
+
+    def locate(self, tenant: str) -> tuple[FleetSpec, TenantSpec] | None:
+        """Which tier's fleet lists the tenant (fleet files are the source of truth)."""
+        found = self.locate_all(tenant)
+        return found[0] if found else None
 
     def _require(self, tenant: str) -> tuple[FleetSpec, TenantSpec]:
         found = self.locate(tenant)

@@ -108,9 +108,12 @@ class FleetManager(FleetCore):
 
     def _move(self, tenant: str, to_tier: str, *, check_usage: bool) -> TenantConnection:
         target = self._tier(to_tier)
-        src_fleet, spec = self._require(tenant)
-        if src_fleet.tier == to_tier:
+        # a move interrupted after the target `up` lists the tenant twice: finish it
+        sources = [f for f in self.locate_all(tenant) if f[0].tier != to_tier]
+        if not sources:
+            self._require(tenant)
             raise TenantConflict(f"tenant {tenant!r} is already in tier {to_tier}")
+        src_fleet, spec = sources[0]
         source = self._tier(src_fleet.tier)
         dst_fleet = self.fleet(to_tier)
         src_stack, dst_stack = self.stack_of(src_fleet, tenant), self.stack_of(dst_fleet, tenant)
@@ -122,8 +125,12 @@ class FleetManager(FleetCore):
             )
             with self._guard(src_stack):
                 org = self.client.org(source.org)
+                dst_org = self.client.org(target.org)
+                # already transferred (same org, or a rerun of an interrupted move)?
+                arrived = org.org_id == dst_org.org_id or _usage.holds(dst_org, pid)
+                holder = dst_org if arrived else org
                 if check_usage:
-                    usage = _usage.read_usage(org, pid)
+                    usage = _usage.read_usage(holder, pid)
                     found = _usage.violations(usage, target, self.catalog.orgs.get(target.org))
                     if found:
                         raise LimitsExceeded(
@@ -131,8 +138,7 @@ class FleetManager(FleetCore):
                             violations=found,
                             usage=usage.model_dump(),
                         )
-                dst_org = self.client.org(target.org)
-                if org.org_id != dst_org.org_id and org.get_project(pid).org_id != dst_org.org_id:
+                if not arrived:
                     if check_usage:
                         self._emit(StackProgress(src_stack, "imperative", "fit settings"))
                         _usage.fit_settings(org, pid, target)

@@ -26,6 +26,16 @@ def read_usage(org: OrgClient, project_id: str) -> Usage:
     )
 
 
+def holds(org: OrgClient, project_id: str) -> bool:
+    """Does this org hold the project? (An org key gets 404 for other orgs' projects.)"""
+    from neon_tenants.client.errors import NotFound
+
+    try:
+        return org.get_project(project_id).org_id in (None, org.org_id)
+    except NotFound:
+        return False
+
+
 def violations(usage: Usage, tier: Tier, org: OrgLimits | None) -> list[dict[str, int | str]]:
     """Each limit the usage exceeds, as {name, actual, limit} (0 = unlimited is skipped)."""
     out: list[dict[str, int | str]] = []

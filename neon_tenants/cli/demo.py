@@ -12,6 +12,7 @@ stopped, its state kept.
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,16 @@ from neon_tenants.automation._errors import scrub
 from neon_tenants.cli._output import Output
 
 UPGRADE_TENANT = "demo-c"
+_NEON_VARS = {
+    "NEON_API_KEY",
+    "NEON_API_BASE_URL",
+    "NEON_CREDENTIALS_FILE",
+    "NEON_PERSONAL_API_KEY",
+    "NEON_FREE_ORG_ID",
+    "NEON_FREE_ORG_API_KEY",
+    "NEON_PAID_ORG_ID",
+    "NEON_PAID_ORG_API_KEY",
+}
 UNDO_TENANT = "demo-a"
 
 
@@ -61,11 +72,19 @@ def _rows(conn: TenantConnection) -> list[tuple[Any, ...]]:
 
 def _demo_stacks(committed: Path, target: Path) -> Path:
     """The demo edits a copy of the committed fleets (kept with the emulator's state), so
-    `make run` never dirties stacks/fleets/ and the copy matches the demo's Pulumi state."""
+    `make run` never dirties stacks/fleets/ and the copy matches the demo's Pulumi state.
+    The copy uses platform prefix `demo`: project names (`demo-<tenant>`) then never collide
+    with what `neon-tenants up` makes from the committed fleets (`nt-<tenant>`) on the same
+    emulator, since the provider adopts a project it finds by name."""
     import shutil
 
+    from neon_tenants.fleet import load_fleet, save_fleet
+
     if not (target / "fleets").exists():
-        shutil.copytree(committed / "fleets", target / "fleets")
+        (target / "fleets").mkdir(parents=True)
+        for path in sorted((committed / "fleets").glob("*.yaml")):
+            fleet = load_fleet(path).model_copy(update={"platform": "demo"})
+            save_fleet(target / "fleets" / path.name, fleet)
         if (committed / "tiers.yaml").exists():
             shutil.copy2(committed / "tiers.yaml", target / "tiers.yaml")
     return target
@@ -76,6 +95,11 @@ def run_demo(data_dir: str) -> int:
     from neon_tenants._settings import paths
 
     console = Console(highlight=False)
+    ignored = sorted(k for k in os.environ if k in _NEON_VARS)
+    for name in ignored:  # the demo never talks to real Neon; env keys would win over the file
+        del os.environ[name]
+    if ignored:
+        console.print(f"[yellow]demo runs on the local emulator; ignoring {', '.join(ignored)}[/]")
     p = paths()
     emu_dir = Path(data_dir) if Path(data_dir).is_absolute() else p.repo_root / data_dir
     out = Output()
@@ -102,7 +126,8 @@ def run_demo(data_dir: str) -> int:
 
 
 def _story(fm: FleetManager, console: Console) -> None:
-    if fm.locate(UPGRADE_TENANT) and fm.locate(UPGRADE_TENANT)[0].tier == "pro":  # type: ignore[index]
+    found = fm.locate(UPGRADE_TENANT)
+    if found is not None and found[0].tier == "pro":
         fm.downgrade(UPGRADE_TENANT, "free")  # a previous run stopped half-way: start clean
     for tier in ("free", "pro"):
         fm.up(tier)
