@@ -7,7 +7,7 @@ init -> active).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from neon_emulator.compute.backend import (
@@ -18,7 +18,7 @@ from neon_emulator.compute.backend import (
     RoleSpec,
 )
 from neon_emulator.engine import ids, limits
-from neon_emulator.engine.clock import iso
+from neon_emulator.engine.clock import iso, parse_ts
 from neon_emulator.engine.operations import Step
 from neon_emulator.errors import ApiError, limit_exceeded
 from neon_emulator.runtime import Runtime
@@ -248,3 +248,20 @@ def endpoint_start_step(rt: Runtime, e: EndpointRecord, *, register: bool) -> St
     return Step(op=op, work=work,
                 done=lambda: set_endpoint_state(rt, e, "active" if start else "idle"),
                 failed=failed)
+
+
+def check_point(rt: Runtime, project: ProjectRecord, branch_id: str, *, lsn: str | None,
+                timestamp: str | None) -> None:
+    """A point in a branch's history is usable only inside the project's history retention
+    window (Neon refuses older points) and where the backend really has the history."""
+    point = parse_ts(timestamp) if timestamp else None
+    if point is not None:
+        oldest = rt.clock.now() - timedelta(seconds=project.history_retention_seconds)
+        if point < oldest:
+            raise ApiError(
+                422,
+                f"timestamp {timestamp} is outside the project's history retention window "
+                f"({project.history_retention_seconds} s): use a point after {iso(oldest)}",
+                code="HISTORY_RETENTION_EXCEEDED",
+            )
+    rt.backend.check_point_in_window(project.id, branch_id, lsn=lsn, timestamp=point)

@@ -74,8 +74,7 @@ def create_branch(
                 pending=pending)
             pending.append(("(new)", ep.type))
         if ts or lsn:
-            rt.backend.check_point_in_window(
-                p.id, parent.id, lsn=lsn, timestamp=parse_ts(ts) if ts else None)
+            provision.check_point(rt, p, parent.id, lsn=lsn, timestamp=ts)
         b = provision.new_branch(
             rt, p, name=spec.name if spec else None, parent=parent, parent_lsn=lsn,
             parent_timestamp=ts, init_source=init,
@@ -236,8 +235,7 @@ def restore_branch(project_id: str, branch_id: str, body: BranchRestoreRequest,
         rt.runner.ensure_unlocked(p.id)
         ts = _expires(body.source_timestamp)
         if ts or body.source_lsn:
-            rt.backend.check_point_in_window(p.id, src.id, lsn=body.source_lsn,
-                                             timestamp=parse_ts(ts) if ts else None)
+            provision.check_point(rt, p, src.id, lsn=body.source_lsn, timestamp=ts)
         preserved = None
         if body.preserve_under_name:
             limits.check_count("branches per project", len(rt.store.branches_of(p.id)),

@@ -54,8 +54,7 @@ def create_snapshot(
         limits.check_count("snapshots per project", len(rt.store.snapshots_of(p.id)),
                            provision.org_limits(rt, p).max_snapshots)
         if ts or lsn:
-            rt.backend.check_point_in_window(p.id, b.id, lsn=lsn,
-                                             timestamp=parse_ts(ts) if ts else None)
+            provision.check_point(rt, p, b.id, lsn=lsn, timestamp=ts)
         now = provision.now(rt)
         sid = ids.snapshot_id()
         snap = SnapshotRecord(id=sid, project_id=p.id, name=name or f"{b.name} {now}",

@@ -162,3 +162,30 @@ def test_clock_advance_makes_future_expiry_due(free, project, emu):
     emu.admin("POST", "clock", {"advance_seconds": 2 * 86400})
     assert emu.admin("POST", "expire")["deleted_branches"] == 1
     assert free.get(f"/projects/{pid}/branches/{b['id']}").status_code == 404
+
+
+def test_points_older_than_history_retention_are_refused_everywhere(free, project):
+    """Branch at, restore to and snapshot at a timestamp all stop at the retention window."""
+    from datetime import UTC, datetime, timedelta
+
+    pid, main = project["project"]["id"], project["branch"]["id"]
+    assert project["project"]["history_retention_seconds"] == 86400
+    old = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    recent = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    refused = [
+        free.post(f"/projects/{pid}/branches",
+                  json={"branch": {"name": "too-old", "parent_timestamp": old}}),
+        free.post(f"/projects/{pid}/branches/{main}/restore",
+                  json={"source_branch_id": main, "source_timestamp": old,
+                        "preserve_under_name": "pre-undo"}),
+        free.post(f"/projects/{pid}/branches/{main}/snapshot", params={"timestamp": old}),
+    ]
+    for resp in refused:
+        assert resp.status_code == 422, resp.text
+        body = resp.json()
+        assert body["code"] == "HISTORY_RETENTION_EXCEEDED"
+        assert "86400" in body["message"]
+    names = [b["name"] for b in free.ok("GET", f"/projects/{pid}/branches")["branches"]]
+    assert "too-old" not in names and "pre-undo" not in names
+    ok = _branch(free, pid, branch={"name": "recent", "parent_timestamp": recent})
+    assert ok["branch"]["parent_timestamp"] == recent
