@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
 from typing import Any
 
 import pulumi
@@ -31,10 +33,16 @@ class Recorder(pulumi.runtime.Mocks):
 
 
 @pytest.fixture
-def mocks() -> Recorder:
+def mocks() -> Iterator[Recorder]:
+    # Earlier tests in the same session (asyncio.run, the Automation API) leave the main
+    # thread without a current event loop; pulumi.runtime.test needs one.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     rec = Recorder()
     pulumi.runtime.set_mocks(rec, preview=False)
-    return rec
+    yield rec
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 @pulumi.runtime.test
