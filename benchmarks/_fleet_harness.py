@@ -21,17 +21,13 @@ CONFIG: dict[str, Any] = {"compute": "metadata", "rate_limits": {"enabled": Fals
 def fleet_env(
     root: Path, config: dict[str, Any] | None = None
 ) -> Iterator[tuple[Any, FleetManager]]:
-    with EmulatorProcess(root / "emu", config=config or CONFIG) as emu:
-        fm = FleetManager(
-            root / "stacks",
-            work_dir=root / "work",
-            backend_url=f"file://{root / 'state'}",
-            lock_dir=root / "locks",
-            neon_env={
-                "NEON_API_BASE_URL": emu.base_url,
-                "NEON_CREDENTIALS_FILE": str(emu.credentials_file),
-            },
-        )
+    with EmulatorProcess(root / "emu", config=config or CONFIG) as emu, FleetManager(
+        root / "stacks",
+        work_dir=root / "work",
+        backend_url=f"file://{root / 'state'}",
+        lock_dir=root / "locks",
+        neon_env=emu.client_env,
+    ) as fm:
         yield emu, fm
 
 

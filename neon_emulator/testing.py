@@ -51,6 +51,15 @@ class EmulatorProcess:
         return self.data_dir / "credentials.json"
 
     @property
+    def client_env(self) -> dict[str, str]:
+        """The two variables that point a Neon client at this emulator (ARCHITECTURE.md,
+        "Credentials": the client reads the same names for real Neon)."""
+        return {
+            "NEON_API_BASE_URL": self.base_url,
+            "NEON_CREDENTIALS_FILE": str(self.credentials_file),
+        }
+
+    @property
     def credentials(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(self.credentials_file.read_text())
         return data

@@ -20,14 +20,8 @@ from pydantic import BaseModel, ConfigDict
 
 from neon_tenants._env import pulumi_bin_dir
 from neon_tenants._settings import PULUMI_COMMAND_VERSION, PULUMI_VERSION, Paths, paths
+from neon_tenants.client._credentials import KEY_ENV_VARS
 
-_NEON_KEY_VARS = (
-    "NEON_PERSONAL_API_KEY",
-    "NEON_FREE_ORG_ID",
-    "NEON_FREE_ORG_API_KEY",
-    "NEON_PAID_ORG_ID",
-    "NEON_PAID_ORG_API_KEY",
-)
 _COMMAND_MODULE = "github.com/pulumi/pulumi-command/provider"
 
 
@@ -102,7 +96,7 @@ def neon_target() -> str:
     """Which Neon the tools will talk to; names variables, never prints their values."""
     base = os.environ.get("NEON_API_BASE_URL")
     where = _safe_url(base) if base else "https://console.neon.tech/api/v2 (default)"
-    keys = [v for v in _NEON_KEY_VARS if os.environ.get(v)]
+    keys = [v for v in KEY_ENV_VARS if os.environ.get(v)]
     creds_file = os.environ.get("NEON_CREDENTIALS_FILE")
     if keys or creds_file:
         parts = ([f"credentials file {creds_file}"] if creds_file else []) + (

@@ -11,19 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from neon_tenants.client._credentials import CREDENTIAL_ENV_VARS
+
 REPO = Path(__file__).resolve().parent.parent
 
-_SCRUB = (
-    "NEON_API_KEY",
-    "NEON_API_BASE_URL",
-    "NEON_CREDENTIALS_FILE",
-    "NEON_PERSONAL_API_KEY",
-    "NEON_FREE_ORG_ID",
-    "NEON_FREE_ORG_API_KEY",
-    "NEON_PAID_ORG_ID",
-    "NEON_PAID_ORG_API_KEY",
-    "PULUMI_ACCESS_TOKEN",
-)
+_SCRUB = ("NEON_API_KEY", "NEON_API_BASE_URL", *CREDENTIAL_ENV_VARS, "PULUMI_ACCESS_TOKEN")
 
 
 @pytest.fixture(autouse=True)

@@ -123,10 +123,9 @@ class BranchRestoreRequest(_In):
     preserve_under_name: str | None = Field(default=None, max_length=256)
 
 
-class EndpointCreateIn(_In):
-    branch_id: str
-    type: Literal["read_write", "read_only"]
-    region_id: str | None = None
+class _EndpointFieldsIn(_In):
+    """The fields an endpoint's create and update bodies share, with the same ranges."""
+
     autoscaling_limit_min_cu: float | None = CU
     autoscaling_limit_max_cu: float | None = CU
     provisioner: str | None = None
@@ -135,22 +134,20 @@ class EndpointCreateIn(_In):
     disabled: bool | None = None
     passwordless_access: bool | None = None
     name: str | None = Field(default=None, max_length=64)
+
+
+class EndpointCreateIn(_EndpointFieldsIn):
+    branch_id: str
+    type: Literal["read_write", "read_only"]
+    region_id: str | None = None
 
 
 class EndpointCreateRequest(_In):
     endpoint: EndpointCreateIn
 
 
-class EndpointUpdateIn(_In):
+class EndpointUpdateIn(_EndpointFieldsIn):
     branch_id: str | None = None
-    autoscaling_limit_min_cu: float | None = CU
-    autoscaling_limit_max_cu: float | None = CU
-    provisioner: str | None = None
-    settings: dict[str, Any] | None = None
-    suspend_timeout_seconds: int | None = Suspend
-    disabled: bool | None = None
-    passwordless_access: bool | None = None
-    name: str | None = Field(default=None, max_length=64)
 
 
 class EndpointUpdateRequest(_In):

@@ -74,6 +74,15 @@ def _frames(rt: Runtime, start: str, end: str, granularity: str) -> list[tuple[d
     return out
 
 
+def _checked(
+    rt: Runtime, granularity: str, metrics: list[str], allowed: set[str], start: str, end: str
+) -> tuple[list[str], list[tuple[datetime, datetime]]]:
+    """Both routes' query checks, in one order: granularity, metrics, then the time frames."""
+    if granularity not in STEP:
+        raise bad_request("granularity must be hourly, daily or monthly")
+    return _metrics(metrics, allowed), _frames(rt, start, end, granularity)
+
+
 def _values(u: BranchUsage, root: bool) -> dict[str, int]:
     return {
         "compute_unit_seconds": u.compute_time_seconds,
@@ -121,10 +130,7 @@ def consumption_projects(
     project_ids: Annotated[list[str] | None, Query()] = None, cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> Json:
-    if granularity not in STEP:
-        raise bad_request("granularity must be hourly, daily or monthly")
-    names = _metrics(metrics, PROJECT_METRICS)
-    frames = _frames(rt, from_, to, granularity)
+    names, frames = _checked(rt, granularity, metrics, PROJECT_METRICS, from_, to)
     with rt.store.lock:
         page = _page(_org_projects(rt, caller, org_id, _ids(project_ids)), cursor, limit)
         plan = rt.store.world.orgs[org_id].plan
@@ -153,10 +159,7 @@ def consumption_branches(
     branch_ids: Annotated[list[str] | None, Query()] = None, cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Json:
-    if granularity not in STEP:
-        raise bad_request("granularity must be hourly, daily or monthly")
-    names = _metrics(metrics, BRANCH_METRICS)
-    frames = _frames(rt, from_, to, granularity)
+    names, frames = _checked(rt, granularity, metrics, BRANCH_METRICS, from_, to)
     wanted_projects = _ids(project_ids)
     if not wanted_projects:
         raise bad_request("project_ids is required")

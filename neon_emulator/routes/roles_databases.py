@@ -25,15 +25,27 @@ Json = dict[str, Any]
 PREFIX = "/projects/{project_id}/branches/{branch_id}"
 
 
-def _op(rt: Runtime, pid: str, bid: str, work: Any) -> Step:
-    return Step(op=rt.runner.new_op(pid, "apply_config", branch_id=bid), work=work)
+def _op(rt: Runtime, pid: str, bid: str, work: Any, done: Any = None) -> Step:
+    return Step(op=rt.runner.new_op(pid, "apply_config", branch_id=bid), work=work, done=done)
+
+
+def _reply(key: str, record: Json, step: Step) -> Json:
+    """The body of every mutation here: the record and its one operation (render it under
+    the lock, before the worker can move the operation on)."""
+    return {key: record, "operations": [render.operation(step.op)]}
+
+
+def _start(rt: Runtime, pid: str, step: Step, out: Json) -> Json:
+    """Submit once the store lock is released, persist, answer."""
+    rt.runner.submit(pid, [step])
+    rt.changed()
+    return out
 
 
 @router.get(PREFIX + "/databases")
 def list_databases(project_id: str, branch_id: str, rt: RuntimeDep, caller: CallerDep) -> Json:
     with rt.store.lock:
-        p = rt.store.project(caller, project_id)
-        b = rt.store.branch(p.id, branch_id)
+        _, b = rt.store.project_branch(caller, project_id, branch_id)
         return {"databases": [render.database(d) for d in rt.store.databases_of(b.id)]}
 
 
@@ -42,8 +54,7 @@ def create_database(project_id: str, branch_id: str, body: DatabaseCreateRequest
                     rt: RuntimeDep, caller: CallerDep) -> Json:
     req = body.database
     with rt.store.lock:
-        p = rt.store.project(caller, project_id)
-        b = rt.store.branch(p.id, branch_id)
+        p, b = rt.store.project_branch(caller, project_id, branch_id)
         rt.runner.ensure_unlocked(p.id)
         if f"{b.id}/{req.name}" in rt.store.world.databases:
             raise conflict(f"database {req.name} already exists")
@@ -52,18 +63,15 @@ def create_database(project_id: str, branch_id: str, body: DatabaseCreateRequest
         pid, bid = p.id, b.id
         step = _op(rt, pid, bid, lambda: rt.backend.create_database(pid, bid, req.name,
                                                                      req.owner_name))
-        out = {"database": render.database(d), "operations": [render.operation(step.op)]}
-    rt.runner.submit(pid, [step])
-    rt.changed()
-    return out
+        out = _reply("database", render.database(d), step)
+    return _start(rt, pid, step, out)
 
 
 @router.get(PREFIX + "/databases/{database_name}")
 def get_database(project_id: str, branch_id: str, database_name: str, rt: RuntimeDep,
                  caller: CallerDep) -> Json:
     with rt.store.lock:
-        p = rt.store.project(caller, project_id)
-        b = rt.store.branch(p.id, branch_id)
+        _, b = rt.store.project_branch(caller, project_id, branch_id)
         return {"database": render.database(rt.store.database(b.id, database_name))}
 
 
@@ -72,8 +80,7 @@ def update_database(project_id: str, branch_id: str, database_name: str,
                     body: DatabaseUpdateRequest, rt: RuntimeDep, caller: CallerDep) -> Json:
     req = body.database
     with rt.store.lock:
-        p = rt.store.project(caller, project_id)
-        b = rt.store.branch(p.id, branch_id)
+        p, b = rt.store.project_branch(caller, project_id, branch_id)
         d = rt.store.database(b.id, database_name)
         rt.runner.ensure_unlocked(p.id)
         w = rt.store.world
@@ -88,18 +95,15 @@ def update_database(project_id: str, branch_id: str, database_name: str,
             w.databases[f"{b.id}/{d.name}"] = d
         d.updated_at = provision.now(rt)
         step = _op(rt, p.id, b.id, None)
-        out = {"database": render.database(d), "operations": [render.operation(step.op)]}
-    rt.runner.submit(p.id, [step])
-    rt.changed()
-    return out
+        out = _reply("database", render.database(d), step)
+    return _start(rt, p.id, step, out)
 
 
 @router.delete(PREFIX + "/databases/{database_name}", response_model=None)
 def delete_database(project_id: str, branch_id: str, database_name: str, rt: RuntimeDep,
                     caller: CallerDep) -> Json | Response:
     with rt.store.lock:
-        p = rt.store.project(caller, project_id)
-        b = rt.store.branch(p.id, branch_id)
+        p, b = rt.store.project_branch(caller, project_id, branch_id)
         d = rt.store.world.databases.get(f"{b.id}/{database_name}")
         if d is None:
             return Response(status_code=204)
@@ -107,17 +111,14 @@ def delete_database(project_id: str, branch_id: str, database_name: str, rt: Run
         del rt.store.world.databases[f"{b.id}/{database_name}"]
         pid, bid = p.id, b.id
         step = _op(rt, pid, bid, lambda: rt.backend.delete_database(pid, bid, database_name))
-        out = {"database": render.database(d), "operations": [render.operation(step.op)]}
-    rt.runner.submit(pid, [step])
-    rt.changed()
-    return out
+        out = _reply("database", render.database(d), step)
+    return _start(rt, pid, step, out)
 
 
 @router.get(PREFIX + "/roles")
 def list_roles(project_id: str, branch_id: str, rt: RuntimeDep, caller: CallerDep) -> Json:
     with rt.store.lock:
-        p = rt.store.project(caller, project_id)
-        b = rt.store.branch(p.id, branch_id)
+        _, b = rt.store.project_branch(caller, project_id, branch_id)
         return {"roles": [render.role(r) for r in rt.store.roles_of(b.id)]}
 
 
@@ -126,27 +127,22 @@ def create_role(project_id: str, branch_id: str, body: RoleCreateRequest, rt: Ru
                 caller: CallerDep) -> Json:
     req = body.role
     with rt.store.lock:
-        p = rt.store.project(caller, project_id)
-        b = rt.store.branch(p.id, branch_id)
+        p, b = rt.store.project_branch(caller, project_id, branch_id)
         rt.runner.ensure_unlocked(p.id)
         if f"{b.id}/{req.name}" in rt.store.world.roles:
             raise conflict(f"role {req.name} already exists")
         r = provision.add_role(rt, p.id, b.id, req.name, no_login=bool(req.no_login))
         pid, bid, spec = p.id, b.id, RoleSpec(r.name, r.password)
         step = _op(rt, pid, bid, lambda: rt.backend.create_role(pid, bid, spec))
-        out = {"role": render.role(r, with_password=True),
-               "operations": [render.operation(step.op)]}
-    rt.runner.submit(pid, [step])
-    rt.changed()
-    return out
+        out = _reply("role", render.role(r, with_password=True), step)
+    return _start(rt, pid, step, out)
 
 
 @router.get(PREFIX + "/roles/{role_name}")
 def get_role(project_id: str, branch_id: str, role_name: str, rt: RuntimeDep,
              caller: CallerDep) -> Json:
     with rt.store.lock:
-        p = rt.store.project(caller, project_id)
-        b = rt.store.branch(p.id, branch_id)
+        _, b = rt.store.project_branch(caller, project_id, branch_id)
         return {"role": render.role(rt.store.role(b.id, role_name))}
 
 
@@ -154,8 +150,7 @@ def get_role(project_id: str, branch_id: str, role_name: str, rt: RuntimeDep,
 def delete_role(project_id: str, branch_id: str, role_name: str, rt: RuntimeDep,
                 caller: CallerDep) -> Json | Response:
     with rt.store.lock:
-        p = rt.store.project(caller, project_id)
-        b = rt.store.branch(p.id, branch_id)
+        p, b = rt.store.project_branch(caller, project_id, branch_id)
         r = rt.store.world.roles.get(f"{b.id}/{role_name}")
         if r is None:
             return Response(status_code=204)
@@ -165,18 +160,15 @@ def delete_role(project_id: str, branch_id: str, role_name: str, rt: RuntimeDep,
         del rt.store.world.roles[f"{b.id}/{role_name}"]
         pid, bid = p.id, b.id
         step = _op(rt, pid, bid, lambda: rt.backend.delete_role(pid, bid, role_name))
-        out = {"role": render.role(r), "operations": [render.operation(step.op)]}
-    rt.runner.submit(pid, [step])
-    rt.changed()
-    return out
+        out = _reply("role", render.role(r), step)
+    return _start(rt, pid, step, out)
 
 
 @router.get(PREFIX + "/roles/{role_name}/reveal_password")
 def reveal_password(project_id: str, branch_id: str, role_name: str, rt: RuntimeDep,
                     caller: CallerDep) -> Json:
     with rt.store.lock:
-        p = rt.store.project(caller, project_id)
-        b = rt.store.branch(p.id, branch_id)
+        p, b = rt.store.project_branch(caller, project_id, branch_id)
         r = rt.store.role(b.id, role_name)
         if not p.store_passwords:
             raise ApiError(412, "the project does not store passwords",
@@ -189,8 +181,7 @@ def reset_password(project_id: str, branch_id: str, role_name: str, rt: RuntimeD
                    caller: CallerDep) -> Json:
     """The old password keeps working until the operation finishes (CONTRACT.md section 5)."""
     with rt.store.lock:
-        p = rt.store.project(caller, project_id)
-        b = rt.store.branch(p.id, branch_id)
+        p, b = rt.store.project_branch(caller, project_id, branch_id)
         r = rt.store.role(b.id, role_name)
         rt.runner.ensure_unlocked(p.id)
         new_password = ids.password()
@@ -200,11 +191,7 @@ def reset_password(project_id: str, branch_id: str, role_name: str, rt: RuntimeD
             r.password = new_password
             r.updated_at = provision.now(rt)
 
-        step = Step(op=rt.runner.new_op(pid, "apply_config", branch_id=bid),
-                    work=lambda: rt.backend.set_role_password(pid, bid, spec), done=done)
+        step = _op(rt, pid, bid, lambda: rt.backend.set_role_password(pid, bid, spec), done)
         shown = r.model_copy(update={"password": new_password})
-        out = {"role": render.role(shown, with_password=True),
-               "operations": [render.operation(step.op)]}
-    rt.runner.submit(pid, [step])
-    rt.changed()
-    return out
+        out = _reply("role", render.role(shown, with_password=True), step)
+    return _start(rt, pid, step, out)

@@ -7,9 +7,10 @@ exactly as Neon answers (CONTRACT.md section 9), so handlers cannot forget the c
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 from neon_emulator.errors import not_found
 from neon_emulator.store.records import (
@@ -23,6 +24,31 @@ from neon_emulator.store.records import (
     SnapshotRecord,
     World,
 )
+
+
+class _ProjectOwned(Protocol):
+    @property
+    def project_id(self) -> str: ...
+
+
+R = TypeVar("R", bound=_ProjectOwned)
+V = TypeVar("V")
+
+
+def _of_project(table: Mapping[str, R], project_id: str, record_id: str, kind: str) -> R:
+    """A record by id, or 404 when missing or owned by another project (ids are global)."""
+    rec = table.get(record_id)
+    if rec is None or rec.project_id != project_id:
+        raise not_found(f"{kind} {record_id}")
+    return rec
+
+
+def _of_branch(table: Mapping[str, V], branch_id: str, name: str, kind: str) -> V:
+    """A role or database by name; they are keyed "<branch id>/<name>"."""
+    rec = table.get(f"{branch_id}/{name}")
+    if rec is None:
+        raise not_found(f"{kind} {name}")
+    return rec
 
 
 @dataclass
@@ -96,41 +122,30 @@ class Store:
             raise not_found(f"project {project_id}")
         return p
 
+    def project_branch(
+        self, caller: Caller, project_id: str, branch_id: str
+    ) -> tuple[ProjectRecord, BranchRecord]:
+        """A branch of a project the caller sees (404 for either)."""
+        p = self.project(caller, project_id)
+        return p, self.branch(p.id, branch_id)
+
     def branch(self, project_id: str, branch_id: str) -> BranchRecord:
-        b = self.world.branches.get(branch_id)
-        if b is None or b.project_id != project_id:
-            raise not_found(f"branch {branch_id}")
-        return b
+        return _of_project(self.world.branches, project_id, branch_id, "branch")
 
     def endpoint(self, project_id: str, endpoint_id: str) -> EndpointRecord:
-        e = self.world.endpoints.get(endpoint_id)
-        if e is None or e.project_id != project_id:
-            raise not_found(f"endpoint {endpoint_id}")
-        return e
+        return _of_project(self.world.endpoints, project_id, endpoint_id, "endpoint")
 
     def role(self, branch_id: str, name: str) -> RoleRecord:
-        r = self.world.roles.get(f"{branch_id}/{name}")
-        if r is None:
-            raise not_found(f"role {name}")
-        return r
+        return _of_branch(self.world.roles, branch_id, name, "role")
 
     def database(self, branch_id: str, name: str) -> DatabaseRecord:
-        d = self.world.databases.get(f"{branch_id}/{name}")
-        if d is None:
-            raise not_found(f"database {name}")
-        return d
+        return _of_branch(self.world.databases, branch_id, name, "database")
 
     def snapshot(self, project_id: str, snapshot_id: str) -> SnapshotRecord:
-        s = self.world.snapshots.get(snapshot_id)
-        if s is None or s.project_id != project_id:
-            raise not_found(f"snapshot {snapshot_id}")
-        return s
+        return _of_project(self.world.snapshots, project_id, snapshot_id, "snapshot")
 
     def operation(self, project_id: str, op_id: str) -> OperationRecord:
-        o = self.world.operations.get(op_id)
-        if o is None or o.project_id != project_id:
-            raise not_found(f"operation {op_id}")
-        return o
+        return _of_project(self.world.operations, project_id, op_id, "operation")
 
     # -- collections -------------------------------------------------------------------
     def branches_of(self, project_id: str) -> list[BranchRecord]:

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from neon_tenants.automation._errors import (
     FleetError,
@@ -72,6 +72,7 @@ class FleetCore:
         self.backend_url = backend_url
         self._catalog = catalog
         self._client = client
+        self._owns_client = client is None  # one we build, we close; a passed one is the caller's
         self._engine: Engine | None = None
         self._init_lock = threading.Lock()
 
@@ -110,6 +111,19 @@ class FleetCore:
                     NeonCredentials.from_env(env), ClientConfig(base_url=base)
                 )
             return self._client
+
+    def close(self) -> None:
+        """Close the Neon client this manager built (its pooled connections); idempotent."""
+        with self._init_lock:
+            if self._owns_client and self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def _emit(self, event: ProgressEvent) -> None:
         if self.on_event is not None:

@@ -40,13 +40,13 @@ def fleet_manager(
         "on_event": on_event,
     }
     if has_neon_credentials():
-        yield FleetManager(stacks, **common)  # type: ignore[arg-type]
+        with FleetManager(stacks, **common) as fm:  # type: ignore[arg-type]
+            yield fm
         return
     from neon_emulator.testing import EmulatorProcess
 
-    with EmulatorProcess(emulator_dir or p.emulator_data_dir) as emu:
-        env = {
-            "NEON_API_BASE_URL": emu.base_url,
-            "NEON_CREDENTIALS_FILE": str(emu.credentials_file),
-        }
-        yield FleetManager(stacks, neon_env=env, **common)  # type: ignore[arg-type]
+    with (
+        EmulatorProcess(emulator_dir or p.emulator_data_dir) as emu,
+        FleetManager(stacks, neon_env=emu.client_env, **common) as fm,  # type: ignore[arg-type]
+    ):
+        yield fm

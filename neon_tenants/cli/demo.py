@@ -24,18 +24,10 @@ from rich.table import Table
 from neon_tenants.automation import FleetError, FleetManager, TenantConnection
 from neon_tenants.automation._errors import scrub
 from neon_tenants.cli._output import Output
+from neon_tenants.client._credentials import CREDENTIAL_ENV_VARS
 
 UPGRADE_TENANT = "demo-c"
-_NEON_VARS = {
-    "NEON_API_KEY",
-    "NEON_API_BASE_URL",
-    "NEON_CREDENTIALS_FILE",
-    "NEON_PERSONAL_API_KEY",
-    "NEON_FREE_ORG_ID",
-    "NEON_FREE_ORG_API_KEY",
-    "NEON_PAID_ORG_ID",
-    "NEON_PAID_ORG_API_KEY",
-}
+_NEON_VARS = {"NEON_API_KEY", "NEON_API_BASE_URL", *CREDENTIAL_ENV_VARS}
 UNDO_TENANT = "demo-a"
 
 
@@ -106,18 +98,15 @@ def run_demo(data_dir: str) -> int:
     try:
         with out.progress() as on_event, EmulatorProcess(emu_dir) as emu:
             console.print(f"[bold]emulator[/] {emu.base_url} (data: {emu_dir})")
-            fm = FleetManager(
+            with FleetManager(
                 _demo_stacks(p.repo_root / "stacks", emu_dir / "stacks"),
                 work_dir=emu_dir / "work",
                 backend_url=f"file://{emu_dir / 'pulumi-state'}",
                 lock_dir=emu_dir / "locks",
-                neon_env={
-                    "NEON_API_BASE_URL": emu.base_url,
-                    "NEON_CREDENTIALS_FILE": str(emu.credentials_file),
-                },
+                neon_env=emu.client_env,
                 on_event=on_event,
-            )
-            _story(fm, console)
+            ) as fm:
+                _story(fm, console)
     except FleetError as exc:
         console.print(f"[red]demo failed:[/] {exc}")
         return 1

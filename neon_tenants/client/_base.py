@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
 from ._config import ClientConfig
 from ._http import HttpCore, Key
+from .models.operations import Pagination
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
+
+
+class _CursorPage(Protocol):
+    @property
+    def pagination(self) -> Pagination | None: ...
+
+
+def cursor_of(page: _CursorPage) -> str | None:
+    """Next cursor of a page in pagination style 1 (projects, operations, consumption)."""
+    return page.pagination.cursor if page.pagination else None
 
 
 class ApiBase:

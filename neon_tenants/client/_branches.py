@@ -43,8 +43,7 @@ class BranchesMixin(OperationsMixin):
         created = self._call(
             "POST", BRANCHES, CreatedBranch, path={"project_id": project_id}, json=payload.to_body()
         )
-        self._wait(project_id, created.operations, wait)
-        return created
+        return self._waited(project_id, created, wait)
 
     def iter_branches(
         self,
@@ -84,18 +83,13 @@ class BranchesMixin(OperationsMixin):
         result = self._call(
             "PATCH", BRANCH, BranchOperations, path=path, json={"branch": body.to_body()}
         )
-        self._wait(project_id, result.operations, wait)
-        return result.branch
+        return self._waited(project_id, result, wait).branch
 
     def delete_branch(self, project_id: str, branch_id: str, *, wait: bool = True) -> Branch | None:
         """DELETE; a 204 (already gone) returns None."""
         path = {"project_id": project_id, "branch_id": branch_id}
-        data = self._call_json("DELETE", BRANCH, path=path)
-        if data is None:
-            return None
-        result = BranchOperations.model_validate(data)
-        self._wait(project_id, result.operations, wait)
-        return result.branch
+        result = self._delete(project_id, BRANCH, path, BranchOperations.model_validate, wait)
+        return None if result is None else result.branch
 
     def restore_branch(
         self,
@@ -119,8 +113,7 @@ class BranchesMixin(OperationsMixin):
         result = self._call(
             "POST", BRANCH + "/restore", BranchOperations, path=path, json=body.to_body()
         )
-        self._wait(project_id, result.operations, wait)
-        return result.branch
+        return self._waited(project_id, result, wait).branch
 
     def reset_branch_to_parent(
         self, project_id: str, branch_id: str, *, wait: bool = True
@@ -134,8 +127,7 @@ class BranchesMixin(OperationsMixin):
     def set_default_branch(self, project_id: str, branch_id: str, *, wait: bool = True) -> Branch:
         path = {"project_id": project_id, "branch_id": branch_id}
         result = self._call("POST", BRANCH + "/set_as_default", BranchOperations, path=path)
-        self._wait(project_id, result.operations, wait)
-        return result.branch
+        return self._waited(project_id, result, wait).branch
 
     def compare_schema(
         self,

@@ -17,6 +17,12 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from .errors import MissingCredential
 
 _ENV_ORGS = {"free": "NEON_FREE_ORG", "paid": "NEON_PAID_ORG"}
+KEY_ENV_VARS = ("NEON_PERSONAL_API_KEY",) + tuple(
+    prefix + suffix for prefix in _ENV_ORGS.values() for suffix in ("_ID", "_API_KEY")
+)
+"""The key variables `from_env` reads on top of the file (org ids count: they pick the org)."""
+CREDENTIAL_ENV_VARS = ("NEON_CREDENTIALS_FILE", *KEY_ENV_VARS)
+"""Every variable `from_env` reads; a tool that must not reach real Neon drops them all."""
 
 
 class OrgCredential(BaseModel):

@@ -45,8 +45,7 @@ class EndpointsMixin(OperationsMixin):
             path={"project_id": project_id},
             json={"endpoint": body.to_body()},
         )
-        self._wait(project_id, result.operations, wait)
-        return result.endpoint
+        return self._waited(project_id, result, wait).endpoint
 
     def list_endpoints(self, project_id: str) -> list[Endpoint]:
         path = {"project_id": project_id}
@@ -67,28 +66,22 @@ class EndpointsMixin(OperationsMixin):
         result = self._call(
             "PATCH", ENDPOINT, EndpointOperations, path=path, json={"endpoint": body.to_body()}
         )
-        self._wait(project_id, result.operations, wait)
-        return result.endpoint
+        return self._waited(project_id, result, wait).endpoint
 
     def delete_endpoint(
         self, project_id: str, endpoint_id: str, *, wait: bool = True
     ) -> Endpoint | None:
         """DELETE; a 204 (already gone) returns None."""
         path = {"project_id": project_id, "endpoint_id": endpoint_id}
-        data = self._call_json("DELETE", ENDPOINT, path=path)
-        if data is None:
-            return None
-        result = EndpointOperations.model_validate(data)
-        self._wait(project_id, result.operations, wait)
-        return result.endpoint
+        result = self._delete(project_id, ENDPOINT, path, EndpointOperations.model_validate, wait)
+        return None if result is None else result.endpoint
 
     def _endpoint_action(
         self, project_id: str, endpoint_id: str, action: str, wait: bool
     ) -> Endpoint:
         path = {"project_id": project_id, "endpoint_id": endpoint_id}
         result = self._call("POST", ENDPOINT + "/" + action, EndpointOperations, path=path)
-        self._wait(project_id, result.operations, wait)
-        return result.endpoint
+        return self._waited(project_id, result, wait).endpoint
 
     def start_endpoint(self, project_id: str, endpoint_id: str, *, wait: bool = True) -> Endpoint:
         return self._endpoint_action(project_id, endpoint_id, "start", wait)
@@ -116,19 +109,14 @@ class EndpointsMixin(OperationsMixin):
             path=path,
             json={"database": body.to_body()},
         )
-        self._wait(project_id, result.operations, wait)
-        return result.database
+        return self._waited(project_id, result, wait).database
 
     def delete_database(
         self, project_id: str, branch_id: str, database_name: str, *, wait: bool = True
     ) -> Database | None:
         path = {"project_id": project_id, "branch_id": branch_id, "database_name": database_name}
-        data = self._call_json("DELETE", DATABASE, path=path)
-        if data is None:
-            return None
-        result = DatabaseOperations.model_validate(data)
-        self._wait(project_id, result.operations, wait)
-        return result.database
+        result = self._delete(project_id, DATABASE, path, DatabaseOperations.model_validate, wait)
+        return None if result is None else result.database
 
     # roles -----------------------------------------------------------------------------
     def list_roles(self, project_id: str, branch_id: str) -> list[Role]:
@@ -149,19 +137,14 @@ class EndpointsMixin(OperationsMixin):
         result = self._call(
             "POST", BRANCH + "/roles", RoleOperations, path=path, json={"role": body.to_body()}
         )
-        self._wait(project_id, result.operations, wait)
-        return result.role
+        return self._waited(project_id, result, wait).role
 
     def delete_role(
         self, project_id: str, branch_id: str, role_name: str, *, wait: bool = True
     ) -> Role | None:
         path = {"project_id": project_id, "branch_id": branch_id, "role_name": role_name}
-        data = self._call_json("DELETE", ROLE, path=path)
-        if data is None:
-            return None
-        result = RoleOperations.model_validate(data)
-        self._wait(project_id, result.operations, wait)
-        return result.role
+        result = self._delete(project_id, ROLE, path, RoleOperations.model_validate, wait)
+        return None if result is None else result.role
 
     def reveal_role_password(self, project_id: str, branch_id: str, role_name: str) -> SecretStr:
         """412 (PreconditionFailed) when the project has store_passwords=false."""
@@ -174,5 +157,4 @@ class EndpointsMixin(OperationsMixin):
         """The old password works until the operations finish; so we wait by default."""
         path = {"project_id": project_id, "branch_id": branch_id, "role_name": role_name}
         result = self._call("POST", ROLE + "/reset_password", RoleOperations, path=path)
-        self._wait(project_id, result.operations, wait)
-        return result.role
+        return self._waited(project_id, result, wait).role

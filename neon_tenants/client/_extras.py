@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
-from ._base import ApiBase
+from ._base import ApiBase, cursor_of
 from .models.auth import (
     DataApi,
     DataApiCreate,
@@ -24,6 +24,7 @@ from .models.consumption import (
 from .models.organizations import ApiKeyInfo, CreatedApiKey, Organization, OrgApiKeyCreate
 
 Granularity = Literal["hourly", "daily", "monthly"]
+CONSUMPTION = "/consumption_history/v2"
 BRANCH = "/projects/{project_id}/branches/{branch_id}"
 DATA_API = BRANCH + "/data-api/{database_name}"
 ORG = "/organizations/{org_id}"
@@ -50,19 +51,14 @@ class ExtrasMixin(ApiBase):
         limit: int = 100,
     ) -> Iterator[ProjectConsumption]:
         """GET /consumption_history/v2/projects; does not wake computes."""
-        params = {
-            "org_id": org_id or self.org_id,
-            "from": from_,
-            "to": to,
-            "granularity": granularity,
-            "metrics": _csv(metrics),
-            "project_ids": _csv(project_ids),
-        }
+        params = self._consumption_query(
+            org_id, from_, to, granularity, metrics, project_ids=project_ids
+        )
         return self._pages(
-            "/consumption_history/v2/projects",
+            CONSUMPTION + "/projects",
             ProjectConsumptionPage,
             lambda page: page.projects,
-            lambda page: page.pagination.cursor if page.pagination else None,
+            cursor_of,
             params=params,
             limit=limit,
         )
@@ -79,23 +75,36 @@ class ExtrasMixin(ApiBase):
         limit: int = 100,
     ) -> Iterator[BranchConsumption]:
         """GET /consumption_history/v2/branches (beta); project_ids are required here."""
-        params = {
+        params = self._consumption_query(
+            org_id, from_, to, granularity, metrics, project_ids=project_ids, branch_ids=branch_ids
+        )
+        return self._pages(
+            CONSUMPTION + "/branches",
+            BranchConsumptionPage,
+            lambda page: page.branches,
+            cursor_of,
+            params=params,
+            limit=limit,
+        )
+
+    def _consumption_query(
+        self,
+        org_id: str | None,
+        from_: str,
+        to: str,
+        granularity: Granularity,
+        metrics: Sequence[str],
+        **ids: Sequence[str] | None,
+    ) -> dict[str, str | None]:
+        """The query both consumption routes take; `ids` are the comma-joined id filters."""
+        query = {
             "org_id": org_id or self.org_id,
             "from": from_,
             "to": to,
             "granularity": granularity,
             "metrics": _csv(metrics),
-            "project_ids": _csv(project_ids),
-            "branch_ids": _csv(branch_ids),
         }
-        return self._pages(
-            "/consumption_history/v2/branches",
-            BranchConsumptionPage,
-            lambda page: page.branches,
-            lambda page: page.pagination.cursor if page.pagination else None,
-            params=params,
-            limit=limit,
-        )
+        return query | {name: _csv(values) for name, values in ids.items()}
 
     # neon auth -------------------------------------------------------------------------
     def create_neon_auth(

@@ -8,14 +8,23 @@ the timeout hits, that is reported as OperationFailed (not OperationTimeout), na
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Protocol, TypeVar
 
-from ._base import ApiBase
+from ._base import ApiBase, cursor_of
 from .errors import OperationFailed, OperationTimeout
 from .models.operations import TERMINAL_OK, Operation, OperationResponse, OperationsPage
 
 OPS_ROUTE = "/projects/{project_id}/operations"
 OP_ROUTE = "/projects/{project_id}/operations/{operation_id}"
+
+
+class _WithOperations(Protocol):
+    @property
+    def operations(self) -> Sequence[Operation]: ...
+
+
+R = TypeVar("R", bound=_WithOperations)
 
 
 class OperationsMixin(ApiBase):
@@ -31,7 +40,7 @@ class OperationsMixin(ApiBase):
             OPS_ROUTE,
             OperationsPage,
             lambda page: page.operations,
-            lambda page: page.pagination.cursor if page.pagination else None,
+            cursor_of,
             path={"project_id": project_id},
             limit=self.config.operations_page_size,
         )
@@ -67,6 +76,23 @@ class OperationsMixin(ApiBase):
         """Helper for mutations: wait unless the caller said wait=False."""
         if wait and ops:
             self.wait_for_operations(project_id, ops)
+
+    def _waited(self, project_id: str, result: R, wait: bool) -> R:
+        """A mutation's reply, after waiting for its `operations` (unless wait=False)."""
+        self._wait(project_id, result.operations, wait)
+        return result
+
+    def _delete(
+        self,
+        project_id: str,
+        route: str,
+        path: dict[str, str],
+        parse: Callable[[Any], R],
+        wait: bool,
+    ) -> R | None:
+        """DELETE whose 204 means "already gone" (-> None); otherwise wait like any mutation."""
+        data = self._call_json("DELETE", route, path=path)
+        return None if data is None else self._waited(project_id, parse(data), wait)
 
 
 def _raise_timeout(project_id: str, pending: list[Operation], limit: float) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from pydantic import SecretStr
 
+from ._base import cursor_of
 from ._operations import OperationsMixin
 from .errors import AmbiguousOutcome
 from .models.projects import (
@@ -32,8 +33,7 @@ class ProjectsMixin(OperationsMixin):
     def create_project(self, body: ProjectCreate, *, wait: bool = True) -> CreatedProject:
         """POST /projects; not idempotent: a lost reply raises AmbiguousOutcome."""
         created = self._call("POST", PROJECTS, CreatedProject, json={"project": body.to_body()})
-        self._wait(created.project.id, created.operations, wait)
-        return created
+        return self._waited(created.project.id, created, wait)
 
     def get_project(self, project_id: str) -> Project:
         return self._call("GET", PROJECT, ProjectResponse, path={"project_id": project_id}).project
@@ -46,7 +46,7 @@ class ProjectsMixin(OperationsMixin):
             PROJECTS,
             ProjectsPage,
             lambda page: page.projects,
-            lambda page: page.pagination.cursor if page.pagination else None,
+            cursor_of,
             params={"search": search, "recoverable": recoverable},
             limit=self.config.projects_page_size,
         )
@@ -59,15 +59,11 @@ class ProjectsMixin(OperationsMixin):
         return None
 
     def update_project(self, project_id: str, body: ProjectUpdate, *, wait: bool = True) -> Project:
+        path = {"project_id": project_id}
         result = self._call(
-            "PATCH",
-            PROJECT,
-            ProjectOperations,
-            path={"project_id": project_id},
-            json={"project": body.to_body()},
+            "PATCH", PROJECT, ProjectOperations, path=path, json={"project": body.to_body()}
         )
-        self._wait(project_id, result.operations, wait)
-        return result.project
+        return self._waited(project_id, result, wait).project
 
     def delete_project(self, project_id: str) -> Project:
         """Soft delete (recoverable for 7 days)."""

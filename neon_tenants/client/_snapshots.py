@@ -39,8 +39,7 @@ class SnapshotsMixin(OperationsMixin):
         result = self._call(
             "POST", BRANCH + "/snapshot", SnapshotOperations, path=path, params=params
         )
-        self._wait(project_id, result.operations, wait)
-        return result.snapshot
+        return self._waited(project_id, result, wait).snapshot
 
     def list_snapshots(self, project_id: str) -> list[Snapshot]:
         """No pagination on this route."""
@@ -55,8 +54,7 @@ class SnapshotsMixin(OperationsMixin):
 
     def delete_snapshot(self, project_id: str, snapshot_id: str, *, wait: bool = True) -> None:
         path = {"project_id": project_id, "snapshot_id": snapshot_id}
-        result = self._call("DELETE", SNAPSHOT, OperationsOnly, path=path)
-        self._wait(project_id, result.operations, wait)
+        self._waited(project_id, self._call("DELETE", SNAPSHOT, OperationsOnly, path=path), wait)
 
     def restore_snapshot(
         self,
@@ -76,8 +74,7 @@ class SnapshotsMixin(OperationsMixin):
         result = self._call(
             "POST", SNAPSHOT + "/restore", RestoredSnapshot, path=path, json=body.to_body()
         )
-        self._wait(project_id, result.operations, wait)
-        return result
+        return self._waited(project_id, result, wait)
 
     def finalize_restore(
         self, project_id: str, branch_id: str, name: str | None = None, *, wait: bool = True
@@ -88,4 +85,4 @@ class SnapshotsMixin(OperationsMixin):
         result = self._call(
             "POST", BRANCH + "/finalize_restore", OperationsOnly, path=path, json=body
         )
-        self._wait(project_id, result.operations, wait)
+        self._waited(project_id, result, wait)

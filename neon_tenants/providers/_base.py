@@ -20,6 +20,8 @@ import os
 from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
+import pulumi
+from pulumi import dynamic
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
@@ -264,3 +266,25 @@ def resource_props(inputs: Mapping[str, Any], state_model: type[BaseModel]) -> d
     for name in output_names(state_model):
         props.setdefault(name, None)
     return props
+
+
+class NeonResource(dynamic.Resource):
+    """Base of the four resources: its provider's state model decides the output attributes
+    (`resource_props`) and which outputs are secret (`additional_secret_outputs`).
+
+    Subclasses set `provider_class` and keep `module="neon", name=...` on their own class
+    statement, so each keeps its type token.
+    """
+
+    provider_class: ClassVar[type[NeonProvider[Any, Any]]]
+
+    def __init__(
+        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        state_model = self.provider_class.state_model
+        secret = secret_outputs(state_model)
+        if secret:
+            opts = pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(additional_secret_outputs=secret)
+            )
+        super().__init__(self.provider_class(), name, resource_props(props, state_model), opts)

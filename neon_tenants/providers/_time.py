@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import BeforeValidator
 
 
 def canonical(value: str | datetime | None) -> str | None:
@@ -14,3 +17,7 @@ def canonical(value: str | datetime | None) -> str | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+CanonicalTime = Annotated[str | None, BeforeValidator(canonical)]
+"""A model field holding an optional time in the canonical form, whatever form it came in."""

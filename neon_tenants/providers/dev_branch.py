@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-from pulumi import dynamic
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from neon_tenants.catalog import Limits
 from neon_tenants.catalog import validate as v
@@ -19,10 +18,9 @@ from neon_tenants.providers._addons import read_addons, sync_addons
 from neon_tenants.providers._base import (
     STATE_CONFIG,
     NeonProvider,
+    NeonResource,
     ResourceInputs,
     mark,
-    resource_props,
-    secret_outputs,
 )
 from neon_tenants.providers._common import (
     find_branch_by_name,
@@ -30,7 +28,7 @@ from neon_tenants.providers._common import (
     read_write_endpoint,
     uris,
 )
-from neon_tenants.providers._time import canonical
+from neon_tenants.providers._time import CanonicalTime, canonical
 
 
 class DevBranchInputs(ResourceInputs):
@@ -41,18 +39,13 @@ class DevBranchInputs(ResourceInputs):
     min_cu: float = 0.25
     max_cu: float = 2
     suspend_timeout_seconds: int = 0
-    expires_at: str | None = None
+    expires_at: CanonicalTime = None
     reset_trigger: str | None = None
     database_name: str = "neondb"
     role_name: str = "neondb_owner"
     neon_auth: bool = False
     data_api: bool = False
     limits: Limits = Field(json_schema_extra=mark(nodiff=True))
-
-    @field_validator("expires_at", mode="before")
-    @classmethod
-    def _canonical_time(cls, value: Any) -> str | None:
-        return canonical(value)
 
 
 class DevBranchState(DevBranchInputs):
@@ -161,19 +154,13 @@ class DevBranchProvider(NeonProvider[DevBranchInputs, DevBranchState]):
         or_none(lambda: client.org(s.org).delete_branch(s.project_id, id_))
 
 
-class DevBranch(dynamic.Resource, module="neon", name="DevBranch"):
+class DevBranch(NeonResource, module="neon", name="DevBranch"):
     """Type token `pulumi-python:dynamic/neon:DevBranch`."""
 
+    provider_class = DevBranchProvider
     branch_id: pulumi.Output[str]
     endpoint_id: pulumi.Output[str]
     host: pulumi.Output[str]
     connection_uri: pulumi.Output[str]
     pooled_connection_uri: pulumi.Output[str]
     data_api_url: pulumi.Output[str | None]
-
-    def __init__(
-        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        secret = pulumi.ResourceOptions(additional_secret_outputs=secret_outputs(DevBranchState))
-        super().__init__(DevBranchProvider(), name, resource_props(props, DevBranchState),
-                         pulumi.ResourceOptions.merge(opts, secret))

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-from pulumi import dynamic
 from pydantic import Field
 
 from neon_tenants.catalog import QUOTA_KEYS, Limits
@@ -20,9 +19,9 @@ from neon_tenants.catalog import validate as v
 from neon_tenants.providers._base import (
     STATE_CONFIG,
     NeonProvider,
+    NeonResource,
     ResourceInputs,
     mark,
-    resource_props,
 )
 from neon_tenants.providers._common import or_none, read_write_endpoint
 
@@ -127,13 +126,9 @@ def _endpoint_limits(ep: Any) -> tuple[float, float, int]:
             int(ep.suspend_timeout_seconds or 0))
 
 
-class Quota(dynamic.Resource, module="neon", name="Quota"):
+class Quota(NeonResource, module="neon", name="Quota"):
     """Type token `pulumi-python:dynamic/neon:Quota`."""
 
+    provider_class = QuotaProvider
     project_id: pulumi.Output[str]
     org_id: pulumi.Output[str]
-
-    def __init__(
-        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(QuotaProvider(), name, resource_props(props, QuotaState), opts)

@@ -14,21 +14,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import pulumi
-from pulumi import dynamic
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from neon_tenants.catalog import Limits
 from neon_tenants.catalog import validate as v
 from neon_tenants.providers._base import (
     STATE_CONFIG,
     NeonProvider,
+    NeonResource,
     ProviderError,
     ResourceInputs,
     mark,
-    resource_props,
 )
 from neon_tenants.providers._common import items, or_none
-from neon_tenants.providers._time import canonical
+from neon_tenants.providers._time import CanonicalTime, canonical
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +38,7 @@ class SnapshotInputs(ResourceInputs):
     # the source branch matters only at create: after a restore its id changes underneath
     branch_id: str = Field(min_length=1, json_schema_extra=mark(nodiff=True))
     name: str = Field(min_length=1, max_length=256)
-    timestamp: str | None = Field(default=None, json_schema_extra=mark(replace=True))
+    timestamp: CanonicalTime = Field(default=None, json_schema_extra=mark(replace=True))
     pinned: bool = False
     restore_trigger: str | None = None
     finalize_restore: bool = True
@@ -48,10 +47,6 @@ class SnapshotInputs(ResourceInputs):
     pinned_names: list[str] = Field(default=[], json_schema_extra=mark(nodiff=True))
     limits: Limits = Field(json_schema_extra=mark(nodiff=True))
 
-    @field_validator("timestamp", mode="before")
-    @classmethod
-    def _canonical_time(cls, value: Any) -> str | None:
-        return canonical(value)
 
 
 class SnapshotState(SnapshotInputs):
@@ -172,13 +167,9 @@ def _delete_snapshot(api: Any, project_id: str, snapshot_id: str) -> None:
     or_none(lambda: api.delete_snapshot(project_id, snapshot_id))
 
 
-class Snapshot(dynamic.Resource, module="neon", name="Snapshot"):
+class Snapshot(NeonResource, module="neon", name="Snapshot"):
     """Type token `pulumi-python:dynamic/neon:Snapshot`."""
 
+    provider_class = SnapshotProvider
     snapshot_id: pulumi.Output[str]
     active_branch_id: pulumi.Output[str]
-
-    def __init__(
-        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(SnapshotProvider(), name, resource_props(props, SnapshotState), opts)

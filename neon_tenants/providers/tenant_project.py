@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-from pulumi import dynamic
 from pydantic import Field
 
 from neon_tenants.catalog import Limits
@@ -20,11 +19,10 @@ from neon_tenants.providers._addons import read_addons, sync_addons
 from neon_tenants.providers._base import (
     STATE_CONFIG,
     NeonProvider,
+    NeonResource,
     ProviderError,
     ResourceInputs,
     mark,
-    resource_props,
-    secret_outputs,
 )
 from neon_tenants.providers._common import (
     default_branch,
@@ -226,9 +224,10 @@ def _locate(client: Any, project_id: str, alias: str) -> tuple[str, Any] | None:
     return None
 
 
-class NeonTenantProject(dynamic.Resource, module="neon", name="NeonTenantProject"):
+class NeonTenantProject(NeonResource, module="neon", name="NeonTenantProject"):
     """Type token `pulumi-python:dynamic/neon:NeonTenantProject`."""
 
+    provider_class = TenantProjectProvider
     project_id: pulumi.Output[str]
     org_id: pulumi.Output[str]
     default_branch_id: pulumi.Output[str]
@@ -239,12 +238,3 @@ class NeonTenantProject(dynamic.Resource, module="neon", name="NeonTenantProject
     connection_uri: pulumi.Output[str]
     pooled_connection_uri: pulumi.Output[str]
     data_api_url: pulumi.Output[str | None]
-
-    def __init__(
-        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        secret = pulumi.ResourceOptions(additional_secret_outputs=secret_outputs(ProjectState))
-        super().__init__(
-            TenantProjectProvider(), name, resource_props(props, ProjectState),
-            pulumi.ResourceOptions.merge(opts, secret),
-        )

@@ -23,13 +23,12 @@ class Recorder:
 
 
 def make_manager(root: Path, emu: Any, recorder: Recorder, **kw: Any) -> FleetManager:
-    env = {"NEON_API_BASE_URL": emu.base_url, "NEON_CREDENTIALS_FILE": str(emu.credentials_file)}
     return FleetManager(
         root / "stacks",
         work_dir=root / "work",
         backend_url=f"file://{root / 'state'}",
         lock_dir=root / "locks",
-        neon_env=env,
+        neon_env=emu.client_env,
         on_event=recorder,
         **kw,
     )

@@ -47,10 +47,7 @@ def test_cli_up_then_fleet_manager_preview_is_clean(
     save_fleet(proj / "stacks" / "fleets" / "free.yaml", fleet)
     backend = f"file://{tmp_path / 'state'}"
     (tmp_path / "state").mkdir()
-    neon = {
-        "NEON_API_BASE_URL": metadata_emulator.base_url,
-        "NEON_CREDENTIALS_FILE": str(metadata_emulator.credentials_file),
-    }
+    neon = metadata_emulator.client_env
     env = {**os.environ, **pulumi_env(), "PULUMI_BACKEND_URL": backend, **neon}
     assert _pulumi(["stack", "init", "free"], proj, env).returncode == 0
     up = _pulumi(["up", "-s", "free", "--yes"], proj, env)

@@ -128,11 +128,12 @@ ClientFactory = Callable[[str], Api]
 
 
 @pytest.fixture
-def client_for(emu: EmulatorProcess, spec_validator: SpecValidator) -> Iterator[ClientFactory]:
+def open_api(spec_validator: SpecValidator) -> Iterator[Callable[[str, str], Api]]:
+    """Validated clients by (base URL, key); every one is closed at teardown."""
     made: list[Api] = []
 
-    def make(key: str) -> Api:
-        c = Api(emu.base_url, key, spec_validator)
+    def make(base_url: str, key: str) -> Api:
+        c = Api(base_url, key, spec_validator)
         made.append(c)
         return c
 
@@ -142,18 +143,18 @@ def client_for(emu: EmulatorProcess, spec_validator: SpecValidator) -> Iterator[
 
 
 @pytest.fixture
-def api_factory(spec_validator: SpecValidator) -> Iterator[Callable[[EmulatorProcess, str], Api]]:
+def client_for(emu: EmulatorProcess, open_api: Callable[[str, str], Api]) -> ClientFactory:
+    return lambda key: open_api(emu.base_url, key)
+
+
+@pytest.fixture
+def api_factory(open_api: Callable[[str, str], Api]) -> Callable[[EmulatorProcess, str], Api]:
     """Validated clients for emulators a test starts itself (org alias -> that org's key)."""
-    made: list[Api] = []
 
     def make(proc: EmulatorProcess, alias: str = "free") -> Api:
-        c = Api(proc.base_url, proc.credentials["orgs"][alias]["api_key"], spec_validator)
-        made.append(c)
-        return c
+        return open_api(proc.base_url, proc.credentials["orgs"][alias]["api_key"])
 
-    yield make
-    for c in made:
-        c.close()
+    return make
 
 
 @pytest.fixture

@@ -47,14 +47,19 @@ def _wait(emu: Any, headers: dict[str, str], project_id: str, ops: list[dict]) -
             time.sleep(0.1)
 
 
-def test_project_connection_uris_reach_real_postgres(api):
-    emu, headers, _ = api
-    resp = httpx.post(f"{emu.base_url}/projects", json={"project": {"name": "pg-api"}},
+def _create_project(emu: Any, headers: dict[str, str], name: str) -> dict[str, Any]:
+    """POST /projects (asserting 201) and wait for its operations; returns the reply."""
+    resp = httpx.post(f"{emu.base_url}/projects", json={"project": {"name": name}},
                       headers=headers, timeout=60)
     assert resp.status_code == 201, resp.text
-    body = resp.json()
-    project_id = body["project"]["id"]
-    _wait(emu, headers, project_id, body["operations"])
+    body: dict[str, Any] = resp.json()
+    _wait(emu, headers, body["project"]["id"], body["operations"])
+    return body
+
+
+def test_project_connection_uris_reach_real_postgres(api):
+    emu, headers, _ = api
+    body = _create_project(emu, headers, "pg-api")
     uri = body["connection_uris"][0]["connection_uri"]
     params = body["connection_uris"][0]["connection_parameters"]
     with psycopg.connect(uri, connect_timeout=30, autocommit=True) as conn:
@@ -78,12 +83,8 @@ def test_connection_uri_survives_an_emulator_restart():
         with EmulatorProcess(data, config=config) as emu:
             key = emu.credentials["orgs"]["paid"]["api_key"]
             headers = {"Authorization": f"Bearer {key}"}
-            resp = httpx.post(f"{emu.base_url}/projects", json={"project": {"name": "survivor"}},
-                              headers=headers, timeout=60)
-            assert resp.status_code == 201, resp.text
-            body = resp.json()
+            body = _create_project(emu, headers, "survivor")
             project_id = body["project"]["id"]
-            _wait(emu, headers, project_id, body["operations"])
             uri = body["connection_uris"][0]["connection_uri"]
             with psycopg.connect(uri, connect_timeout=30, autocommit=True) as conn:
                 conn.execute("CREATE TABLE kept (x int)")

@@ -21,11 +21,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def env(metadata_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    values = {
-        "NEON_API_BASE_URL": metadata_emulator.base_url,
-        "NEON_CREDENTIALS_FILE": str(metadata_emulator.credentials_file),
-        "COLUMNS": "250",
-    }
+    values = {**metadata_emulator.client_env, "COLUMNS": "250"}
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     return values

@@ -57,8 +57,7 @@ def engine_env_for(emulator: Any, backend: Path) -> dict[str, str]:
             if not k.startswith(("PULUMI_", "NEON_")) or k in ("PULUMI_HOME",)}
     base["PULUMI_BACKEND_URL"] = f"file://{backend}"
     base["PULUMI_CONFIG_PASSPHRASE"] = "provider-tests"
-    return {**base, **pulumi_env(None, base), "NEON_API_BASE_URL": emulator.base_url,
-            "NEON_CREDENTIALS_FILE": str(emulator.credentials_file)}
+    return {**base, **pulumi_env(None, base), **emulator.client_env}
 
 
 @pytest.fixture(scope="module")

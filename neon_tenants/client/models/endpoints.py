@@ -23,33 +23,29 @@ class EndpointCreateOptions(RequestModel):
     settings: dict[str, Any] | None = None
 
 
-class EndpointCreate(RequestModel):
+class _EndpointFields(RequestModel):
+    """What an endpoint's create and update bodies share, with the spec's ranges."""
+
+    autoscaling_limit_min_cu: float | None = Field(default=None, ge=0.25)
+    autoscaling_limit_max_cu: float | None = Field(default=None, ge=0.25)
+    suspend_timeout_seconds: int | None = Field(default=None, ge=-1, le=604800)
+    provisioner: str | None = None
+    settings: dict[str, Any] | None = None
+    disabled: bool | None = None
+    passwordless_access: bool | None = None
+    name: str | None = Field(default=None, max_length=64)
+
+
+class EndpointCreate(_EndpointFields):
     """The `endpoint` object of POST /projects/{id}/endpoints."""
 
     branch_id: str
     type: EndpointType
     region_id: str | None = None
-    autoscaling_limit_min_cu: float | None = Field(default=None, ge=0.25)
-    autoscaling_limit_max_cu: float | None = Field(default=None, ge=0.25)
-    suspend_timeout_seconds: int | None = Field(default=None, ge=-1, le=604800)
-    provisioner: str | None = None
-    settings: dict[str, Any] | None = None
-    disabled: bool | None = None
-    passwordless_access: bool | None = None
-    name: str | None = Field(default=None, max_length=64)
 
 
-class EndpointUpdate(RequestModel):
+class EndpointUpdate(_EndpointFields):
     """The `endpoint` object of PATCH .../endpoints/{id} (type and region cannot change)."""
-
-    autoscaling_limit_min_cu: float | None = Field(default=None, ge=0.25)
-    autoscaling_limit_max_cu: float | None = Field(default=None, ge=0.25)
-    suspend_timeout_seconds: int | None = Field(default=None, ge=-1, le=604800)
-    provisioner: str | None = None
-    settings: dict[str, Any] | None = None
-    disabled: bool | None = None
-    passwordless_access: bool | None = None
-    name: str | None = Field(default=None, max_length=64)
 
 
 class Endpoint(ResponseModel):
