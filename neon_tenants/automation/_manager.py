@@ -34,7 +34,7 @@ from neon_tenants.automation._errors import (
     TenantNotFound,
 )
 from neon_tenants.automation._locks import retry_concurrent, shard_lock, shard_locks
-from neon_tenants.automation.events import StackProgress
+from neon_tenants.automation.events import COMPONENT_TYPE, StackProgress
 from neon_tenants.automation.models import RestoreResult, TenantConnection
 from neon_tenants.automation.preview import FleetDiff, PlannedStep, fleet_diff, step_from_event
 from neon_tenants.fleet.program import build_program
@@ -244,7 +244,38 @@ class FleetManager(FleetCore):
             )
             return s.model_copy(update={"snapshots": snaps})
 
-        return self._change(tenant, edit)
+        return self._follow_default_branch(tenant, self._change(tenant, edit))
+
+    def _follow_default_branch(self, tenant: str, conn: TenantConnection) -> TenantConnection:
+        """A finalized snapshot restore gives the default branch a new id, which the project
+        resource cannot see (`diff` makes no API calls): when the live id moved, refresh the
+        project alone, then `up` so the outputs and the quota follow it.
+
+        Not while the tenant has dev branches: their `parent_branch_id` would move too, and
+        that is a replace whose create adopts the live branch by name and whose delete then
+        removes it (the outputs lag instead until that is solved in DevBranch)."""
+        fleet, spec = self._require(tenant)
+        stack = self.stack_of(fleet, tenant)
+        if spec.dev_branches:
+            self._emit(StackProgress(stack, "imperative", "default branch id kept: dev branches"))
+            return conn
+        with self._guard(stack):
+            org = self.client.for_project(conn.project_id, self._tier(fleet.tier).org)
+            live = next((b.id for b in org.iter_branches(conn.project_id) if b.default), None)
+        if live is None or live == conn.branch_id:
+            return conn
+        with shard_lock(self.lock_dir, stack):
+            self._emit(StackProgress(stack, "imperative", "refresh the project"))
+            with self._guard(stack):
+                engine_stack = self.engine.stack(stack)
+                project = engine_stack.workspace.project_settings().name
+                urn = (
+                    f"urn:pulumi:{stack}::{project}::{COMPONENT_TYPE}"
+                    f"$pulumi-python:dynamic/neon:NeonTenantProject::{tenant}-project"
+                )
+                retry_concurrent(partial(engine_stack.refresh, target=[urn], color="never"))
+            outputs = self._up(fleet.tier, tenant)
+        return self._connection(outputs, fleet, tenant)
 
     def create_dev_branch(
         self, tenant: str, name: str, parent: str = "production", **settings: Any

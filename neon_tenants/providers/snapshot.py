@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Literal
 
 import pulumi
@@ -26,7 +27,7 @@ from neon_tenants.providers._base import (
     ResourceInputs,
     mark,
 )
-from neon_tenants.providers._common import items, or_none
+from neon_tenants.providers._common import default_branch, items, or_none
 from neon_tenants.providers._time import CanonicalTime, canonical
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ class SnapshotProvider(NeonProvider[SnapshotInputs, SnapshotState]):
             api.rename_snapshot(new.project_id, id_, new.name)
         active = old.active_branch_id or new.branch_id
         if new.restore_trigger != old.restore_trigger and new.restore_trigger is not None:
-            active = self._restore(api, id_, new, active)
+            active = self._restore(api, id_, new, _restore_target(api, new, active))
         return SnapshotState(**new.model_dump(), snapshot_id=id_, active_branch_id=active)
 
     def _restore(self, api: Any, id_: str, i: SnapshotInputs, target: str) -> str:
@@ -148,6 +149,18 @@ def _create_or_reconcile(api: Any, i: SnapshotInputs) -> Any:
             if snap.name == i.name:
                 return snap
         raise
+
+
+def _restore_target(api: Any, i: SnapshotInputs, stored: str) -> str:
+    """The branch a restore lands on: the one this snapshot last restored, else its source
+    branch as the program passes it now. Another snapshot's finalized restore may have
+    replaced both (the old id is deleted, or kept as `(old)` when it has children): then the
+    project's default branch, which took over the source's role."""
+    for candidate in dict.fromkeys((stored, i.branch_id)):
+        branch = or_none(partial(api.get_branch, i.project_id, candidate))
+        if branch is not None and not branch.name.endswith("(old)"):
+            return candidate
+    return str(default_branch(api, i.project_id).id)
 
 
 def _inside_window(i: SnapshotInputs) -> None:
