@@ -64,6 +64,10 @@ class DevBranchState(DevBranchInputs):
 class DevBranchProvider(NeonProvider[DevBranchInputs, DevBranchState]):
     inputs_model = DevBranchInputs
     state_model = DevBranchState
+    # create adopts an existing object of the same name (crash-safe reruns), so on a replace
+    # the old one must be deleted first: otherwise the successor adopts it and the delete of
+    # the "old" resource removes the adopted one
+    delete_before_replace = True
 
     def validate(self, i: DevBranchInputs) -> list[v.Failure]:
         out = v.branch_name(i.name)

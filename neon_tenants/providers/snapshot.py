@@ -60,6 +60,10 @@ class SnapshotState(SnapshotInputs):
 class SnapshotProvider(NeonProvider[SnapshotInputs, SnapshotState]):
     inputs_model = SnapshotInputs
     state_model = SnapshotState
+    # create adopts an existing object of the same name (crash-safe reruns), so on a replace
+    # the old one must be deleted first: otherwise the successor adopts it and the delete of
+    # the "old" resource removes the adopted one
+    delete_before_replace = True
 
     def validate(self, i: SnapshotInputs) -> list[v.Failure]:
         out: list[v.Failure] = []

@@ -93,6 +93,8 @@ def test_diff_branch_reset_trigger_is_update_not_replace() -> None:
 def test_diff_branch_new_parent_is_replace() -> None:
     r = DevBranchProvider().diff("br-2", inp.branch(), inp.branch(parent_branch_id="br-9"))
     assert r.replaces == ["parent_branch_id"]
+    # create adopts by name: the old branch must go first, or the delete removes the adoptee
+    assert r.delete_before_replace is True
 
 
 def test_diff_branch_expiry_equal_instants_are_unchanged() -> None:
@@ -104,8 +106,8 @@ def test_diff_branch_expiry_equal_instants_are_unchanged() -> None:
 
 def test_diff_snapshot_timestamp_is_replace_but_source_branch_is_not() -> None:
     p = SnapshotProvider()
-    assert p.diff("s", inp.snapshot(), inp.snapshot(timestamp="2020-01-01T00:00:00Z")
-                  ).replaces == ["timestamp"]
+    r = p.diff("s", inp.snapshot(), inp.snapshot(timestamp="2020-01-01T00:00:00Z"))
+    assert r.replaces == ["timestamp"] and r.delete_before_replace is True
     assert p.diff("s", inp.snapshot(), inp.snapshot(branch_id="br-restored")).changes is False
 
 
