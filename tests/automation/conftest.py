@@ -3,10 +3,12 @@ stacks dir and work dir, bound to a shared emulator (no per-test deploy/destroy)
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from neon_tenants.automation import FleetManager, ProgressEvent
@@ -45,6 +47,25 @@ def meta_fleet(
 ) -> Iterator[FleetManager]:
     root = tmp_path_factory.mktemp("fleet-meta")
     yield make_manager(root, metadata_emulator, recorder, default_shards={"free": 3, "pro": 2})
+
+
+@pytest.fixture(scope="module")
+def pg_fleet(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetManager]:
+    """A FleetManager on the real-Postgres emulator (one per test module)."""
+    with make_manager(tmp_path_factory.mktemp("fleet-pg"), emulator, Recorder()) as fleet:
+        yield fleet
+
+
+def connect(uri: str) -> psycopg.Connection[Any]:
+    """Connect, retrying while a compute wakes up or an endpoint is re-attached."""
+    last: Exception | None = None
+    for _ in range(60):
+        try:
+            return psycopg.connect(uri, connect_timeout=10, autocommit=True)
+        except psycopg.OperationalError as exc:
+            last = exc
+            time.sleep(0.5)
+    raise AssertionError(f"no connection: {type(last).__name__}")
 
 
 def neon_client(emu: Any) -> Any:

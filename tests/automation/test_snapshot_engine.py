@@ -2,56 +2,38 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-import psycopg
 import pytest
 
 from neon_tenants.automation import FleetManager
 
-from .conftest import Recorder, make_manager, neon_client
+from .conftest import connect, neon_client
 
 pytestmark = [pytest.mark.engine, pytest.mark.postgres, pytest.mark.slow]
 
 
-def _connect(uri: str) -> psycopg.Connection[Any]:
-    last: Exception | None = None
-    for _ in range(60):
-        try:
-            return psycopg.connect(uri, connect_timeout=10, autocommit=True)
-        except psycopg.OperationalError as exc:
-            last = exc
-            time.sleep(0.5)
-    raise AssertionError(f"no connection: {type(last).__name__}")
-
-
 def _bodies(uri: str) -> list[str]:
-    with _connect(uri) as db:
+    with connect(uri) as db:
         return [r[0] for r in db.execute("select body from notes order by id")]
-
-
-@pytest.fixture(scope="module")
-def snap_fleet(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> FleetManager:
-    return make_manager(tmp_path_factory.mktemp("fleet-snap"), emulator, Recorder())
 
 
 @pytest.mark.parametrize(("tier", "org_alias"), [("pro", "paid"), ("free", "free")])
 def test_restore_snapshot_brings_back_the_data_as_it_was_at_the_snapshot(
-    snap_fleet: FleetManager, emulator: Any, tier: str, org_alias: str
+    pg_fleet: FleetManager, emulator: Any, tier: str, org_alias: str
 ) -> None:
     tenant = f"snap-{tier}"
-    conn = snap_fleet.provision(tenant, tier)
-    with _connect(conn.connection_uri.get_secret_value()) as db:
+    conn = pg_fleet.provision(tenant, tier)
+    with connect(conn.connection_uri.get_secret_value()) as db:
         db.execute("create table notes (id serial primary key, body text)")
         db.execute("insert into notes (body) values ('A')")
-    snap_fleet.snapshot(tenant, "v1")
-    with _connect(conn.connection_uri.get_secret_value()) as db:
+    pg_fleet.snapshot(tenant, "v1")
+    with connect(conn.connection_uri.get_secret_value()) as db:
         db.execute("insert into notes (body) values ('B')")
     assert _bodies(conn.connection_uri.get_secret_value()) == ["A", "B"]
 
-    returned = snap_fleet.restore_snapshot(tenant, "v1")
-    shown = snap_fleet.show(tenant)
+    returned = pg_fleet.restore_snapshot(tenant, "v1")
+    shown = pg_fleet.show(tenant)
     assert shown == returned
     assert shown.project_id == conn.project_id
     assert _bodies(shown.connection_uri.get_secret_value()) == ["A"]
@@ -68,37 +50,37 @@ def test_restore_snapshot_brings_back_the_data_as_it_was_at_the_snapshot(
     assert snaps == ["v1"]
 
     # free's "replace" rotation keeps exactly one snapshot; pro keeps both
-    snap_fleet.snapshot(tenant, "v2")
+    pg_fleet.snapshot(tenant, "v2")
     with neon_client(emulator) as client:
         snaps = [s.name for s in client.org(org_alias).list_snapshots(conn.project_id)]
     assert snaps == (["v2"] if tier == "free" else ["v1", "v2"])
 
     # the restore is declared in the fleet, and the stack converges with no change after it
-    diff = snap_fleet.preview([tier])
+    diff = pg_fleet.preview([tier])
     assert diff.exit_code == 0, diff.to_markdown()
 
 
 def test_restoring_one_snapshot_then_another_follows_the_moved_branch(
-    snap_fleet: FleetManager, emulator: Any
+    pg_fleet: FleetManager, emulator: Any
 ) -> None:
     """Both snapshots were taken on the original branch; after the first restore it is gone
     (deleted as `(old)`), so the second restore must target the branch that replaced it."""
     tenant = "snap-twice"
-    conn = snap_fleet.provision(tenant, "pro")
+    conn = pg_fleet.provision(tenant, "pro")
     uri = conn.connection_uri.get_secret_value()
-    with _connect(uri) as db:
+    with connect(uri) as db:
         db.execute("create table notes (id serial primary key, body text)")
         db.execute("insert into notes (body) values ('A')")
-    snap_fleet.snapshot(tenant, "v1")
-    with _connect(uri) as db:
+    pg_fleet.snapshot(tenant, "v1")
+    with connect(uri) as db:
         db.execute("insert into notes (body) values ('B')")
-    snap_fleet.snapshot(tenant, "v2")
-    with _connect(uri) as db:
+    pg_fleet.snapshot(tenant, "v2")
+    with connect(uri) as db:
         db.execute("insert into notes (body) values ('C')")
 
-    first = snap_fleet.restore_snapshot(tenant, "v1")
+    first = pg_fleet.restore_snapshot(tenant, "v1")
     assert _bodies(first.connection_uri.get_secret_value()) == ["A"]
-    second = snap_fleet.restore_snapshot(tenant, "v2")
+    second = pg_fleet.restore_snapshot(tenant, "v2")
     assert _bodies(second.connection_uri.get_secret_value()) == ["A", "B"]
     assert second.branch_id not in (conn.branch_id, first.branch_id)
 
@@ -106,5 +88,5 @@ def test_restoring_one_snapshot_then_another_follows_the_moved_branch(
         branches = list(client.org("paid").iter_branches(conn.project_id))
     assert not [b.name for b in branches if b.name.endswith("(old)")]
     assert [b.id for b in branches if b.default] == [second.branch_id]
-    diff = snap_fleet.preview(["pro"])
+    diff = pg_fleet.preview(["pro"])
     assert diff.exit_code == 0, diff.to_markdown()

@@ -6,42 +6,25 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
 import pytest
 
 from neon_tenants.automation import FleetManager
 
-from .conftest import Recorder, make_manager, neon_client
+from .conftest import connect, neon_client
 
 pytestmark = [pytest.mark.engine, pytest.mark.postgres, pytest.mark.slow]
-
-
-def _connect(uri: str) -> psycopg.Connection[Any]:
-    last: Exception | None = None
-    for _ in range(60):
-        try:
-            return psycopg.connect(uri, connect_timeout=5, autocommit=True)
-        except psycopg.OperationalError as exc:
-            last = exc
-            time.sleep(0.5)
-    raise AssertionError(f"no connection: {type(last).__name__}")
-
-
-@pytest.fixture(scope="module")
-def pg_fleet(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> FleetManager:
-    return make_manager(tmp_path_factory.mktemp("fleet-pg"), emulator, Recorder())
 
 
 def test_restore_brings_back_the_data_as_it_was_at_t(pg_fleet: FleetManager, emulator: Any) -> None:
     conn = pg_fleet.provision("undo-me", "free")
     uri = conn.connection_uri.get_secret_value()
-    with _connect(uri) as db:
+    with connect(uri) as db:
         db.execute("create table notes (id serial primary key, body text)")
         db.execute("insert into notes (body) values ('before')")
     time.sleep(1.5)
     moment = datetime.now(UTC)
     time.sleep(1.5)
-    with _connect(uri) as db:
+    with connect(uri) as db:
         db.execute("insert into notes (body) values ('after')")
         assert [r[0] for r in db.execute("select body from notes order by id")] == [
             "before",
@@ -49,7 +32,7 @@ def test_restore_brings_back_the_data_as_it_was_at_t(pg_fleet: FleetManager, emu
         ]
     result = pg_fleet.restore("undo-me", moment)
     assert result.branch_id == conn.branch_id
-    with _connect(uri) as db:
+    with connect(uri) as db:
         assert [r[0] for r in db.execute("select body from notes order by id")] == ["before"]
     with neon_client(emulator) as client:
         names = {b.name for b in client.org("free").iter_branches(conn.project_id)}
