@@ -192,8 +192,31 @@ ensure_command_plugin() {
     rm -rf "$tmp"
 }
 
+# Neon's own TypeScript client (npm @neondatabase/api-client), used by one conformance test to
+# show the emulator serves Neon's clients unchanged. Installed from the npm registry with the
+# committed lock file; skipped when this machine has no node/npm.
+ensure_ts_client() {
+    step "Neon TypeScript client for the emulator conformance test"
+    local dir="$REPO/tests/emulator/neon_ts_client"
+    if ! command -v npm >/dev/null 2>&1; then
+        note "npm not found: the test that runs Neon's own client will be skipped"
+        return
+    fi
+    local stamp="$dir/node_modules/.lock-sha256" want
+    want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        note "up to date"
+        return
+    fi
+    local t; t=$(now)
+    (cd "$dir" && npm ci --silent --no-audit --no-fund)
+    printf '%s\n' "$want" >"$stamp"
+    note "installed in $(elapsed "$t")s"
+}
+
 ensure_postgres
 ensure_venv
 ensure_engine
 ensure_command_plugin
+ensure_ts_client
 step "bootstrap done in $(elapsed "$T0")s (state: $NEON_TENANTS_STATE_DIR, cache: $NEON_TENANTS_CACHE_ROOT)"
