@@ -15,7 +15,7 @@ from neon_emulator.compute.backend import ComputeBackend
 from neon_emulator.compute.metadata import MetadataBackend
 from neon_emulator.engine.clock import Clock
 from neon_emulator.engine.faults import Faults
-from neon_emulator.engine.operations import OperationRunner
+from neon_emulator.engine.operations import OperationRunner, Step
 from neon_emulator.engine.ratelimit import RateLimiter
 from neon_emulator.settings import EmulatorSettings
 from neon_emulator.store.persistence import Persister, load_world
@@ -90,6 +90,11 @@ class Runtime:
 
     def changed(self) -> None:
         self.persister.mark_dirty()
+
+    def submit(self, project_id: str, steps: list[Step]) -> None:
+        """Start a mutation's operations (after the store lock is released) and persist it."""
+        self.runner.submit(project_id, steps)
+        self.changed()
 
     def count(self, route: str) -> None:
         with self.counters_lock:

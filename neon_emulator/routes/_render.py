@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from neon_emulator.compute.backend import BranchUsage
+from neon_emulator.engine.operations import Step
 from neon_emulator.store.records import (
     BranchRecord,
     DatabaseRecord,
@@ -239,3 +240,8 @@ def connection_details(r: RoleRecord, d: DatabaseRecord, e: EndpointRecord, port
             "host": e.host, "pooler_host": e.pooler_host,
         },
     }
+
+
+def operations(steps: list[Step]) -> list[Json]:
+    """A mutation's `operations[]`, rendered under the store lock before workers move them."""
+    return [operation(s.op) for s in steps]

@@ -98,7 +98,7 @@ def create_branch(
         out: Json = {
             "branch": render.branch(b, None),
             "endpoints": [render.endpoint(e) for e in eps],
-            "operations": [render.operation(s.op) for s in steps],
+            "operations": render.operations(steps),
             "roles": [render.role(r) for r in roles],
             "databases": [render.database(d) for d in dbs],
         }
@@ -106,8 +106,7 @@ def create_branch(
         if rw is not None and len(roles) == 1 and len(dbs) == 1:
             out["connection_uris"] = [
                 render.connection_details(roles[0], dbs[0], rw, rt.settings.endpoint_port)]
-    rt.runner.submit(p.id, steps)
-    rt.changed()
+    rt.submit(p.id, steps)
     return out
 
 
@@ -209,9 +208,8 @@ def delete_branch(project_id: str, branch_id: str, rt: RuntimeDep, caller: Calle
         rt.runner.ensure_unlocked(p.id)
         body = branch_body(rt, b)
         steps = delete_branch_steps(rt, b)
-        out = {"branch": body, "operations": [render.operation(s.op) for s in steps]}
-    rt.runner.submit(p.id, steps)
-    rt.changed()
+        out = {"branch": body, "operations": render.operations(steps)}
+    rt.submit(p.id, steps)
     return out
 
 
@@ -267,9 +265,8 @@ def restore_branch(project_id: str, branch_id: str, body: BranchRestoreRequest,
             rop = rt.runner.new_op(p.id, "start_compute", branch_id=b.id, endpoint_id=e.id)
             steps.append(Step(op=rop, work=_restarter(rt, pid, e.id)))
         out = {"branch": render.branch(b, None),
-               "operations": [render.operation(s.op) for s in steps]}
-    rt.runner.submit(p.id, steps)
-    rt.changed()
+               "operations": render.operations(steps)}
+    rt.submit(p.id, steps)
     return out
 
 

@@ -49,9 +49,8 @@ def create_endpoint(project_id: str, body: EndpointCreateRequest, rt: RuntimeDep
             provisioner=req.provisioner, passwordless_access=bool(req.passwordless_access))
         steps = [provision.endpoint_start_step(rt, e, register=True)]
         out = {"endpoint": render.endpoint(e),
-               "operations": [render.operation(s.op) for s in steps]}
-    rt.runner.submit(p.id, steps)
-    rt.changed()
+               "operations": render.operations(steps)}
+    rt.submit(p.id, steps)
     return out
 
 
@@ -106,9 +105,8 @@ def update_endpoint(project_id: str, endpoint_id: str, body: EndpointUpdateReque
             steps.append(Step(op=sop, work=lambda: rt.backend.suspend_endpoint(p.id, e.id),
                               done=lambda: provision.set_endpoint_state(rt, e, "idle")))
         out = {"endpoint": render.endpoint(e),
-               "operations": [render.operation(s.op) for s in steps]}
-    rt.runner.submit(p.id, steps)
-    rt.changed()
+               "operations": render.operations(steps)}
+    rt.submit(p.id, steps)
     return out
 
 
@@ -123,9 +121,8 @@ def delete_endpoint(project_id: str, endpoint_id: str, rt: RuntimeDep,
         rt.runner.ensure_unlocked(p.id)
         body = render.endpoint(e)
         steps = delete_endpoint_steps(rt, e)
-        out = {"endpoint": body, "operations": [render.operation(s.op) for s in steps]}
-    rt.runner.submit(p.id, steps)
-    rt.changed()
+        out = {"endpoint": body, "operations": render.operations(steps)}
+    rt.submit(p.id, steps)
     return out
 
 
@@ -150,8 +147,7 @@ def _transition(rt: Runtime, caller: Any, project_id: str, endpoint_id: str,
                         done=lambda: provision.set_endpoint_state(rt, e, "active"))
             e.pending_state = "active"
         out = {"endpoint": render.endpoint(e), "operations": [render.operation(op)]}
-    rt.runner.submit(pid, [step])
-    rt.changed()
+    rt.submit(pid, [step])
     return out
 
 

@@ -96,12 +96,11 @@ def create_project(body: ProjectCreateRequest, rt: RuntimeDep, caller: CallerDep
             "connection_uris": [render.connection_details(role, db, e, rt.settings.endpoint_port)],
             "roles": [render.role(role, with_password=True)],
             "databases": [render.database(db)],
-            "operations": [render.operation(s.op) for s in steps],
+            "operations": render.operations(steps),
             "branch": render.branch(b, None),
             "endpoints": [render.endpoint(e)],
         }
-    rt.runner.submit(pid, steps)
-    rt.changed()
+    rt.submit(pid, steps)
     return out
 
 
@@ -192,9 +191,8 @@ def update_project(project_id: str, body: ProjectUpdateRequest, rt: RuntimeDep,
             policy = provision.quota_policy(p)
             steps.append(Step(op=op, work=lambda: rt.backend.set_quota(p.id, policy)))
         out = {"project": project_body(rt, p),
-               "operations": [render.operation(s.op) for s in steps]}
-    rt.runner.submit(p.id, steps)
-    rt.changed()
+               "operations": render.operations(steps)}
+    rt.submit(p.id, steps)
     return out
 
 
@@ -212,8 +210,7 @@ def delete_project(project_id: str, rt: RuntimeDep, caller: CallerDep) -> Json:
             steps.append(Step(op=op, work=_suspender(rt, p.id, e.id)))
             e.current_state, e.pending_state = "idle", None
         body = project_body(rt, p)
-    rt.runner.submit(p.id, steps)
-    rt.changed()
+    rt.submit(p.id, steps)
     return {"project": body}
 
 

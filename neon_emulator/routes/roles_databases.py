@@ -37,8 +37,7 @@ def _reply(key: str, record: Json, step: Step) -> Json:
 
 def _start(rt: Runtime, pid: str, step: Step, out: Json) -> Json:
     """Submit once the store lock is released, persist, answer."""
-    rt.runner.submit(pid, [step])
-    rt.changed()
+    rt.submit(pid, [step])
     return out
 
 

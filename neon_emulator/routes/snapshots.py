@@ -78,8 +78,7 @@ def create_snapshot(
         step = Step(op=rt.runner.new_op(pid, "create_branch", branch_id=bid), work=work,
                     done=done, failed=failed)
         out = {"snapshot": render.snapshot(snap), "operations": [render.operation(step.op)]}
-    rt.runner.submit(pid, [step])
-    rt.changed()
+    rt.submit(pid, [step])
     return out
 
 
@@ -116,8 +115,7 @@ def delete_snapshot(project_id: str, snapshot_id: str, rt: RuntimeDep,
         step = Step(op=rt.runner.new_op(pid, "delete_timeline"),
                     work=lambda: rt.backend.delete_snapshot(pid, sid))
         out = {"operations": [render.operation(step.op)]}
-    rt.runner.submit(pid, [step])
-    rt.changed()
+    rt.submit(pid, [step])
     return out
 
 
@@ -152,8 +150,7 @@ def restore_snapshot(
         out = {"branch": render.branch(restored, None),
                "endpoints": [render.endpoint(e) for e in endpoints],
                "operations": [render.operation(x.op) for x in steps]}
-    rt.runner.submit(pid, steps)
-    rt.changed()
+    rt.submit(pid, steps)
     return out
 
 
@@ -199,7 +196,6 @@ def finalize_restore(project_id: str, branch_id: str, rt: RuntimeDep, caller: Ca
         target = rt.store.branch(p.id, b.restore_target_id)
         rt.runner.ensure_unlocked(p.id)
         steps = finalize_steps(rt, b, target, body.name if body else None)
-        out = {"operations": [render.operation(s.op) for s in steps]}
-    rt.runner.submit(p.id, steps)
-    rt.changed()
+        out = {"operations": render.operations(steps)}
+    rt.submit(p.id, steps)
     return out
