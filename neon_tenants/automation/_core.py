@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
+from neon_tenants.automation._backend_locks import BackendLock
 from neon_tenants.automation._errors import (
     FleetError,
     InvalidRequest,
@@ -92,7 +93,11 @@ class FleetCore:
         with self._init_lock:
             if self._engine is None:
                 try:
-                    self._engine = Engine(self.work_dir, engine_env(self._env_overrides))
+                    self._engine = Engine(
+                        self.work_dir,
+                        engine_env(self._env_overrides),
+                        on_lock_cleared=self._lock_cleared,
+                    )
                 except Exception as exc:
                     raise translate(exc) from exc
             return self._engine
@@ -124,6 +129,9 @@ class FleetCore:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def _lock_cleared(self, lock: BackendLock) -> None:
+        self._emit(StackProgress(lock.stack, "stale_lock_cleared", lock.describe()))
 
     def _emit(self, event: ProgressEvent) -> None:
         if self.on_event is not None:

@@ -11,9 +11,17 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+from neon_tenants.automation._backend_locks import (
+    BackendLock,
+    LeaseKeeper,
+    clear_stale,
+    lease_from_env,
+    lock_store,
+)
 
 PROJECT_NAME = "neon-tenants"
 _PROJECT_YAML = f"name: {PROJECT_NAME}\nruntime: python\n"
@@ -55,13 +63,27 @@ def ensure_work_dir(work_dir: Path) -> None:
 
 
 class Engine:
-    """Thin wrapper over one LocalWorkspace: open stacks, run ops, edit state."""
+    """Thin wrapper over one LocalWorkspace: open stacks, run ops, edit state.
 
-    def __init__(self, work_dir: Path, env: Mapping[str, str]) -> None:
+    Opening a stack first clears its stale engine locks (holder dead, or lease expired:
+    `_backend_locks.py`), and while this process lives it renews its host's live locks;
+    `on_lock_cleared` hears about each lock removed.
+    """
+
+    def __init__(
+        self,
+        work_dir: Path,
+        env: Mapping[str, str],
+        on_lock_cleared: Callable[[BackendLock], None] | None = None,
+    ) -> None:
         from pulumi import automation as auto
 
         ensure_work_dir(work_dir)
         self.env = dict(env)
+        self.lease = lease_from_env(self.env)
+        self.lock_store = lock_store(self.env.get("PULUMI_BACKEND_URL", ""), self.env)
+        self._keeper = LeaseKeeper(self.lock_store, self.lease) if self.lock_store else None
+        self._on_lock_cleared = on_lock_cleared
         pulumi_bin = shutil.which("pulumi", path=self.env.get("PATH"))
         command = None
         if pulumi_bin is not None:
@@ -70,14 +92,32 @@ class Engine:
             work_dir=str(work_dir), env_vars=self.env, pulumi_command=command
         )
 
+    @property
+    def project(self) -> str:
+        return str(self.workspace.project_settings().name)
+
+    def clear_stale_locks(self, name: str | None = None) -> list[BackendLock]:
+        """Remove the stale locks of stack `name` (all stacks when None) of this project."""
+        if self.lock_store is None:
+            return []
+        if self._keeper is not None:
+            self._keeper.start()
+        cleared = clear_stale(self.lock_store, name, project=self.project, lease=self.lease)
+        for lock in cleared:
+            if self._on_lock_cleared is not None:
+                self._on_lock_cleared(lock)
+        return cleared
+
     def stack(self, name: str) -> Any:
         from pulumi import automation as auto
 
+        self.clear_stale_locks(name)
         return auto.Stack.create_or_select(name, self.workspace)
 
     def select(self, name: str) -> Any:
         from pulumi import automation as auto
 
+        self.clear_stale_locks(name)
         return auto.Stack.select(name, self.workspace)
 
     def outputs(self, name: str) -> dict[str, Any]:
@@ -106,6 +146,7 @@ class Engine:
 
         from neon_tenants.automation.events import tenant_of_urn
 
+        self.clear_stale_locks(stack_name)
         state = self.workspace.export_stack(stack_name)
         deployment = dict(state.deployment or {})
         resources = list(deployment.get("resources") or [])

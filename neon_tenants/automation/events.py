@@ -12,7 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Phase = Literal["locked", "fleet_written", "engine_started", "engine_done", "imperative", "retry"]
+Phase = Literal[
+    "locked",
+    "fleet_written",
+    "engine_started",
+    "engine_done",
+    "imperative",
+    "retry",
+    "stale_lock_cleared",
+]
 StepState = Literal["started", "done", "failed"]
 
 

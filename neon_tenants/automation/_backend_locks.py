@@ -1,0 +1,354 @@
+"""The engine's own stack locks in the state backend: find them, judge them, clear stale ones.
+
+Pulumi's DIY backend (file:// and postgres://) takes a stack lock by writing
+`.pulumi/locks/<org>/<project>/<stack>/<uuid>.json` = `{pid, username, hostname, timestamp}`
+(pkg/backend/diy/lock.go) and deletes it when the update ends. A `kill -9` of the engine
+leaves the key behind, and every later update on that stack fails with "the stack is
+currently locked" (ConcurrentUpdateError -> ShardBusy) until someone deletes it by hand
+(issue 14). The engine never looks at whether the holder still lives; we do, before each run:
+
+- same host (the lock's hostname is ours): the holder is dead when its pid is gone, is a
+  zombie, or is a newer process that reused the pid (it started after the lock was taken);
+- another host: we cannot see its processes, so a lock is a lease. Every neon-tenants
+  process renews the locks its host's live engines hold (`LeaseKeeper`, file mtime or the
+  row's `updated_at`), so a lock from another host is stale once neither its timestamp nor
+  its last renewal is younger than the lease (`NEON_TENANTS_LOCK_LEASE_SECONDS`, 900 s).
+  A plain `pulumi up` on another host renews nothing: keep such runs shorter than the lease.
+
+A lock whose holder is alive is never touched. Other backends (Pulumi Cloud) release locks
+server-side; `lock_store()` returns None for them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal, Protocol
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+LOCKS_PREFIX = ".pulumi/locks/"
+LEASE_ENV = "NEON_TENANTS_LOCK_LEASE_SECONDS"
+DEFAULT_LEASE = timedelta(seconds=900)
+
+Verdict = Literal["alive", "dead", "expired", "leased"]
+
+
+@dataclass(frozen=True)
+class BackendLock:
+    """One stack lock as the engine wrote it, plus when it was last renewed."""
+
+    key: str  # backend key, `.pulumi/locks/organization/<project>/<stack>/<uuid>.json`
+    project: str
+    stack: str
+    pid: int
+    username: str
+    hostname: str
+    taken_at: datetime
+    renewed_at: datetime
+
+    @property
+    def last_sign_of_life(self) -> datetime:
+        return max(self.taken_at, self.renewed_at)
+
+    def describe(self) -> str:
+        when = self.taken_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return f"{self.stack}: pid {self.pid} on {self.hostname} since {when}"
+
+
+class LockStore(Protocol):
+    """Where a backend keeps its lock keys (a directory tree or a table)."""
+
+    def locks(self) -> list[BackendLock]: ...
+
+    def delete(self, lock: BackendLock) -> bool: ...
+
+    def renew(self, lock: BackendLock) -> None: ...
+
+
+def parse_lock(key: str, content: bytes | str, renewed_at: datetime) -> BackendLock | None:
+    """A lock key and its JSON; None for anything that is not a stack lock file."""
+    parts = key.removeprefix(LOCKS_PREFIX).split("/")
+    if not key.startswith(LOCKS_PREFIX) or len(parts) < 3 or not parts[-1].endswith(".json"):
+        return None
+    try:
+        data = json.loads(content)
+        taken = _parse_time(str(data["timestamp"]))
+        pid = int(data.get("pid", 0))
+    except (ValueError, KeyError, TypeError):
+        return None
+    return BackendLock(
+        key=key,
+        project=parts[-3],
+        stack=parts[-2],
+        pid=pid,
+        username=str(data.get("username", "")),
+        hostname=str(data.get("hostname", "")),
+        taken_at=taken,
+        renewed_at=renewed_at,
+    )
+
+
+def _parse_time(text: str) -> datetime:
+    """Go's RFC 3339 with nanoseconds (Python keeps microseconds)."""
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# -- judging a holder ---------------------------------------------------------------------
+
+
+def lease_from_env(environ: Mapping[str, str] | None = None) -> timedelta:
+    env = os.environ if environ is None else environ
+    raw = env.get(LEASE_ENV, "").strip()
+    if not raw:
+        return DEFAULT_LEASE
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ValueError(f"{LEASE_ENV} must be a number of seconds (got {raw!r})") from None
+    if seconds <= 0:
+        raise ValueError(f"{LEASE_ENV} must be > 0 seconds (got {raw!r})")
+    return timedelta(seconds=seconds)
+
+
+def verdict(
+    lock: BackendLock,
+    *,
+    host: str | None = None,
+    now: datetime | None = None,
+    lease: timedelta = DEFAULT_LEASE,
+) -> Verdict:
+    """alive / dead (same host) or leased / expired (another host)."""
+    if lock.hostname == (host or socket.gethostname()):
+        return "alive" if process_alive(lock.pid, since=lock.taken_at) else "dead"
+    moment = now or datetime.now(UTC)
+    return "leased" if moment - lock.last_sign_of_life < lease else "expired"
+
+
+def is_stale(lock: BackendLock, **kw: Any) -> bool:
+    return verdict(lock, **kw) in ("dead", "expired")
+
+
+def process_alive(pid: int, *, since: datetime | None = None) -> bool:
+    """Whether `pid` runs on this host and is the process that existed at `since`.
+
+    A zombie (killed, not yet reaped) is dead; a process that started after `since`
+    reused the pid of a dead holder. Without /proc (not Linux) only the pid is checked.
+    """
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by another user
+    stat = _proc_stat(pid)
+    if stat is None:  # exited meanwhile, or no /proc (not Linux): trust the pid check
+        return not Path("/proc").is_dir()
+    state, started = stat
+    if state in ("Z", "X"):
+        return False
+    if since is not None and started is not None and started > since + timedelta(seconds=2):
+        return False
+    return True
+
+
+def _proc_stat(pid: int) -> tuple[str, datetime | None] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    # "pid (comm) state ..."; comm may contain spaces and parentheses: split after the last ")".
+    fields = raw[raw.rfind(")") + 2 :].split()
+    state = fields[0] if fields else "?"
+    try:
+        ticks = int(fields[19])  # field 22 of stat(5): starttime, in clock ticks after boot
+        start = _boot_time() + ticks / os.sysconf("SC_CLK_TCK")
+    except (IndexError, ValueError, OSError):
+        return state, None
+    return state, datetime.fromtimestamp(start, UTC)
+
+
+def _boot_time() -> float:
+    for line in Path("/proc/stat").read_text(encoding="utf-8").splitlines():
+        if line.startswith("btime "):
+            return float(line.split()[1])
+    raise ValueError("no btime in /proc/stat")
+
+
+def clear_stale(
+    store: LockStore,
+    stack: str | None = None,
+    *,
+    project: str | None = None,
+    lease: timedelta = DEFAULT_LEASE,
+    host: str | None = None,
+    now: datetime | None = None,
+) -> list[BackendLock]:
+    """Delete the stale locks of `stack` (every stack when None); returns what was cleared."""
+    cleared: list[BackendLock] = []
+    for lock in store.locks():
+        if stack is not None and lock.stack != stack:
+            continue
+        if project is not None and lock.project != project:
+            continue
+        if is_stale(lock, lease=lease, host=host, now=now) and store.delete(lock):
+            cleared.append(lock)
+    return cleared
+
+
+# -- the two stores -----------------------------------------------------------------------
+
+
+class FileLockStore:
+    """`file://DIR`: lock files under DIR/.pulumi/locks; renewal = the file's mtime."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def locks(self) -> list[BackendLock]:
+        base = self.root / LOCKS_PREFIX
+        found: list[BackendLock] = []
+        for path in sorted(base.rglob("*.json")) if base.is_dir() else []:
+            try:
+                content = path.read_bytes()
+                renewed = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            except OSError:  # released meanwhile
+                continue
+            lock = parse_lock(path.relative_to(self.root).as_posix(), content, renewed)
+            if lock is not None:
+                found.append(lock)
+        return found
+
+    def delete(self, lock: BackendLock) -> bool:
+        try:
+            (self.root / lock.key).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def renew(self, lock: BackendLock) -> None:
+        try:
+            os.utime(self.root / lock.key)
+        except FileNotFoundError:
+            pass
+
+
+class PostgresLockStore:
+    """`postgres://...?table=T` (the engine's DIY PostgreSQL backend): rows `key, data JSON,
+    updated_at` in table T (default pulumi_state); renewal = `updated_at = now()`."""
+
+    def __init__(self, conninfo: str, table: str, password: str | None = None) -> None:
+        if not table.replace("_", "").isalnum():
+            raise ValueError(f"the state table name must be an identifier (got {table!r})")
+        self.conninfo = conninfo
+        self.table = table
+        self._password = password
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        kw: dict[str, Any] = {"autocommit": True, "connect_timeout": 10}
+        if self._password:
+            kw["password"] = self._password
+        return psycopg.connect(self.conninfo, **kw)
+
+    def locks(self) -> list[BackendLock]:
+        import psycopg
+
+        query = f"SELECT key, data::text, updated_at FROM {self.table} WHERE key LIKE %s"
+        try:
+            with self._connect() as conn:
+                rows = conn.execute(query, (LOCKS_PREFIX + "%",)).fetchall()
+        except psycopg.errors.UndefinedTable:
+            return []
+        found: list[BackendLock] = []
+        for key, data, updated in rows:
+            renewed = updated if updated.tzinfo else updated.replace(tzinfo=UTC)
+            lock = parse_lock(str(key), str(data), renewed)
+            if lock is not None:
+                found.append(lock)
+        return found
+
+    def delete(self, lock: BackendLock) -> bool:
+        with self._connect() as conn:
+            cur = conn.execute(f"DELETE FROM {self.table} WHERE key = %s", (lock.key,))
+            return bool(cur.rowcount)
+
+    def renew(self, lock: BackendLock) -> None:
+        with self._connect() as conn:
+            conn.execute(f"UPDATE {self.table} SET updated_at = now() WHERE key = %s", (lock.key,))
+
+
+def lock_store(backend_url: str, env: Mapping[str, str] | None = None) -> LockStore | None:
+    """The store behind a `PULUMI_BACKEND_URL`; None when the backend manages its own locks."""
+    if backend_url.startswith("file://"):
+        return FileLockStore(Path(backend_url.removeprefix("file://")).expanduser())
+    if backend_url.startswith(("postgres://", "postgresql://")):
+        parts = urlsplit(backend_url)
+        query = parse_qsl(parts.query)
+        table = dict(query).get("table") or "pulumi_state"
+        rest = urlencode([(k, v) for k, v in query if k != "table"])
+        conninfo = urlunsplit(("postgresql", parts.netloc, parts.path, rest, ""))
+        password = (env or {}).get("PGPASSWORD") or None
+        return PostgresLockStore(conninfo, table, password)
+    return None
+
+
+# -- the lease ----------------------------------------------------------------------------
+
+
+class LeaseKeeper:
+    """Renews, every `lease / 4`, the locks held by live engines of this host, so another
+    host can tell a long run from a dead one. One daemon thread per store; it dies with the
+    process, which is the point: a killed holder stops renewing."""
+
+    def __init__(self, store: LockStore, lease: timedelta = DEFAULT_LEASE) -> None:
+        self.store = store
+        self.lease = lease
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._guard = threading.Lock()
+
+    def renew_once(self) -> list[BackendLock]:
+        host = socket.gethostname()
+        renewed: list[BackendLock] = []
+        for lock in self.store.locks():
+            if lock.hostname == host and process_alive(lock.pid, since=lock.taken_at):
+                self.store.renew(lock)
+                renewed.append(lock)
+        return renewed
+
+    def start(self) -> None:
+        with self._guard:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._run, name="lock-lease", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        interval = max(self.lease.total_seconds() / 4, 0.05)
+        while not self._stop.wait(interval):
+            try:
+                self.renew_once()
+            except Exception:  # noqa: BLE001 - a failed renewal must not kill the run
+                continue
+
+
+def iter_stale(
+    store: LockStore, *, lease: timedelta = DEFAULT_LEASE, project: str | None = None
+) -> Iterator[BackendLock]:
+    """Read-only: the stale locks `audit` reports."""
+    for lock in store.locks():
+        if (project is None or lock.project == project) and is_stale(lock, lease=lease):
+            yield lock
