@@ -3,7 +3,9 @@
 Every check runs the real tool (`pulumi version`, `postgres --version`, ...) rather than
 testing for a file, because a binary copied out of the Go module cache without its execute
 bit, or a CLI built without its `-X version` flag, looks present but does not work.
-The command plugin is optional: its Go module is not served by the proxy reachable here.
+The pulumi-command plugin is required (archives, checkpoints and migrations run through
+`command.local.Command`, issue 12); the bootstrap builds it from ../shared/vendor where its Go
+modules are not served.
 """
 
 from __future__ import annotations
@@ -21,8 +23,6 @@ from pydantic import BaseModel, ConfigDict
 from neon_tenants._env import pulumi_bin_dir
 from neon_tenants._settings import PULUMI_COMMAND_VERSION, PULUMI_VERSION, Paths, paths
 from neon_tenants.client._credentials import KEY_ENV_VARS
-
-_COMMAND_MODULE = "github.com/pulumi/pulumi-command/provider"
 
 
 class Check(BaseModel):
@@ -134,19 +134,23 @@ def _file_check(name: str, path: Path) -> Check:
 
 
 def _command_plugin_check(p: Paths) -> Check:
-    name = "pulumi-command plugin"
-    plugin = p.pulumi_home / "plugins" / f"resource-command-v{PULUMI_COMMAND_VERSION}"
-    binary = plugin / "pulumi-resource-command"
-    found = str(binary) if binary.exists() else shutil.which("pulumi-resource-command")
-    if found:
-        return Check(name=name, ok=True, detail=found, required=False)
+    """The engine loads `resource-command-v<VER>` from PULUMI_HOME by that directory name, so
+    the version is the directory's (the binary has no version flag)."""
+    name = f"pulumi-command {PULUMI_COMMAND_VERSION}"
+    binary = command_plugin_path(p)
+    if binary.is_file() and os.access(binary, os.X_OK):
+        return Check(name=name, ok=True, detail=str(binary))
     return Check(
         name=name,
         ok=False,
-        required=False,
-        detail=f"unavailable: {_COMMAND_MODULE} is not served by the Go proxy "
-        "(pulumi_command resources cannot run; nothing in neon-tenants needs them)",
+        detail=f"{binary} absent: run `make setup` (installs it, or builds it from "
+        "../shared/vendor)",
     )
+
+
+def command_plugin_path(p: Paths) -> Path:
+    plugin = p.pulumi_home / "plugins" / f"resource-command-v{PULUMI_COMMAND_VERSION}"
+    return plugin / "pulumi-resource-command"
 
 
 def _postgres_user_check() -> Check:

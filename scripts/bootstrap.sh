@@ -7,7 +7,8 @@
 #   3. The Pulumi engine, offline: a `pulumi` of the pinned version on PATH, else the per-user
 #      cache, else a build from Go modules (tools/pulumi-build) plus our own language host
 #      (tools/pulumi-language-python) and Pulumi's two Python shims from the sdk/v3 module.
-#   4. The pulumi-command plugin, when its Go module is served (it is not, here: a note only).
+#   4. The pulumi-command plugin 1.2.1 (required): installed, downloaded, or built from the
+#      vendored release sources in ../shared/vendor, cached per version like the engine.
 #
 # Nothing is downloaded except through the Go module proxy, PyPI and apt
 # (see /work/shared/PULUMI_OFFLINE.md for why the official installers cannot be used).
@@ -151,45 +152,114 @@ install_helpers() {
 }
 
 # ---------------------------------------------------------------- 4. the pulumi-command plugin
+# `pulumi_command.local.Command` runs archives, migrations and checkpoints (issue 12), so the
+# plugin is required. In order: a 1.2.1 already installed (our PULUMI_HOME, else the user's
+# ~/.pulumi); else our per-version cache; else `pulumi plugin install` where Pulumi's download
+# works; else a build from the release sources in ../shared/vendor (sha256 checked first).
+# Its Go modules are not served by the proxy here (403), the vendor README says why.
 COMMAND_VERSION=1.2.1
-COMMAND_MODULE=github.com/pulumi/pulumi-command/provider
-COMMAND_COMMIT=7f3eb6f3b77c  # v1.2.1 has no provider/v* tag (PULUMI_OFFLINE.md)
+COMMAND_TARBALL=pulumi-command-v1.2.1-provider.tar.gz
+COMMAND_SHA256=88b26e9c4e6088a8865ca5dfc116c01805265b8ce450d7de5f6f7cce7ba1c592
+GOPROVIDER_TARBALL=pulumi-go-provider-v1.3.0.tar.gz
+GOPROVIDER_SHA256=e424e9b97bc55acfc82759dc4b4f56fdfbbd6ff3b4eca5d981b7ca5518dd2536
+
+# ../shared/vendor beside the checkout (CI: a fresh clone with shared/ as its sibling); for a
+# git worktree, beside the main checkout too; NEON_TENANTS_VENDOR_DIR overrides both.
+vendor_dir() {
+    local common
+    if [ -n "${NEON_TENANTS_VENDOR_DIR:-}" ]; then printf '%s\n' "$NEON_TENANTS_VENDOR_DIR"; return; fi
+    if [ -d "$REPO/../shared/vendor" ]; then (cd "$REPO/../shared/vendor" && pwd); return; fi
+    common=$(git -C "$REPO" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || true)
+    if [ -n "$common" ] && [ -d "$(dirname "$common")/../shared/vendor" ]; then
+        (cd "$(dirname "$common")/../shared/vendor" && pwd); return
+    fi
+    printf '%s\n' "$REPO/../shared/vendor"
+}
+
+install_command_file() {
+    local out
+    if ! out=$(pulumi plugin install resource command "$COMMAND_VERSION" --file "$1" 2>&1); then
+        printf '%s\n' "$out" >&2
+        echo "error: \`pulumi plugin install --file $1\` failed" >&2
+        return 1
+    fi
+}
+
+build_command_plugin() {
+    local out="$1" vendor w t
+    vendor=$(vendor_dir)
+    for pair in "$COMMAND_TARBALL:$COMMAND_SHA256" "$GOPROVIDER_TARBALL:$GOPROVIDER_SHA256"; do
+        local f="$vendor/${pair%%:*}" want="${pair#*:}"
+        if [ ! -f "$f" ]; then
+            echo "error: $f not found: the pulumi-command sources are expected in ../shared/vendor" >&2
+            echo "  (or set NEON_TENANTS_VENDOR_DIR); see shared/vendor/README.md" >&2
+            return 1
+        fi
+        if [ "$(sha256sum "$f" | cut -d' ' -f1)" != "$want" ]; then
+            echo "error: sha256 mismatch for $f (expected $want); not building from it" >&2
+            return 1
+        fi
+    done
+    command -v go >/dev/null || { echo "error: Go is needed to build pulumi-resource-command" >&2; return 1; }
+    t=$(now); w=$(mktemp -d)
+    note "go build pulumi-resource-command from $vendor (sha256 ok; ~2 min on 2 cores)"
+    tar xzf "$vendor/$COMMAND_TARBALL" -C "$w"
+    tar xzf "$vendor/$GOPROVIDER_TARBALL" -C "$w"
+    if ! (
+        cd "$w/pulumi-command-$COMMAND_VERSION/provider"
+        go mod edit -replace "github.com/pulumi/pulumi-go-provider=../../pulumi-go-provider-1.3.0"
+        CGO_ENABLED=0 GOFLAGS="-mod=mod -buildvcs=false" go build -trimpath \
+            -ldflags "-s -w -X github.com/pulumi/pulumi-command/provider/pkg/version.Version=$COMMAND_VERSION" \
+            -o "$out.partial" ./cmd/pulumi-resource-command
+    ); then
+        rm -rf "$w" "$out.partial"
+        echo "error: building pulumi-resource-command failed (output above)" >&2
+        return 1
+    fi
+    rm -rf "$w"
+    mv "$out.partial" "$out"
+    note "built in $(elapsed "$t")s: $out ($(du -h "$out" | cut -f1))"
+}
+
 ensure_command_plugin() {
-    step "pulumi-command plugin v$COMMAND_VERSION (optional)"
+    step "pulumi-command plugin v$COMMAND_VERSION"
     local dir="$PULUMI_HOME/plugins/resource-command-v$COMMAND_VERSION"
+    local cache="$NEON_TENANTS_CACHE_ROOT/pulumi-command-v$COMMAND_VERSION"
     if [ -x "$dir/pulumi-resource-command" ]; then
         note "installed in $dir"
         return
     fi
-    # Ask the proxy whether the module is served at all (403 here), at most once a day.
-    local marker="$NEON_TENANTS_CACHE_ROOT/command-plugin.unavailable" why=""
-    if [ -n "$(find "$marker" -mmin -1440 2>/dev/null)" ]; then
-        why="$(cat "$marker")"
-    elif ! why=$(cd "$REPO/tools/pulumi-build" && go list -m -json \
-        "$COMMAND_MODULE@${NEON_TENANTS_COMMAND_REF:-$COMMAND_COMMIT}" 2>&1 >/dev/null); then
-        case "$why" in
-            *403*|*404*|*"not available"*) why="module not served by the Go proxy" ;;
-            *) why="go list failed: $(printf '%s' "$why" | tail -1)" ;;
-        esac
-        printf '%s\n' "$why" >"$marker"
-    else
-        why=""
+    mkdir -p "$cache"
+    # one bootstrap at a time builds/installs (worktrees share the cache and PULUMI_HOME)
+    exec 9>"$cache/.lock"
+    flock 9
+    if [ -x "$dir/pulumi-resource-command" ]; then
+        note "installed in $dir (by a concurrent bootstrap)"
+        exec 9>&-; return
     fi
-    if [ -n "$why" ]; then
-        note "unavailable ($why): $COMMAND_MODULE; skipping (optional)"
-        return
+    local user="$HOME/.pulumi/plugins/resource-command-v$COMMAND_VERSION/pulumi-resource-command"
+    if [ -x "$user" ] && [ "$user" != "$dir/pulumi-resource-command" ]; then
+        install_command_file "$user" || exit 1
+        note "installed from $user"
+        exec 9>&-; return
     fi
-    local t tmp; t=$(now); tmp=$(mktemp -d)
-    if GOBIN="$tmp" CGO_ENABLED=0 go install -trimpath \
-        -ldflags "-s -w -X $COMMAND_MODULE/pkg/version.Version=v$COMMAND_VERSION" \
-        "$COMMAND_MODULE/cmd/pulumi-resource-command@${NEON_TENANTS_COMMAND_REF:-$COMMAND_COMMIT}"; then
-        mkdir -p "$dir"
-        install -m 0755 "$tmp/pulumi-resource-command" "$dir/"
-        note "built in $(elapsed "$t")s into $dir"
-    else
-        note "build failed; pulumi_command resources will not work (not required)"
+    if [ ! -x "$cache/pulumi-resource-command" ]; then
+        # Pulumi's own download, tried at most once a day where it does not work (here).
+        local marker="$cache/download.unavailable"
+        if [ -z "$(find "$marker" -mmin -1440 2>/dev/null)" ]; then
+            if PULUMI_HOME="$PULUMI_HOME" timeout 120 pulumi plugin install resource command \
+                "$COMMAND_VERSION" >/dev/null 2>&1 && [ -x "$dir/pulumi-resource-command" ]; then
+                note "installed by \`pulumi plugin install\` into $dir"
+                exec 9>&-; return
+            fi
+            date -u >"$marker"
+            note "\`pulumi plugin install\` cannot download here: building from the vendored sources"
+        fi
+        build_command_plugin "$cache/pulumi-resource-command" || { exec 9>&-; exit 1; }
     fi
-    rm -rf "$tmp"
+    install_command_file "$cache/pulumi-resource-command" || exit 1
+    exec 9>&-
+    note "installed into $dir (from $cache)"
 }
 
 # Neon's own TypeScript client (npm @neondatabase/api-client), used by one conformance test to

@@ -7,9 +7,8 @@ run instead of skipping: CI must not go green without ever running the engine.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,11 +16,6 @@ import pytest
 
 from neon_tenants._env import EngineMissing, pulumi_command, pulumi_env, require_engine
 from neon_tenants._settings import PULUMI_COMMAND_VERSION, paths
-
-COMMAND_PLUGIN_SKIP = (
-    "pulumi-command plugin unavailable (module not served by the Go proxy): "
-    "github.com/pulumi/pulumi-command/provider"
-)
 
 
 @dataclass(frozen=True)
@@ -75,19 +69,15 @@ def automation_command(engine_env: EngineEnv) -> object:
     return pulumi_command()
 
 
-@pytest.fixture
-def command_plugin(engine_env: EngineEnv) -> None:
-    """Skips (with the reason) unless the pulumi-command plugin is installed."""
-    if not command_plugin_installed(engine_env.env):
-        pytest.skip(COMMAND_PLUGIN_SKIP)
-
-
-def command_plugin_installed(env: Mapping[str, str]) -> bool:
-    home = Path(env.get("PULUMI_HOME") or paths().pulumi_home)
-    plugin = home / "plugins" / f"resource-command-v{PULUMI_COMMAND_VERSION}"
-    return (plugin / "pulumi-resource-command").exists() or bool(
-        shutil.which("pulumi-resource-command", path=env.get("PATH"))
-    )
+@pytest.fixture(scope="session")
+def command_plugin(engine_env: EngineEnv) -> Path:
+    """The pulumi-command plugin the bootstrap installs (required: fails, never skips)."""
+    home = Path(engine_env.env.get("PULUMI_HOME") or paths().pulumi_home)
+    binary = home / "plugins" / f"resource-command-v{PULUMI_COMMAND_VERSION}"
+    binary = binary / "pulumi-resource-command"
+    if not binary.is_file():
+        pytest.fail(f"{binary} missing: run `make setup` (scripts/bootstrap.sh)", pytrace=False)
+    return binary
 
 
 @pytest.fixture

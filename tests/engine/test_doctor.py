@@ -16,6 +16,17 @@ def test_doctor_passes_on_a_bootstrapped_machine(capsys: pytest.CaptureFixture[s
     assert "pulumi-language-python  v3.274.1" in out
     assert "postgres (PostgreSQL) 15." in out
     assert "the local emulator will be used" in out
+    assert "ok      pulumi-command 1.2.1" in out
+
+
+def test_doctor_requires_the_command_plugin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PULUMI_HOME", str(tmp_path / "empty-home"))
+    assert run_doctor() == 1
+    out = capsys.readouterr().out
+    assert "MISSING pulumi-command 1.2.1" in out
+    assert "missing: pulumi-command 1.2.1 -> run `make setup`" in out
 
 
 def test_doctor_fails_and_names_the_fix_without_an_engine(
