@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from neon_emulator.deps import API_PREFIX, gate
+from neon_emulator.deps import API_PREFIX, body_gate, gate
 from neon_emulator.errors import install_handlers
 from neon_emulator.routes import (
     admin,
@@ -71,7 +71,7 @@ def create_app(settings: EmulatorSettings, runtime: Runtime | None = None) -> Fa
                   redoc_url=None)
     app.state.runtime = rt
     install_handlers(app)
-    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(gate)])
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(gate), Depends(body_gate)])
     for r in API_ROUTERS:
         api.include_router(r)
     app.include_router(api)

@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from neon_emulator.errors import ApiError
 from neon_emulator.runtime import Runtime
 from neon_emulator.store.state import Caller
+from neon_emulator.validation import check_body
 
 API_PREFIX = "/api/v2"
 
@@ -56,6 +57,12 @@ def gate(request: Request, rt: RuntimeDep) -> None:
     hit = rt.ratelimiter.allow(account, f"{request.method} {template}")
     if hit is not None:
         raise ApiError(429, f"too many requests: {hit}", code="TOO_MANY_REQUESTS")
+
+
+async def body_gate(request: Request) -> None:
+    """Runs after `gate`: the JSON body must match the spec's schema for this operation."""
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        check_body(request.method, route_template(request), await request.body())
 
 
 def get_caller(request: Request, rt: RuntimeDep) -> Caller:

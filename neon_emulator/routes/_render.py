@@ -23,6 +23,38 @@ LOGICAL_LIMIT_BYTES = 3 * 1024 * 1024 * 1024
 RECOVERY = timedelta(days=7)  # soft-deleted projects (CONTRACT.md section 1)
 
 
+# What Neon returns for a project whose request set nothing (issue #15: clients such as the
+# kislerdm Terraform provider read settings.allowed_ips.ips without a nil check). Stored
+# values win; these only fill what the request left out.
+PROJECT_SETTINGS_DEFAULTS: Json = {
+    "allowed_ips": {"ips": [], "protected_branches_only": False},
+    "enable_logical_replication": False,
+    "maintenance_window": {"weekdays": [5], "start_time": "07:00", "end_time": "08:00"},
+    "block_public_connections": False,
+    "block_vpc_connections": False,
+    "hipaa": False,
+    "preload_libraries": {"use_defaults": True, "enabled_libraries": []},
+}
+DEFAULT_ENDPOINT_SETTINGS: Json = {
+    "autoscaling_limit_min_cu": 0.25,
+    "autoscaling_limit_max_cu": 0.25,
+    "suspend_timeout_seconds": 0,
+}
+
+
+def with_defaults(defaults: Json, stored: Json) -> Json:
+    """A deep copy of `defaults` overlaid with `stored` (nested objects merged key by key)."""
+    out: Json = {}
+    for key, value in defaults.items():
+        out[key] = with_defaults(value, {}) if isinstance(value, dict) else (
+            list(value) if isinstance(value, list) else value)
+    for key, value in stored.items():
+        base = out.get(key)
+        out[key] = with_defaults(base, value) if isinstance(base, dict) and isinstance(
+            value, dict) else value
+    return out
+
+
 def _period() -> tuple[str, str]:
     now = datetime.now(UTC)
     start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
@@ -51,8 +83,9 @@ def _project_common(p: ProjectRecord) -> Json:
         "region_id": p.region_id,
         "name": p.name,
         "provisioner": p.provisioner,
-        "default_endpoint_settings": p.default_endpoint_settings,
-        "settings": p.settings,
+        "default_endpoint_settings": with_defaults(DEFAULT_ENDPOINT_SETTINGS,
+                                                   p.default_endpoint_settings),
+        "settings": with_defaults(PROJECT_SETTINGS_DEFAULTS, p.settings),
         "pg_version": p.pg_version,
         "proxy_host": f"{p.region_id}.emulator.local",
         "branch_logical_size_limit": limit_bytes // (1024 * 1024),
@@ -157,7 +190,7 @@ def endpoint(e: EndpointRecord, state: str | None = None) -> Json:
         "region_id": e.region_id,
         "type": e.type,
         "current_state": state or e.current_state,
-        "settings": e.settings,
+        "settings": with_defaults({"pg_settings": {}}, e.settings),
         "pooler_enabled": False,
         "pooler_mode": "transaction",
         "disabled": e.disabled,
