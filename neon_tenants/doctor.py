@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from neon_tenants._env import pulumi_bin_dir
 from neon_tenants._settings import PULUMI_COMMAND_VERSION, PULUMI_VERSION, Paths, paths
 from neon_tenants.client._credentials import KEY_ENV_VARS
+from neon_tenants.pgclient import BIN_DIRS_ENV, installed_clients, local_server_majors
 
 
 class Check(BaseModel):
@@ -41,7 +42,7 @@ def run_doctor() -> int:
     p = paths()
     checks = collect_checks(p)
     for c in checks:
-        mark = "ok " if c.ok else ("MISSING" if c.required else "-- ")
+        mark = "ok " if c.ok else ("MISSING" if c.required else "WARN")
         _out(f"{mark:8}{c.name:24}{c.detail}")
     _out("")
     for label, value in locations(p):
@@ -76,6 +77,7 @@ def collect_checks(p: Paths) -> list[Check]:
         _command_plugin_check(p),
         _version_check("postgresql 15", [str(pg / "postgres"), "--version"]),
         _version_check("pgbouncer", [shutil.which("pgbouncer") or "pgbouncer", "--version"]),
+        *_pg_client_checks(p),
     ]
     if os.geteuid() == 0:
         checks.append(_postgres_user_check())
@@ -151,6 +153,50 @@ def _command_plugin_check(p: Paths) -> Check:
 def command_plugin_path(p: Paths) -> Path:
     plugin = p.pulumi_home / "plugins" / f"resource-command-v{PULUMI_COMMAND_VERSION}"
     return plugin / "pulumi-resource-command"
+
+
+def _pg_client_checks(p: Paths) -> list[Check]:
+    """pg_dump/pg_restore (archives, restore-archive) and whether they can read the servers
+    in use: the emulator's local majors when NEON_API_BASE_URL is unset or loopback, else the
+    tiers' `pg_version` (real Neon). A newer server only warns: nothing else needs pg_dump."""
+    clients = installed_clients()
+    if not clients:
+        return [
+            Check(
+                name="pg_dump/pg_restore",
+                ok=False,
+                detail="not found: run `make setup` (installs postgresql-client)",
+            )
+        ]
+    newest = clients[-1]
+    checks = [
+        Check(name="pg_dump/pg_restore", ok=True, detail=f"{newest.version} ({newest.bin_dir})")
+    ]
+    for major, where in _server_majors(p):
+        if major > newest.major:
+            checks.append(
+                Check(
+                    name="pg_dump vs server",
+                    ok=False,
+                    required=False,
+                    detail=f"{where} runs PostgreSQL {major}, newer than the local pg_dump "
+                    f"{newest.version}: archives of it would fail; install "
+                    f"postgresql-client-{major} (or set {BIN_DIRS_ENV})",
+                )
+            )
+    return checks
+
+
+def _server_majors(p: Paths) -> list[tuple[int, str]]:
+    base = os.environ.get("NEON_API_BASE_URL")
+    host = urlsplit(base).hostname if base else None
+    if base is None or host in ("localhost", "::1") or (host or "").startswith("127."):
+        return [(m, "the emulator") for m in local_server_majors()]
+    from neon_tenants.catalog import load_catalog
+
+    tiers_yaml = p.repo_root / "stacks" / "tiers.yaml"
+    catalog = load_catalog(tiers_yaml if tiers_yaml.exists() else None)
+    return sorted({(t.pg_version, f"tier {t.name} (Neon)") for t in catalog.tiers.values()})
 
 
 def _postgres_user_check() -> Check:

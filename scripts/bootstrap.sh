@@ -28,8 +28,9 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 PG_BIN=/usr/lib/postgresql/15/bin
 ensure_postgres() {
     step "PostgreSQL 15 + pgbouncer"
+    # pg_dump/pg_restore (postgresql-client-15) archive tenants before delete (issue 12)
     if [ -x "$PG_BIN/postgres" ] && [ -x "$PG_BIN/initdb" ] && command -v pgbouncer >/dev/null \
-        && command -v psql >/dev/null; then
+        && command -v psql >/dev/null && [ -x "$PG_BIN/pg_dump" ] && [ -x "$PG_BIN/pg_restore" ]; then
         note "present: $("$PG_BIN/postgres" --version), $(pgbouncer --version 2>/dev/null | head -1)"
         return
     fi

@@ -17,6 +17,19 @@ def test_doctor_passes_on_a_bootstrapped_machine(capsys: pytest.CaptureFixture[s
     assert "postgres (PostgreSQL) 15." in out
     assert "the local emulator will be used" in out
     assert "ok      pulumi-command 1.2.1" in out
+    assert "ok      pg_dump/pg_restore      15." in out
+    assert "pg_dump vs server" not in out  # the emulator runs 15, the client is 15
+
+
+def test_doctor_warns_when_neon_tiers_run_a_newer_major_than_pg_dump(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("NEON_API_BASE_URL", "https://console.neon.tech/api/v2")
+    run_doctor()
+    out = capsys.readouterr().out
+    # the built-in tiers declare PostgreSQL 17; this machine's client is 15
+    assert "WARN    pg_dump vs server       tier free (Neon) runs PostgreSQL 17" in out
+    assert "install postgresql-client-17" in out
 
 
 def test_doctor_requires_the_command_plugin(
