@@ -21,6 +21,7 @@ from neon_emulator.routes import (
     projects,
     roles_databases,
     snapshots,
+    usage_admin,
     users,
 )
 from neon_emulator.runtime import Runtime
@@ -76,6 +77,7 @@ def create_app(settings: EmulatorSettings, runtime: Runtime | None = None) -> Fa
         api.include_router(r)
     app.include_router(api)
     app.include_router(admin.router)
+    app.include_router(usage_admin.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -17,6 +17,9 @@ from neon_emulator.compute.backend import (
     RoleSpec,
 )
 
+SUSPENDING = ("active_time_seconds", "compute_time_seconds", "written_data_bytes",
+              "data_transfer_bytes")
+
 
 class MetadataBackend:
     def __init__(self) -> None:
@@ -27,6 +30,8 @@ class MetadataBackend:
         self.quotas: dict[str, QuotaPolicy] = {}
         self.exceeded: dict[str, str] = {}  # set by tests / admin to simulate a quota hit
         self.failures: dict[str, list[str]] = {}  # method name -> queued error messages
+        # counters set through the admin usage route: project -> branch -> usage
+        self.counters: dict[str, dict[str, BranchUsage]] = {}
 
     def fail_next(self, method: str, message: str, times: int = 1) -> None:
         """Make the next `times` calls of `method` raise ComputeError (admin/tests)."""
@@ -136,14 +141,33 @@ class MetadataBackend:
     def set_quota(self, project_id: str, quota: QuotaPolicy) -> None:
         self.quotas[project_id] = quota
 
+    def set_usage(self, project_id: str, branch_id: str, usage: BranchUsage) -> None:
+        """Admin/tests: this branch's counters for the period (no real traffic behind them)."""
+        with self._lock:
+            self.counters.setdefault(project_id, {})[branch_id] = usage
+
     def usage(self, project_id: str) -> dict[str, BranchUsage]:
-        return {b: BranchUsage() for b in self._branches.get(project_id, set())}
+        set_ = self.counters.get(project_id, {})
+        return {b: set_.get(b) or BranchUsage() for b in self._branches.get(project_id, set())}
 
     def quota_exceeded(self, project_id: str) -> str | None:
-        return self.exceeded.get(project_id)
+        """A simulated hit wins; else the first suspending counter at or over its quota
+        (every quota but logical size suspends computes, CONTRACT.md section 1)."""
+        if project_id in self.exceeded:
+            return self.exceeded[project_id]
+        quota = self.quotas.get(project_id)
+        if quota is None or project_id not in self.counters:
+            return None
+        for name in SUSPENDING:
+            limit = int(getattr(quota, name))
+            used = sum(int(getattr(u, name)) for u in self.usage(project_id).values())
+            if limit > 0 and used >= limit:
+                return name
+        return None
 
     def delete_project(self, project_id: str) -> None:
         self._branches.pop(project_id, None)
+        self.counters.pop(project_id, None)
 
     def shutdown(self) -> None:
         self._states.clear()

@@ -136,7 +136,9 @@ def _subscription(plan: str) -> str:
 def project_list_item(p: ProjectRecord, usage: dict[str, BranchUsage],
                       org: OrgRecord | None) -> Json:
     body = _project_common(p)
-    body["active_time"] = total_usage(usage).active_time_seconds
+    total = total_usage(usage)
+    body["active_time"] = total.active_time_seconds
+    body["synthetic_storage_size"] = total.logical_size_bytes  # optional in ProjectListItem
     if org is not None:
         body["org_name"] = org.name
     if p.deleted_at:

@@ -58,6 +58,7 @@ def reset(rt: RuntimeDep) -> Json:
     if isinstance(rt.backend, MetadataBackend):
         rt.backend.failures.clear()
         rt.backend.exceeded.clear()
+        rt.backend.counters.clear()
     rt.faults.replace([])
     rt.runner.lock_windows.clear()
     rt.ratelimiter.reset()

@@ -31,6 +31,15 @@ STEP = {"hourly": timedelta(hours=1), "daily": timedelta(days=1), "monthly": tim
 WINDOW = {"hourly": timedelta(hours=168), "daily": timedelta(days=60),
           "monthly": timedelta(days=366)}
 PERIOD_ID = "00000000-0000-4000-8000-000000000001"
+# CONTRACT.md section 6: v2 serves Launch, Scale, Agent, Business and Enterprise plans;
+# any other plan (free_v2, free_v3, legacy) gets 403
+ELIGIBLE_PLANS = ("launch", "scale", "agent", "business", "enterprise")
+
+
+def _check_plan(plan: str) -> None:
+    if plan.split("_v")[0] not in ELIGIBLE_PLANS:
+        raise ApiError(403, f"consumption history is not available on the {plan} plan",
+                       code="PLAN_NOT_ELIGIBLE")
 
 
 def _metrics(raw: list[str], allowed: set[str]) -> list[str]:
@@ -109,6 +118,7 @@ def _org_projects(rt: Runtime, caller: Any, org_id: str, wanted: list[str]) -> l
         ProjectRecord]:
     if not caller.sees_org(org_id):
         raise not_found(f"organization {org_id}")
+    _check_plan(rt.store.world.orgs[org_id].plan)
     items = [p for p in rt.store.world.projects.values()
              if p.org_id == org_id and caller.sees_project(p) and not p.deleted_at]
     if wanted:

@@ -34,6 +34,8 @@ OUTPUT = typer.Option(None, "--output", help="file; default stdout")
 PROTECT = typer.Option([], "--protect", help="project name, id or tenant never to delete")
 ARCHIVE_DIR = typer.Option(None, "--archive-dir", help="manifests; default .state/archive")
 AS_OF = typer.Option(None, "--as-of", help="preview idleness at this time (dry run only)")
+RULES = typer.Option(None, "--rules", help="alert rules YAML (per tier and metric)")
+STORE = typer.Option(None, "--store", help="monitoring store; default .state/monitoring")
 COLOURS = {"critical": "bold red", "warning": "yellow"}
 NO_CREDENTIALS = (
     "no Neon credentials: set NEON_CREDENTIALS_FILE (or NEON_FREE_ORG_ID/_API_KEY, "
@@ -275,3 +277,44 @@ def cleanup(
         _render_cleanup(out, results, apply, inactive_days)
     if any(r.action == "failed" for r in results):
         raise typer.Exit(1)
+
+
+@monitor_app.command()
+def watch(
+    interval: float = typer.Option(900.0, "--interval", help="seconds between cycles (>= 900)"),
+    once: bool = typer.Option(False, "--once", help="run one cycle and exit"),
+    cycles: int | None = typer.Option(None, "--cycles", help="stop after this many cycles"),
+    rules: Path | None = RULES,
+    store_dir: Path | None = STORE,
+    max_reads: int = typer.Option(1500, "--max-project-reads", help="per-project reads/cycle"),
+    as_json: bool = JSON,
+) -> None:
+    """Poll every fleet tenant's usage each cycle, raise alerts once per period, deliver them
+    (webhook from NEON_TENANTS_WEBHOOK_URL + _SECRET[_FILE], or NEON_TENANTS_WEBHOOK_FILE)."""
+    from neon_tenants.automation import FleetError
+    from neon_tenants.cli._context import fleet_manager
+    from neon_tenants.monitoring.poller import PollerConfig
+    from neon_tenants.monitoring.rules import AlertRules
+    from neon_tenants.monitoring.wiring import build_service
+
+    out = Output(as_json)
+    try:
+        config = PollerConfig(interval_seconds=interval, max_project_reads=max_reads)
+        alert_rules = AlertRules.load(rules)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    try:
+        with fleet_manager() as fm:
+            service = build_service(
+                fm, config=config, rules=alert_rules, store_dir=store_dir,
+                on_cycle=lambda r: out.data(r.model_dump(mode="json")) if as_json else out.text(
+                    f"cycle: {r.readings}/{r.tenants} tenants, {r.requests_total} requests "
+                    f"({r.consumption_requests} consumption), {r.events} events, "
+                    f"{r.webhook_failures} webhook failures, {r.duration_seconds:.1f}s"),
+            )  # fmt: skip
+            service.run(cycles=1 if once else cycles)
+    except FleetError as exc:
+        out.error(str(exc), kind=type(exc).__name__)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        out.text("stopped")

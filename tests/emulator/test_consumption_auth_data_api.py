@@ -14,41 +14,51 @@ def _window(hours: int = 3) -> dict[str, str]:
             "to": (now + timedelta(hours=1)).strftime(fmt), "granularity": "hourly"}
 
 
-def test_consumption_v2_projects_lists_org_projects_with_metrics(free, org_ids):
-    ids = [free.create_project(name=f"c{i}")["project"]["id"] for i in range(3)]
-    params = _window() | {"org_id": org_ids["free"],
+def test_consumption_v2_projects_lists_org_projects_with_metrics(paid, org_ids):
+    ids = [paid.create_project(name=f"c{i}")["project"]["id"] for i in range(3)]
+    params = _window() | {"org_id": org_ids["paid"],
                           "metrics": "compute_unit_seconds,public_network_transfer_bytes",
                           "limit": 2}
-    page = free.ok("GET", "/consumption_history/v2/projects", params=params)
+    page = paid.ok("GET", "/consumption_history/v2/projects", params=params)
     assert [p["project_id"] for p in page["projects"]] == ids[::-1][:2]  # newest first
     period = page["projects"][0]["periods"][0]
     frame = period["consumption"][0]
     assert {m["metric_name"] for m in frame["metrics"]} == {
         "compute_unit_seconds", "public_network_transfer_bytes"}
-    nxt = free.ok("GET", "/consumption_history/v2/projects",
+    nxt = paid.ok("GET", "/consumption_history/v2/projects",
                   params=params | {"cursor": page["pagination"]["cursor"]})
-    assert [p["project_id"] for p in nxt["projects"]] == [ids[0]]
+    assert [p["project_id"] for p in nxt["projects"]][:1] == [ids[0]]
 
 
 def test_consumption_v2_errors(free, paid, org_ids):
-    base = _window() | {"org_id": org_ids["free"], "metrics": "compute_unit_seconds"}
-    assert paid.get("/consumption_history/v2/projects", params=base).status_code == 404
+    base = _window() | {"org_id": org_ids["paid"], "metrics": "compute_unit_seconds"}
+    assert free.get("/consumption_history/v2/projects", params=base).status_code == 404
     old = base | {"from": "2020-01-01T00:00:00Z"}
-    assert free.get("/consumption_history/v2/projects", params=old).status_code == 406
+    assert paid.get("/consumption_history/v2/projects", params=old).status_code == 406
     bad = base | {"metrics": "bogus"}
-    assert free.get("/consumption_history/v2/projects", params=bad).status_code == 400
+    assert paid.get("/consumption_history/v2/projects", params=bad).status_code == 400
 
 
-def test_consumption_v2_branches_requires_projects(free, org_ids):
-    body = free.create_project(name="cb")
+def test_consumption_v2_is_403_for_plans_it_does_not_serve(free, org_ids):
+    """CONTRACT.md section 6: v2 serves Launch, Scale, Agent, Business, Enterprise; the
+    emulator's free org is on free_v3."""
+    params = _window() | {"org_id": org_ids["free"], "metrics": "compute_unit_seconds"}
+    r = free.get("/consumption_history/v2/projects", params=params)
+    assert r.status_code == 403 and r.json()["code"] == "PLAN_NOT_ELIGIBLE"
+    params["project_ids"] = free.create_project(name="c403")["project"]["id"]
+    assert free.get("/consumption_history/v2/branches", params=params).status_code == 403
+
+
+def test_consumption_v2_branches_requires_projects(paid, org_ids):
+    body = paid.create_project(name="cb")
     pid = body["project"]["id"]
-    params = _window() | {"org_id": org_ids["free"], "metrics": "compute_unit_seconds",
+    params = _window() | {"org_id": org_ids["paid"], "metrics": "compute_unit_seconds",
                           "project_ids": pid}
-    out = free.ok("GET", "/consumption_history/v2/branches", params=params)
+    out = paid.ok("GET", "/consumption_history/v2/branches", params=params)
     assert [(b["project_id"], b["branch_id"]) for b in out["branches"]] == [
         (pid, body["branch"]["id"])]
     bad = params | {"metrics": "extra_branches_month"}
-    assert free.get("/consumption_history/v2/branches", params=bad).status_code == 400
+    assert paid.get("/consumption_history/v2/branches", params=bad).status_code == 400
 
 
 @pytest.fixture

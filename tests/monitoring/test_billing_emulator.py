@@ -34,12 +34,12 @@ class CountingTransport(httpx.HTTPTransport):
 def test_export_follows_every_page(
     metadata_emulator: Any, make_project: MakeProject, prefix: str
 ) -> None:
-    ids = [make_project(f"t{i}").project.id for i in range(5)]
+    ids = [make_project(f"t{i}", "paid").project.id for i in range(5)]
     counting = CountingTransport()
     creds = NeonCredentials.from_file(metadata_emulator.credentials_file)
     start, end = window(metadata_emulator)
     with NeonClient(creds, ClientConfig(base_url=metadata_emulator.base_url), counting) as client:
-        rows = list(iter_billing_rows(client.org("free"), start, end, "hourly", METRICS,
+        rows = list(iter_billing_rows(client.org("paid"), start, end, "hourly", METRICS,
                                       project_ids=ids, page_size=2))  # fmt: skip
     pages = [u for u in counting.urls if u.path.endswith("/consumption_history/v2/projects")]
     assert len(pages) == 3  # 2 + 2 + 1
@@ -54,14 +54,14 @@ def test_export_follows_every_page(
         mine = [r for r in rows if r.project_id == pid]
         assert sorted({r.metric for r in mine}) == sorted(METRICS)
         assert len({r.timeframe_start for r in mine}) == 2
-    assert {r.org_id for r in rows} == {client.org("free").org_id}
+    assert {r.org_id for r in rows} == {client.org("paid").org_id}
 
 
 def test_csv_and_jsonl_columns(neon: NeonClient, make_project: MakeProject,
                                metadata_emulator: Any) -> None:  # fmt: skip
-    p = make_project("csv").project
+    p = make_project("csv", "paid").project
     start, end = window(metadata_emulator)
-    rows = list(iter_billing_rows(neon.org("free"), start, end, "hourly", METRICS,
+    rows = list(iter_billing_rows(neon.org("paid"), start, end, "hourly", METRICS,
                                   project_ids=[p.id], names={p.id: p.name}))  # fmt: skip
     buf = io.StringIO()
     assert write_csv(rows, buf) == len(rows) == 2 * len(METRICS)

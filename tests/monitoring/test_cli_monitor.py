@@ -60,9 +60,9 @@ def test_report_table_and_alerts(env: dict[str, str], make_project: MakeProject,
 def test_export_csv_contains_the_project(
     env: dict[str, str], make_project: MakeProject, metadata_emulator: Any
 ) -> None:
-    made = make_project("exp")
+    made = make_project("exp", "paid")
     start, end = window(metadata_emulator)
-    args = ["export", "--org", "free", "--from", start, "--to", end, "--granularity", "hourly",
+    args = ["export", "--org", "paid", "--from", start, "--to", end, "--granularity", "hourly",
             "--format", "csv", "--metrics", "compute_unit_seconds"]  # fmt: skip
     result = runner.invoke(monitor_app, args)
     assert result.exit_code == 0, result.output

@@ -1,0 +1,66 @@
+"""Build the usage service from a FleetManager and the environment (CLI and platform code).
+
+The poller gets a client of its own (counted, consumption paced) on the same credentials and
+base URL as the fleet's; the webhook comes from NEON_TENANTS_WEBHOOK_* (delivery.py); the
+store is the embedded file store under `.state/monitoring` unless a folder is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from neon_tenants.monitoring._transport import RateBudget
+from neon_tenants.monitoring.delivery import (
+    CallbackSink,
+    Dispatcher,
+    Sink,
+    WebhookConfig,
+    WebhookSink,
+)
+from neon_tenants.monitoring.directory import fleet_directory
+from neon_tenants.monitoring.models import CycleReport, Event
+from neon_tenants.monitoring.poller import Poller, PollerConfig, make_client
+from neon_tenants.monitoring.rules import AlertRules
+from neon_tenants.monitoring.service import CleanupStep, UsageService
+from neon_tenants.monitoring.store import FileUsageStore
+
+if TYPE_CHECKING:
+    from neon_tenants.automation import FleetManager
+
+
+def default_store_dir(manager: FleetManager) -> Path:
+    return manager.work_dir / ".state" / "monitoring"
+
+
+def build_service(
+    manager: FleetManager,
+    *,
+    config: PollerConfig | None = None,
+    rules: AlertRules | None = None,
+    store_dir: Path | None = None,
+    callbacks: list[Callable[[Event], None]] | None = None,
+    webhook: WebhookConfig | None = None,
+    cleanup: CleanupStep | None = None,
+    on_cycle: Callable[[CycleReport], None] | None = None,
+) -> UsageService:
+    cfg = config or PollerConfig()
+    budget = RateBudget(cfg.consumption_per_minute, 60.0)
+    fleet_client = manager.client
+    client, transport = make_client(
+        fleet_client.credentials, fleet_client.config.base_url, budget,
+        list_page_size=cfg.list_page_size,
+    )  # fmt: skip
+    store = FileUsageStore(store_dir or default_store_dir(manager))
+    sinks: list[Sink] = [CallbackSink(fn, f"callback-{i}") for i, fn in
+                         enumerate(callbacks or [])]  # fmt: skip
+    hook = webhook if webhook is not None else WebhookConfig.from_env()
+    if hook is not None:
+        sinks.insert(0, WebhookSink(hook))
+    dispatcher = Dispatcher(store, sinks, attempts=hook.attempts if hook else 5,
+                            backoff_initial=hook.backoff_initial if hook else 0.5,
+                            backoff_max=hook.backoff_max if hook else 30.0)  # fmt: skip
+    poller = Poller(client, transport, fleet_directory(manager), store, manager.catalog, cfg,
+                    budget=budget)  # fmt: skip
+    return UsageService(poller, store, dispatcher, rules, cleanup=cleanup, on_cycle=on_cycle)
