@@ -228,3 +228,33 @@ def _no_stray_webhook_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
                  "NEON_TENANTS_WEBHOOK_FILE", "NEON_TENANTS_WEBHOOK_SECRET_FILE"):
         monkeypatch.delenv(name, raising=False)
     yield
+
+
+def test_seeded_metadata_tenants_are_listed_and_take_bulk_usage(
+    metadata_emulator: Any, tmp_path: Path
+) -> None:
+    seeded = metadata_emulator.admin("POST", "seed_projects", json={
+        "org": "paid", "count": 210, "name_prefix": f"seed{tmp_path.name[-6:]}",
+        "quota": {"compute_time_seconds": 1000}})
+    ids = seeded["project_ids"]
+    assert len(ids) == 210
+    metadata_emulator.admin("PUT", "usage", json={"projects": {
+        ids[0]: {"compute_time_seconds": 990}, ids[1]: {"compute_time_seconds": 10}}})
+    refs = [TenantRef(tenant=f"t{i}", tier="pro", project_id=p, org="paid")
+            for i, p in enumerate(ids)]
+    got: list[Event] = []
+    svc = build(metadata_emulator, tmp_path, refs, [CallbackSink(got.append)])
+    report = svc.run_once()
+    try:
+        assert report.readings == 210 and report.missing_projects == []
+        # 210 projects over 100-project consumption pages: at least 3 requests, org-wide
+        assert report.consumption_requests >= 3
+        assert {(e.tenant, e.level) for e in got if e.kind == "quota_threshold"} == {
+            ("t0", "warning"), ("t0", "critical")}
+        assert report.project_reads == 1  # only t0 is near a line
+    finally:
+        client = NeonClient(NeonCredentials.from_file(metadata_emulator.credentials_file),
+                            svc.poller.client.config)
+        with client:
+            for p in ids:
+                client.org("paid").delete_project(p)
