@@ -32,6 +32,18 @@ class EngineMissing(RuntimeError):
     """The pinned Pulumi engine is not installed; the message says how to get it."""
 
 
+class SharedBackendSecrets(RuntimeError):
+    """A shared (non-file) Pulumi backend with the built-in local passphrase: refused.
+
+    Every host that reaches the database could decrypt the stacks' secrets (connection
+    URIs) with a passphrase printed in this repo's docs (issue 11).
+    """
+
+
+SECRETS_PROVIDER_ENV = "NEON_TENANTS_SECRETS_PROVIDER"
+"""A Pulumi secrets provider URL (`awskms://...`, `gcpkms://...`) instead of a passphrase."""
+
+
 def pulumi_env(
     repo_root: Path | None = None, environ: Mapping[str, str] | None = None
 ) -> dict[str, str]:
@@ -40,12 +52,19 @@ def pulumi_env(
     Values already set in `environ` win (a user's own backend or passphrase), except PATH,
     which gets the engine's bin dir and the project virtualenv in front. Like scripts/env.sh
     it creates the file backend's directory and PULUMI_HOME: the CLI refuses a missing one.
+
+    PostgreSQL mode (issue 11): with `NEON_TENANTS_DATABASE_URL` set and no
+    `PULUMI_BACKEND_URL`, state lives in that database (the engine's DIY `postgres://`
+    backend); a password in either URL travels as `PGPASSWORD`, never in the URL the engine
+    prints. A shared backend refuses the built-in passphrase (`SharedBackendSecrets`).
     """
     env = os.environ if environ is None else environ
     p = paths(repo_root, env)
+    backend, backend_env = _backend(p.backend_url, env)
     out: dict[str, str] = {
+        **backend_env,
         "PULUMI_HOME": str(p.pulumi_home),
-        "PULUMI_BACKEND_URL": p.backend_url,
+        "PULUMI_BACKEND_URL": backend,
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         # pulumi-resource-pulumi-python runs dynamic providers with this python: it must be
@@ -59,10 +78,42 @@ def pulumi_env(
         out["PULUMI_CONFIG_PASSPHRASE"] = env["PULUMI_CONFIG_PASSPHRASE"]
     elif env.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
         out["PULUMI_CONFIG_PASSPHRASE_FILE"] = env["PULUMI_CONFIG_PASSPHRASE_FILE"]
-    else:
+    elif not env.get(SECRETS_PROVIDER_ENV):
         out["PULUMI_CONFIG_PASSPHRASE"] = DEFAULT_PASSPHRASE
+    require_own_secrets(out, env)
     prepare_backend(out)
     return out
+
+
+def _backend(default: str, env: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """The backend URL to hand the engine, and the env carrying its password (if any)."""
+    from neon_tenants.db import DatabaseUrl, database_url
+
+    if env.get("PULUMI_BACKEND_URL"):
+        url = env["PULUMI_BACKEND_URL"]
+        if url.startswith(("postgres://", "postgresql://")):
+            return DatabaseUrl.parse(url).pulumi_backend()
+        return url, {}
+    db = database_url(env)
+    return db.pulumi_backend() if db is not None else (default, {})
+
+
+def require_own_secrets(engine: Mapping[str, str], env: Mapping[str, str]) -> None:
+    """Refuse a shared backend whose stack secrets would use the built-in passphrase."""
+    if engine.get("PULUMI_BACKEND_URL", "file://").startswith("file://"):
+        return
+    if env.get(SECRETS_PROVIDER_ENV):
+        return
+    passphrase = engine.get("PULUMI_CONFIG_PASSPHRASE")
+    if passphrase is None and engine.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
+        return
+    if not passphrase or passphrase == DEFAULT_PASSPHRASE:
+        raise SharedBackendSecrets(
+            "Pulumi state is in a shared backend (PostgreSQL): the built-in local passphrase "
+            "is refused. Set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) to "
+            f"your own secret, or {SECRETS_PROVIDER_ENV} to a KMS secrets provider "
+            "(awskms://..., gcpkms://..., azurekeyvault://...)"
+        )
 
 
 def prepare_backend(env: Mapping[str, str]) -> None:

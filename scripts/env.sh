@@ -13,10 +13,14 @@ export NEON_TENANTS_PULUMI_BIN="$NEON_TENANTS_CACHE_ROOT/pulumi-v$NEON_TENANTS_P
 export NEON_TENANTS_STATE_DIR="$_nt_repo/.state"
 
 export PULUMI_HOME="${PULUMI_HOME:-$NEON_TENANTS_CACHE_ROOT/pulumi-home}"
-export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$NEON_TENANTS_STATE_DIR/pulumi}"
-case "$PULUMI_BACKEND_URL" in
-    file://*) mkdir -p "${PULUMI_BACKEND_URL#file://}" ;;
-esac
+# PostgreSQL mode (NEON_TENANTS_DATABASE_URL set): state goes to that database unless the user
+# names a backend; neon_tenants/_env.py builds the postgres:// URL (password kept out of it).
+if [ -n "${PULUMI_BACKEND_URL:-}" ] || [ -z "${NEON_TENANTS_DATABASE_URL:-}" ]; then
+    export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$NEON_TENANTS_STATE_DIR/pulumi}"
+    case "$PULUMI_BACKEND_URL" in
+        file://*) mkdir -p "${PULUMI_BACKEND_URL#file://}" ;;
+    esac
+fi
 mkdir -p "$PULUMI_HOME" "$NEON_TENANTS_CACHE_ROOT"
 
 # Local stacks only: a fixed passphrase unless the user chose one (value or file).

@@ -70,6 +70,10 @@ class FleetCore:
             if backend_url.startswith("file://"):
                 Path(backend_url[len("file://") :]).mkdir(parents=True, exist_ok=True)
         self._env_overrides = overrides
+        try:  # misconfigured secrets (shared backend + built-in passphrase) fail before any write
+            self._engine_env = engine_env(overrides)
+        except Exception as exc:
+            raise translate(exc) from exc
         self.backend_url = backend_url
         self._catalog = catalog
         self._client = client
@@ -95,7 +99,7 @@ class FleetCore:
                 try:
                     self._engine = Engine(
                         self.work_dir,
-                        engine_env(self._env_overrides),
+                        self._engine_env,
                         on_lock_cleared=self._lock_cleared,
                     )
                 except Exception as exc:

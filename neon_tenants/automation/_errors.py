@@ -109,6 +109,10 @@ def translate(exc: BaseException, *, stack: str | None = None) -> FleetError:
                     stack=stack,
                 )
         return DeploymentFailed(f"deployment failed{where}:\n{_tail(text)}", stack=stack)
+    from neon_tenants._env import SharedBackendSecrets
+
+    if isinstance(exc, SharedBackendSecrets):
+        return EngineUnavailable(str(exc), stack=stack)
     if isinstance(exc, FileNotFoundError) and "pulumi" in str(exc):
         return EngineUnavailable(
             f"the pulumi CLI was not found{where}: run `neon-tenants doctor`", stack=stack

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from neon_tenants._env import SECRETS_PROVIDER_ENV, require_own_secrets
+from neon_tenants._settings import DEFAULT_PASSPHRASE
 from neon_tenants.automation._backend_locks import (
     BackendLock,
     LeaseKeeper,
@@ -36,12 +38,20 @@ def engine_env(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
         env.update(pulumi_env())
     except ImportError:
         env.update(_fallback_env())
-    env.setdefault("PULUMI_CONFIG_PASSPHRASE", "neon-tenants-local")
+    if "PULUMI_CONFIG_PASSPHRASE_FILE" not in env and not os.environ.get(SECRETS_PROVIDER_ENV):
+        env.setdefault("PULUMI_CONFIG_PASSPHRASE", DEFAULT_PASSPHRASE)
     env.setdefault("PULUMI_SKIP_UPDATE_CHECK", "true")
     env.setdefault("PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "true")
     env.setdefault("PULUMI_PYTHON_CMD", sys.executable)
     if overrides:
+        backend = overrides.get("PULUMI_BACKEND_URL", "")
+        if backend.startswith(("postgres://", "postgresql://")):
+            from neon_tenants.db import DatabaseUrl
+
+            url, secret = DatabaseUrl.parse(backend).pulumi_backend()
+            overrides = {**overrides, **secret, "PULUMI_BACKEND_URL": url}
         env.update(overrides)
+    require_own_secrets(env, os.environ)
     return env
 
 
@@ -89,7 +99,10 @@ class Engine:
         if pulumi_bin is not None:
             command = auto.PulumiCommand(root=str(Path(pulumi_bin).parent.parent))
         self.workspace = auto.LocalWorkspace(
-            work_dir=str(work_dir), env_vars=self.env, pulumi_command=command
+            work_dir=str(work_dir),
+            env_vars=self.env,
+            pulumi_command=command,
+            secrets_provider=os.environ.get(SECRETS_PROVIDER_ENV) or None,
         )
 
     @property

@@ -61,8 +61,19 @@ def _register_usage_commands() -> None:
     app.add_typer(monitor_app, name="usage")
 
 
+def _register_db_commands() -> None:
+    """`neon-tenants db ...`, `fleet import|export` (PostgreSQL mode, cli/db_cmds.py)."""
+    try:
+        from neon_tenants.cli import db_cmds
+    except ImportError:  # pragma: no cover - psycopg/procrastinate missing; doctor explains
+        return
+    app.add_typer(db_cmds.db_app, name="db")
+    app.add_typer(db_cmds.fleet_app, name="fleet")
+
+
 _register_fleet_commands()
 _register_usage_commands()
+_register_db_commands()
 
 
 def main() -> None:

@@ -1,0 +1,134 @@
+"""`neon-tenants db migrate` and `neon-tenants fleet import|export` (PostgreSQL mode, #11).
+
+The database URL comes from `NEON_TENANTS_DATABASE_URL` only (never an option: a URL with a
+password on a command line shows in process listings and shell history). Output and errors
+name the database by its redacted URL.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from neon_tenants.cli._output import Output
+
+db_app = typer.Typer(no_args_is_help=True, help="The PostgreSQL mode's database.")
+fleet_app = typer.Typer(
+    no_args_is_help=True, help="Move a tier between fleet files and PostgreSQL."
+)
+
+JSON = typer.Option(False, "--json", help="machine-readable output on stdout")
+FILE = typer.Option(None, help="default: stacks/fleets/<tier>.yaml")
+
+
+def _database(out: Output) -> tuple[str, str]:
+    """(conninfo, redacted) or exit 1 with what to set."""
+    from neon_tenants.db import DATABASE_URL_ENV, DatabaseUrlError, database_url
+
+    try:
+        url = database_url()
+    except DatabaseUrlError as exc:
+        out.error(str(exc), kind="InvalidRequest", status=422)
+        raise typer.Exit(1) from None
+    if url is None:
+        out.error(f"{DATABASE_URL_ENV} is not set (postgresql://user@host:port/db)", status=422)
+        raise typer.Exit(1)
+    return url.conninfo(), url.redacted
+
+
+def _fail(out: Output, exc: Exception, conninfo: str) -> typer.Exit:
+    from neon_tenants.db import DatabaseUrl
+
+    out.error(DatabaseUrl.parse(conninfo).scrub(str(exc)), kind=type(exc).__name__, status=503)
+    return typer.Exit(1)
+
+
+@db_app.command("migrate")
+def migrate(as_json: bool = JSON) -> None:
+    """Apply the fleet store's and the job queue's schema (idempotent, versioned)."""
+    import psycopg
+
+    from neon_tenants.db.schema import LATEST
+    from neon_tenants.db.schema import migrate as run_migrations
+
+    out = Output(as_json)
+    conninfo, shown = _database(out)
+    try:
+        applied = run_migrations(conninfo)
+    except psycopg.Error as exc:
+        raise _fail(out, exc, conninfo) from None
+    out.data(
+        {
+            "database": shown,
+            "applied": [f"{m.version}: {m.name}" for m in applied],
+            "schema_version": LATEST,
+        }
+    )
+
+
+def _stacks_dir() -> Path:
+    from neon_tenants._settings import paths
+
+    return Path(os.environ.get("NEON_TENANTS_STACKS_DIR") or paths().repo_root / "stacks")
+
+
+@fleet_app.command("import")
+def fleet_import(
+    tier: str = typer.Option(..., "--tier", "-t", help="tier whose fleet file to import"),
+    file: Path | None = FILE,
+    as_json: bool = JSON,
+) -> None:
+    """Copy a tier's fleet file into PostgreSQL (upsert; unchanged tenants stay ready)."""
+    import psycopg
+
+    from neon_tenants.db.store import PostgresFleetStore
+    from neon_tenants.fleet.spec import load_fleet
+
+    out = Output(as_json)
+    conninfo, shown = _database(out)
+    path = file or _stacks_dir() / "fleets" / f"{tier}.yaml"
+    try:
+        fleet = load_fleet(path, tier=tier)
+    except (OSError, ValueError) as exc:
+        out.error(str(exc), kind="InvalidRequest", status=422)
+        raise typer.Exit(1) from None
+    store = PostgresFleetStore(conninfo, max_size=1)
+    try:
+        changed = store.import_fleet(fleet)
+    except psycopg.Error as exc:
+        raise _fail(out, exc, conninfo) from None
+    finally:
+        store.close()
+    out.data({"tier": tier, "file": str(path), "database": shown,
+              "tenants": len(fleet.tenants), "changed": changed})
+
+
+@fleet_app.command("export")
+def fleet_export(
+    tier: str = typer.Option(..., "--tier", "-t", help="tier to export"),
+    file: Path | None = FILE,
+    as_json: bool = JSON,
+) -> None:
+    """Write a tier's fleet from PostgreSQL to its fleet file (atomic write)."""
+    import psycopg
+
+    from neon_tenants.db.store import PostgresFleetStore
+    from neon_tenants.fleet.spec import save_fleet
+
+    out = Output(as_json)
+    conninfo, shown = _database(out)
+    store = PostgresFleetStore(conninfo, max_size=1)
+    try:
+        fleet = store.load_fleet(tier)
+    except psycopg.Error as exc:
+        raise _fail(out, exc, conninfo) from None
+    finally:
+        store.close()
+    if fleet is None:
+        out.error(f"tier {tier!r} has no fleet in {shown}", kind="TenantNotFound", status=404)
+        raise typer.Exit(1)
+    path = file or _stacks_dir() / "fleets" / f"{tier}.yaml"
+    save_fleet(path, fleet)
+    out.data({"tier": tier, "file": str(path), "database": shown, "tenants": len(fleet.tenants)})

@@ -1,0 +1,119 @@
+"""`neon-tenants db migrate`: the fleet store's and the job queue's schema, versioned.
+
+Each migration runs once, in its own transaction, under a transaction-scoped advisory lock,
+so two hosts migrating at once apply each step exactly once and a crash mid-way leaves the
+previous version (PostgreSQL DDL is transactional). `neon_tenants_schema` records what ran.
+Version 2 is procrastinate's own schema (its `schema.sql`, the documented way to install it
+on an empty database); it is skipped when procrastinate's tables are already there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+_LOCK_KEY = 0x4E54_5343  # "NTSC": the advisory lock every migrator takes
+
+FLEET_SQL = """
+CREATE TABLE nt_fleets (
+    tier        text PRIMARY KEY,
+    shards      integer NOT NULL CHECK (shards BETWEEN 1 AND 99),
+    platform    text NOT NULL DEFAULT 'nt',
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE nt_tenants (
+    tier             text NOT NULL REFERENCES nt_fleets(tier),
+    tenant_id        text NOT NULL,
+    shard            integer NOT NULL,
+    spec             jsonb NOT NULL,
+    present          boolean NOT NULL DEFAULT true,
+    status           text NOT NULL DEFAULT 'pending'
+                     CHECK (status IN ('pending', 'applying', 'ready', 'failed')),
+    error            text,
+    version          bigint NOT NULL DEFAULT 1,
+    applied_version  bigint NOT NULL DEFAULT 0,
+    requested_at     timestamptz NOT NULL DEFAULT now(),
+    updated_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tier, tenant_id)
+);
+CREATE INDEX nt_tenants_shard ON nt_tenants (tier, shard);
+CREATE INDEX nt_tenants_id ON nt_tenants (tenant_id);
+CREATE TABLE nt_runs (
+    id           bigserial PRIMARY KEY,
+    tier         text NOT NULL,
+    shard        integer NOT NULL,
+    job_id       bigint,
+    host         text NOT NULL,
+    pid          integer NOT NULL,
+    tenants      integer NOT NULL DEFAULT 0,
+    started_at   timestamptz NOT NULL DEFAULT now(),
+    finished_at  timestamptz,
+    outcome      text
+);
+CREATE INDEX nt_runs_shard ON nt_runs (tier, shard, started_at);
+"""
+
+
+def _procrastinate(conn: psycopg.Connection[Any]) -> None:
+    from procrastinate.schema import SchemaManager
+
+    row = conn.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()
+    if row is not None and row[0] is not None:
+        return
+    conn.execute(SchemaManager.get_schema())
+
+
+def _sql(text: str) -> Callable[[psycopg.Connection[Any]], None]:
+    def apply(conn: psycopg.Connection[Any]) -> None:
+        conn.execute(text.encode())
+
+    return apply
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    apply: Callable[[psycopg.Connection[Any]], None]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "fleet store: fleets, tenants (one row each), shard runs", _sql(FLEET_SQL)),
+    Migration(2, "job queue: procrastinate schema", _procrastinate),
+)
+LATEST = MIGRATIONS[-1].version
+
+
+def current_version(conn: psycopg.Connection[Any]) -> int:
+    """0 on an empty database."""
+    row = conn.execute("SELECT to_regclass('neon_tenants_schema')").fetchone()
+    if row is None or row[0] is None:
+        return 0
+    got = conn.execute("SELECT coalesce(max(version), 0) FROM neon_tenants_schema").fetchone()
+    return int(got[0]) if got else 0
+
+
+def migrate(conninfo: str) -> list[Migration]:
+    """Apply what is missing; returns the migrations applied now (empty when up to date)."""
+    applied: list[Migration] = []
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        for step in MIGRATIONS:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS neon_tenants_schema ("
+                    " version integer PRIMARY KEY, name text NOT NULL,"
+                    " applied_at timestamptz NOT NULL DEFAULT now())"
+                )
+                if current_version(conn) >= step.version:
+                    continue
+                step.apply(conn)
+                conn.execute(
+                    "INSERT INTO neon_tenants_schema (version, name) VALUES (%s, %s)",
+                    (step.version, step.name),
+                )
+                applied.append(step)
+    return applied

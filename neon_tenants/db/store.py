@@ -1,0 +1,295 @@
+"""The fleet in PostgreSQL: one row per (tier, tenant), every call one short transaction.
+
+Nothing rewrites a whole fleet (the file store's cost grows with the fleet: issue 11 measures
+~4 s to load 30,000 tenants). A shard run reads only its shard's rows (indexed on
+`(tier, shard)`), so building a shard's program costs the same at 1,000 or 30,000 tenants.
+
+Status (`pending` -> `applying` -> `ready` | `failed`) and `version` make asynchronous runs
+exact: a request bumps `version` and sets `pending`; a run snapshots the versions it
+applies, and afterwards marks `ready` only rows whose version did not move meanwhile
+(a change committed during a run stays `pending` for the next run). Rows with
+`present = false` are removals: the program leaves them out and the run deletes the rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, Literal
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+from pydantic import BaseModel, ConfigDict
+
+from neon_tenants.fleet.sharding import shard_of
+from neon_tenants.fleet.spec import FleetSpec, TenantSpec
+
+Status = Literal["pending", "applying", "ready", "failed"]
+
+
+class TenantRecord(BaseModel):
+    """One tenant's row: its spec, where it lives, and how far its last request got."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant_id: str
+    tier: str
+    shard: int
+    spec: TenantSpec
+    present: bool
+    status: Status
+    error: str | None
+    version: int
+    applied_version: int
+    requested_at: datetime
+    updated_at: datetime
+
+
+class ShardSnapshot(BaseModel):
+    """What one run applies: the shard's present tenants and every row's version."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tier: str
+    shard: int
+    shards: int
+    platform: str
+    tenants: tuple[TenantSpec, ...]
+    versions: dict[str, int]
+
+    def fleet(self) -> FleetSpec:
+        """The shard as a FleetSpec (only this shard's tenants) for `build_program`."""
+        return FleetSpec(
+            tier=self.tier, shards=self.shards, platform=self.platform, tenants=self.tenants
+        )
+
+
+def _spec_json(spec: TenantSpec) -> Jsonb:
+    return Jsonb(spec.model_dump(mode="json", exclude_defaults=True))
+
+
+def _record(row: Mapping[str, Any]) -> TenantRecord:
+    return TenantRecord.model_validate({**row, "spec": TenantSpec.model_validate(row["spec"])})
+
+
+class PostgresFleetStore:
+    """Fleets of every tier in one database (`neon-tenants db migrate` creates the tables)."""
+
+    def __init__(self, conninfo: str, *, max_size: int = 4) -> None:
+        self._pool = ConnectionPool(
+            conninfo, min_size=0, max_size=max_size, open=True, kwargs={"autocommit": True}
+        )
+
+    def close(self) -> None:
+        self._pool.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[psycopg.Cursor[dict[str, Any]]]:
+        with self._pool.connection() as conn, conn.transaction():
+            yield conn.cursor(row_factory=dict_row)
+
+    # -- fleets ---------------------------------------------------------------------------
+
+    def ensure_fleet(self, tier: str, shards: int, platform: str = "nt") -> None:
+        """Declare a tier's fleet (first one wins; `reshard` changes the shard count)."""
+        with self._tx() as cur:
+            cur.execute(
+                "INSERT INTO nt_fleets (tier, shards, platform) VALUES (%s, %s, %s)"
+                " ON CONFLICT (tier) DO NOTHING",
+                (tier, shards, platform),
+            )
+
+    def fleet_shape(self, tier: str) -> tuple[int, str] | None:
+        """(shards, platform) of a tier, None when the tier has no fleet yet."""
+        with self._tx() as cur:
+            row = cur.execute(
+                "SELECT shards, platform FROM nt_fleets WHERE tier = %s", (tier,)
+            ).fetchone()
+        return (int(row["shards"]), str(row["platform"])) if row else None
+
+    def tiers(self) -> list[str]:
+        with self._tx() as cur:
+            return [r["tier"] for r in cur.execute("SELECT tier FROM nt_fleets ORDER BY tier")]
+
+    def load_fleet(self, tier: str) -> FleetSpec | None:
+        """The whole tier (export, audits); a shard run uses `shard_snapshot` instead."""
+        shape = self.fleet_shape(tier)
+        if shape is None:
+            return None
+        with self._tx() as cur:
+            rows = cur.execute(
+                "SELECT spec FROM nt_tenants WHERE tier = %s AND present ORDER BY tenant_id",
+                (tier,),
+            ).fetchall()
+        tenants = tuple(TenantSpec.model_validate(r["spec"]) for r in rows)
+        return FleetSpec(tier=tier, shards=shape[0], platform=shape[1], tenants=tenants)
+
+    def import_fleet(self, fleet: FleetSpec) -> int:
+        """Upsert every tenant of a fleet file (one transaction); returns how many changed.
+
+        Imported tenants are `ready` when the spec is unchanged, else `pending`: importing
+        what a file-mode stack already applied does not queue work by itself.
+        """
+        changed = 0
+        with self._tx() as cur:
+            cur.execute(
+                "INSERT INTO nt_fleets (tier, shards, platform) VALUES (%s, %s, %s)"
+                " ON CONFLICT (tier) DO UPDATE SET shards = excluded.shards,"
+                " platform = excluded.platform, updated_at = now()",
+                (fleet.tier, fleet.shards, fleet.platform),
+            )
+            for spec in fleet.tenants:
+                cur.execute(
+                    "INSERT INTO nt_tenants (tier, tenant_id, shard, spec, status,"
+                    " applied_version) VALUES (%s, %s, %s, %s, 'ready', 1)"
+                    " ON CONFLICT (tier, tenant_id) DO UPDATE SET spec = excluded.spec,"
+                    " shard = excluded.shard, present = true,"
+                    " version = nt_tenants.version + 1, status = 'pending', updated_at = now()"
+                    " WHERE nt_tenants.spec IS DISTINCT FROM excluded.spec"
+                    " OR NOT nt_tenants.present",
+                    (fleet.tier, spec.id, shard_of(spec.id, fleet.shards), _spec_json(spec)),
+                )
+                changed += cur.rowcount
+        return changed
+
+    # -- one tenant -----------------------------------------------------------------------
+
+    def get(self, tier: str, tenant: str) -> TenantRecord | None:
+        with self._tx() as cur:
+            row = cur.execute(
+                "SELECT * FROM nt_tenants WHERE tier = %s AND tenant_id = %s", (tier, tenant)
+            ).fetchone()
+        return _record(row) if row else None
+
+    def locate(self, tenant: str) -> list[TenantRecord]:
+        """Every tier holding the tenant: one, or two while a move is unfinished."""
+        with self._tx() as cur:
+            rows = cur.execute(
+                "SELECT * FROM nt_tenants WHERE tenant_id = %s ORDER BY tier", (tenant,)
+            ).fetchall()
+        return [_record(r) for r in rows]
+
+    def request(self, tier: str, spec: TenantSpec) -> TenantRecord:
+        """Add or change a tenant: bump its version and mark it `pending` (unchanged specs
+        of a present tenant are left alone, so a repeated request queues nothing new)."""
+        with self._tx() as cur:
+            shape = cur.execute(
+                "SELECT shards FROM nt_fleets WHERE tier = %s", (tier,)
+            ).fetchone()
+            if shape is None:
+                raise LookupError(f"tier {tier!r} has no fleet in the database")
+            shard = shard_of(spec.id, int(shape["shards"]))
+            row = cur.execute(
+                "INSERT INTO nt_tenants (tier, tenant_id, shard, spec) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (tier, tenant_id) DO UPDATE SET spec = excluded.spec,"
+                " present = true, version = nt_tenants.version + 1, status = 'pending',"
+                " error = NULL, requested_at = now(), updated_at = now()"
+                " WHERE nt_tenants.spec IS DISTINCT FROM excluded.spec OR NOT nt_tenants.present"
+                "  OR nt_tenants.status = 'failed'"
+                " RETURNING *",
+                (tier, spec.id, shard, _spec_json(spec)),
+            ).fetchone()
+            if row is None:
+                row = cur.execute(
+                    "SELECT * FROM nt_tenants WHERE tier = %s AND tenant_id = %s",
+                    (tier, spec.id),
+                ).fetchone()
+        assert row is not None
+        return _record(row)
+
+    def remove(self, tier: str, tenant: str) -> TenantRecord | None:
+        """Mark a tenant for removal (the next run of its shard deletes it, then the row)."""
+        with self._tx() as cur:
+            row = cur.execute(
+                "UPDATE nt_tenants SET present = false, version = version + 1,"
+                " status = 'pending', error = NULL, requested_at = now(), updated_at = now()"
+                " WHERE tier = %s AND tenant_id = %s RETURNING *",
+                (tier, tenant),
+            ).fetchone()
+        return _record(row) if row else None
+
+    def forget(self, tier: str, tenant: str) -> None:
+        """Drop the row outright (a finished tier move leaves the source fleet)."""
+        with self._tx() as cur:
+            cur.execute(
+                "DELETE FROM nt_tenants WHERE tier = %s AND tenant_id = %s", (tier, tenant)
+            )
+
+    # -- shard runs -----------------------------------------------------------------------
+
+    def shard_snapshot(self, tier: str, shard: int, *, mark_applying: bool) -> ShardSnapshot:
+        """The shard as of now; with `mark_applying`, its pending rows become `applying`."""
+        with self._tx() as cur:
+            shape = cur.execute(
+                "SELECT shards, platform FROM nt_fleets WHERE tier = %s", (tier,)
+            ).fetchone()
+            if shape is None:
+                raise LookupError(f"tier {tier!r} has no fleet in the database")
+            if mark_applying:
+                cur.execute(
+                    "UPDATE nt_tenants SET status = 'applying', updated_at = now()"
+                    " WHERE tier = %s AND shard = %s AND status = 'pending'",
+                    (tier, shard),
+                )
+            rows = cur.execute(
+                "SELECT tenant_id, spec, present, version FROM nt_tenants"
+                " WHERE tier = %s AND shard = %s ORDER BY tenant_id",
+                (tier, shard),
+            ).fetchall()
+        return ShardSnapshot(
+            tier=tier,
+            shard=shard,
+            shards=int(shape["shards"]),
+            platform=str(shape["platform"]),
+            tenants=tuple(TenantSpec.model_validate(r["spec"]) for r in rows if r["present"]),
+            versions={r["tenant_id"]: int(r["version"]) for r in rows},
+        )
+
+    def finish_run(self, snap: ShardSnapshot, failed: Mapping[str, str]) -> None:
+        """Record a run's outcome for the versions it applied (others stay `pending`).
+
+        Tenants in `failed` (id -> error) are `failed`; the rest of the shard is `ready`,
+        and applied removals are deleted.
+        """
+        with self._tx() as cur:
+            for tenant, version in snap.versions.items():
+                error = failed.get(tenant)
+                cur.execute(
+                    "DELETE FROM nt_tenants WHERE tier = %s AND tenant_id = %s"
+                    " AND version = %s AND NOT present AND %s",
+                    (snap.tier, tenant, version, error is None),
+                )
+                cur.execute(
+                    "UPDATE nt_tenants SET status = %s, error = %s, updated_at = now(),"
+                    " applied_version = CASE WHEN %s THEN version ELSE applied_version END"
+                    " WHERE tier = %s AND tenant_id = %s AND version = %s",
+                    (
+                        "failed" if error else "ready",
+                        error,
+                        error is None,
+                        snap.tier,
+                        tenant,
+                        version,
+                    ),
+                )
+
+    def release_applying(self, tier: str, shard: int) -> None:
+        """Back to `pending` after a run that died or failed as a whole (retried later)."""
+        with self._tx() as cur:
+            cur.execute(
+                "UPDATE nt_tenants SET status = 'pending', updated_at = now()"
+                " WHERE tier = %s AND shard = %s AND status = 'applying'",
+                (tier, shard),
+            )
+
+    def has_pending(self, tier: str, shard: int) -> bool:
+        with self._tx() as cur:
+            row = cur.execute(
+                "SELECT EXISTS (SELECT 1 FROM nt_tenants WHERE tier = %s AND shard = %s"
+                " AND status IN ('pending', 'applying'))",
+                (tier, shard),
+            ).fetchone()
+        return bool(row and next(iter(row.values())))
