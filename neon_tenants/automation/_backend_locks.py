@@ -21,6 +21,7 @@ server-side; `lock_store()` returns None for them.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import socket
@@ -72,9 +73,15 @@ class LockStore(Protocol):
 
 
 def parse_lock(key: str, content: bytes | str, renewed_at: datetime) -> BackendLock | None:
-    """A lock key and its JSON; None for anything that is not a stack lock file."""
-    parts = key.removeprefix(LOCKS_PREFIX).split("/")
-    if not key.startswith(LOCKS_PREFIX) or len(parts) < 3 or not parts[-1].endswith(".json"):
+    """A lock key and its JSON; None for anything that is not a stack lock file.
+
+    The key may carry the bucket's prefix (the PostgreSQL backend prefixes every key with
+    the database name: `neondb/.pulumi/locks/...`)."""
+    at = key.find(LOCKS_PREFIX)
+    if at < 0 or (at > 0 and key[at - 1] != "/"):
+        return None
+    parts = key[at + len(LOCKS_PREFIX) :].split("/")
+    if len(parts) < 3 or not parts[-1].endswith(".json"):
         return None
     try:
         data = json.loads(content)
@@ -243,13 +250,18 @@ class FileLockStore:
 
 class PostgresLockStore:
     """`postgres://...?table=T` (the engine's DIY PostgreSQL backend): rows `key, data JSON,
-    updated_at` in table T (default pulumi_state); renewal = `updated_at = now()`."""
+    updated_at` in table T (default pulumi_state), the blob base64-encoded as
+    `data = {"data": "<base64>"}` (pkg/backend/diy/postgres/bucket.go); renewal =
+    `updated_at = now()`."""
 
-    def __init__(self, conninfo: str, table: str, password: str | None = None) -> None:
+    def __init__(
+        self, conninfo: str, table: str, password: str | None = None, prefix: str = ""
+    ) -> None:
         if not table.replace("_", "").isalnum():
             raise ValueError(f"the state table name must be an identifier (got {table!r})")
         self.conninfo = conninfo
         self.table = table
+        self.prefix = prefix  # the engine prefixes keys with the URL's path (the database)
         self._password = password
 
     def _connect(self) -> Any:
@@ -263,16 +275,20 @@ class PostgresLockStore:
     def locks(self) -> list[BackendLock]:
         import psycopg
 
-        query = f"SELECT key, data::text, updated_at FROM {self.table} WHERE key LIKE %s"
+        query = f"SELECT key, data->>'data', updated_at FROM {self.table} WHERE key LIKE %s"
         try:
             with self._connect() as conn:
-                rows = conn.execute(query, (LOCKS_PREFIX + "%",)).fetchall()
+                rows = conn.execute(query, (self.prefix + LOCKS_PREFIX + "%",)).fetchall()
         except psycopg.errors.UndefinedTable:
             return []
         found: list[BackendLock] = []
         for key, data, updated in rows:
             renewed = updated if updated.tzinfo else updated.replace(tzinfo=UTC)
-            lock = parse_lock(str(key), str(data), renewed)
+            try:
+                content = base64.b64decode(str(data or ""), validate=True)
+            except ValueError:
+                continue
+            lock = parse_lock(str(key), content, renewed)
             if lock is not None:
                 found.append(lock)
         return found
@@ -298,7 +314,8 @@ def lock_store(backend_url: str, env: Mapping[str, str] | None = None) -> LockSt
         rest = urlencode([(k, v) for k, v in query if k != "table"])
         conninfo = urlunsplit(("postgresql", parts.netloc, parts.path, rest, ""))
         password = (env or {}).get("PGPASSWORD") or None
-        return PostgresLockStore(conninfo, table, password)
+        prefix = parts.path.strip("/")
+        return PostgresLockStore(conninfo, table, password, prefix=f"{prefix}/" if prefix else "")
     return None
 
 

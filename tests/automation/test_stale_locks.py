@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -158,6 +159,7 @@ def test_lock_store_reads_the_backend_url(tmp_path: Path) -> None:
     assert isinstance(lock_store(f"file://{tmp_path}"), FileLockStore)
     pg = lock_store("postgres://nt@127.0.0.1:5432/state?table=pulumi_state&sslmode=disable")
     assert pg is not None and getattr(pg, "table", None) == "pulumi_state"
+    assert getattr(pg, "prefix", None) == "state/"  # the engine prefixes keys with the db
     assert lock_store("https://api.pulumi.com") is None
 
 
@@ -168,55 +170,63 @@ _UP_SCRIPT = textwrap.dedent(
     import json, sys
     from pathlib import Path
     from neon_tenants.automation import FleetManager
-    root, env = Path(sys.argv[1]), json.loads(sys.argv[2])
-    fm = FleetManager(root / "stacks", work_dir=root / "work",
-                      backend_url=f"file://{root / 'state'}", lock_dir=root / "locks",
-                      neon_env=env)
+    root, backend, env = Path(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
+    fm = FleetManager(root / "stacks", work_dir=root / "work", backend_url=backend,
+                      lock_dir=root / "locks", neon_env=env)
     fm.up("free")
     """
 )
 
-TENANTS = [f"lk-{i:02d}" for i in range(20)]
+
+def _projects(client: Any, prefix: str) -> list[str]:
+    return [p.name for p in client.org("free").iter_projects() if p.name.startswith(prefix)]
 
 
-def _projects(client: Any) -> list[str]:
-    return [p.name for p in client.org("free").iter_projects() if p.name.startswith("nt-lk-")]
-
-
-@pytest.mark.engine
-@pytest.mark.slow
-def test_kill_9_during_shard_up_then_rerun_converges(
-    metadata_emulator: Any, tmp_path_factory: pytest.TempPathFactory
+def _kill_9_mid_up_then_rerun(
+    root: Path, emu: Any, tenants: list[str], *, backend_url: str, extra_env: dict[str, str]
 ) -> None:
-    root = tmp_path_factory.mktemp("stale-lock")
+    """The issue's case: kill -9 the process group running a shard `up` once its lock is
+    taken and some projects exist; then a plain rerun must converge, no ShardBusy."""
     recorder = Recorder()
-    fm: FleetManager = make_manager(root, metadata_emulator, recorder)
+    neon_env = {**emu.client_env, **extra_env}
+    fm = FleetManager(
+        root / "stacks",
+        work_dir=root / "work",
+        backend_url=backend_url,
+        lock_dir=root / "locks",
+        neon_env=neon_env,
+        on_event=recorder,
+    )
     save_fleet(
         fm.fleet_path("free"),
-        FleetSpec(tier="free", shards=1, tenants=tuple(TenantSpec(id=t) for t in TENANTS)),
+        FleetSpec(tier="free", shards=1, tenants=tuple(TenantSpec(id=t) for t in tenants)),
     )
-    locks = FileLockStore(root / "state")
-    env = {**os.environ, **fm.engine.env}
+    locks = fm.engine.lock_store
+    assert locks is not None
+    prefix = f"nt-{tenants[0][:3]}"
     proc = subprocess.Popen(
-        [sys.executable, "-c", _UP_SCRIPT, str(root), json.dumps(metadata_emulator.client_env)],
-        env=env,
+        [sys.executable, "-c", _UP_SCRIPT, str(root), backend_url, json.dumps(neon_env)],
+        env={**os.environ, **fm.engine.env},
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    with neon_client(metadata_emulator) as client:
+    with neon_client(emu) as client:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
-            if locks.locks() and len(_projects(client)) >= 4:
+            if locks.locks() and len(_projects(client, prefix)) >= len(tenants) // 4:
                 break
             time.sleep(0.2)
         assert proc.poll() is None, "the up ended before it could be killed"
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-        created = len(_projects(client))
         (left,) = locks.locks()
-        assert left.stack == "free" and verdict(left) == "dead"
-        assert created < len(TENANTS), "killed mid-run"
+        assert left.stack == "free"
+        gone = time.monotonic() + 10  # SIGKILL of the engine (another process) lands async
+        while verdict(left) != "dead" and time.monotonic() < gone:
+            time.sleep(0.05)
+        assert verdict(left) == "dead"
+        assert len(_projects(client, prefix)) < len(tenants), "killed mid-run"
 
         assert fm.up("free") == ["free"]  # no ShardBusy: the dead holder's lock is cleared
         cleared = [
@@ -226,11 +236,54 @@ def test_kill_9_during_shard_up_then_rerun_converges(
         ]
         assert [e.stack for e in cleared] == ["free"]
         assert str(left.pid) in cleared[0].message
-        names = _projects(client)
-        assert sorted(names) == sorted(f"nt-{t}" for t in TENANTS), "no duplicate, none lost"
+        names = _projects(client, prefix)
+        assert sorted(names) == sorted(f"nt-{t}" for t in tenants), "no duplicate, none lost"
     assert locks.locks() == []
-    assert sorted(fm.connections("free")) == TENANTS
+    assert sorted(fm.connections("free")) == tenants
     fm.close()
+
+
+@pytest.mark.engine
+@pytest.mark.slow
+def test_kill_9_during_20_tenant_shard_up_then_rerun_converges(
+    metadata_emulator: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    root = tmp_path_factory.mktemp("stale-lock")
+    _kill_9_mid_up_then_rerun(
+        root,
+        metadata_emulator,
+        [f"lk-{i:02d}" for i in range(20)],
+        backend_url=f"file://{root / 'state'}",
+        extra_env={},
+    )
+
+
+@pytest.mark.engine
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_kill_9_with_state_in_postgresql_then_rerun_converges(
+    metadata_emulator: Any, emulator: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """PostgreSQL mode: the engine's DIY postgres:// backend keeps the lock as a row; the
+    state database here is a real PostgreSQL 15 (a project of the Postgres emulator)."""
+    from neon_tenants.client.models.projects import ProjectCreate
+
+    with neon_client(emulator) as client:
+        created = client.org("paid").create_project(ProjectCreate(name="f-pulumi-state"))
+    uri = urlsplit(created.connection_uris[0].connection_uri.get_secret_value())
+    password = uri.password or ""
+    backend = (
+        f"postgres://{uri.username}@{uri.hostname}:{uri.port}{uri.path}"
+        "?sslmode=disable&table=pulumi_state"
+    )
+    root = tmp_path_factory.mktemp("stale-lock-pg")
+    _kill_9_mid_up_then_rerun(
+        root,
+        metadata_emulator,
+        [f"pk-{i:02d}" for i in range(8)],
+        backend_url=backend,
+        extra_env={"PGPASSWORD": password},
+    )
 
 
 @pytest.mark.engine
