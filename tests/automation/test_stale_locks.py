@@ -282,7 +282,8 @@ def test_kill_9_with_state_in_postgresql_then_rerun_converges(
         metadata_emulator,
         [f"pk-{i:02d}" for i in range(8)],
         backend_url=backend,
-        extra_env={"PGPASSWORD": password},
+        # a shared backend refuses the built-in passphrase (#11): a test's own secret
+        extra_env={"PGPASSWORD": password, "PULUMI_CONFIG_PASSPHRASE": "f-stale-lock-test"},
     )
 
 
