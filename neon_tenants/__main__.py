@@ -39,6 +39,7 @@ def main() -> None:
     ref = parse_stack_name(pulumi.get_stack())
     tier = config.get("tier") or ref.tier
     fleet_file = _resolve(config.get("fleetFile") or f"fleets/{tier}.yaml")
+    _check_fleet_file(fleet_file)
     fleet = load_fleet(fleet_file, tier=tier)
     shards = config.get_int("shards")
     if shards is not None and shards != fleet.shards:
@@ -54,5 +55,38 @@ def main() -> None:
     build_program(tier, shard if fleet.shards > 1 else None, fleet, catalog)()
 
 
+def _check_fleet_file(path: Path) -> None:
+    """The CLI's fleet-file check (file, tenant, field, allowed values, tier) before any
+    resource is declared, so a hand-edited mistake never reaches a provider."""
+    from neon_tenants.cli._fleet_check import FleetFileInvalid, fleet_file_problems
+
+    stacks = Path(pulumi.get_root_directory()) / "stacks"
+    problems, tier = fleet_file_problems(path, stacks)
+    if problems:
+        shown = problems[0].file or str(path)
+        raise FleetFileInvalid(shown, tier, problems)
+
+
+def run() -> None:
+    """`main()` with one line per problem in Pulumi's diagnostics instead of a traceback
+    (issue #17): a RunError is printed by the exec shim as its message alone.
+    NEON_TENANTS_DEBUG=1 keeps the traceback."""
+    import os
+
+    try:
+        main()
+    except pulumi.RunError:
+        raise
+    except Exception as exc:
+        if os.environ.get("NEON_TENANTS_DEBUG"):
+            raise
+        from neon_tenants.cli._errors import describe
+
+        report = describe(exc)
+        for line in report.lines():
+            pulumi.log.error(line)
+        raise pulumi.RunError(report.summary) from None
+
+
 if __name__ == "__main__":  # the exec shim runs this file with runpy as __main__
-    main()
+    run()

@@ -285,9 +285,23 @@ ensure_ts_client() {
     note "installed in $(elapsed "$t")s"
 }
 
+# The fleet stacks (issue 17): plain `pulumi preview --stack free` finds them on a fresh clone.
+# Idempotent (existing stacks are left alone); a failure here (e.g. a passphrase that does
+# not match the committed encryptionsalt) is reported and does not stop the bootstrap.
+ensure_stacks() {
+    step "Pulumi stacks of the committed fleets (backend $PULUMI_BACKEND_URL)"
+    local out
+    if out=$("$REPO/.venv/bin/neon-tenants" stacks init 2>&1); then
+        printf '%s\n' "$out" | sed 's/^/    /'
+    else
+        note "not created: $(printf '%s' "$out" | tail -1); run \`neon-tenants stacks init\`"
+    fi
+}
+
 ensure_postgres
 ensure_venv
 ensure_engine
 ensure_command_plugin
 ensure_ts_client
+ensure_stacks
 step "bootstrap done in $(elapsed "$T0")s (state: $NEON_TENANTS_STATE_DIR, cache: $NEON_TENANTS_CACHE_ROOT)"

@@ -30,10 +30,10 @@ def has_neon_credentials() -> bool:
 def fleet_manager(
     on_event: ProgressCallback | None = None, emulator_dir: Path | None = None
 ) -> Iterator[FleetManager]:
-    from neon_tenants._settings import paths
+    from neon_tenants.cli._background import default_data_dir
+    from neon_tenants.cli.stacks_cmds import stacks_dir
 
-    p = paths()
-    stacks = Path(os.environ.get("NEON_TENANTS_STACKS_DIR") or p.repo_root / "stacks")
+    stacks = stacks_dir()
     common = {
         "work_dir": stacks.parent,
         "lock_dir": stacks.parent / ".state" / "locks",
@@ -44,9 +44,16 @@ def fleet_manager(
             yield fm
         return
     from neon_emulator.testing import EmulatorProcess
+    from neon_tenants.cli._background import running
 
+    data_dir = (emulator_dir or default_data_dir()).resolve()
+    background = running(data_dir)
+    if background is not None:  # `neon-tenants emulator start`: share it, never a second one
+        with FleetManager(stacks, neon_env=background.client_env, **common) as fm:  # type: ignore[arg-type]
+            yield fm
+        return
     with (
-        EmulatorProcess(emulator_dir or p.emulator_data_dir) as emu,
+        EmulatorProcess(data_dir) as emu,
         FleetManager(stacks, neon_env=emu.client_env, **common) as fm,  # type: ignore[arg-type]
     ):
         yield fm

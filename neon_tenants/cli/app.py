@@ -3,11 +3,24 @@ that `neon-tenants doctor` works even when optional parts fail to import."""
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
-app = typer.Typer(no_args_is_help=True, help="One Neon project per tenant, as code.")
+from neon_tenants.cli import emulator_cmds
+from neon_tenants.cli.stacks_cmds import stacks_app
+
+# Errors are one line each (cli/_errors.py), never a rich traceback: a person reads them in
+# a terminal or in a pull-request comment (issue #17). NEON_TENANTS_DEBUG=1 shows tracebacks.
+app = typer.Typer(no_args_is_help=True, help="One Neon project per tenant, as code.",
+                  pretty_exceptions_enable=False)
 emulator_app = typer.Typer(no_args_is_help=True, help="The local Neon emulator.")
 app.add_typer(emulator_app, name="emulator")
+app.add_typer(stacks_app, name="stacks")
+emulator_app.command("start")(emulator_cmds.start)
+emulator_app.command("stop")(emulator_cmds.stop)
+emulator_app.command("env")(emulator_cmds.env)
+emulator_app.command("status")(emulator_cmds.status)
 
 
 @app.command()
@@ -77,4 +90,18 @@ _register_db_commands()
 
 
 def main() -> None:
-    app()
+    """Anything a command did not turn into a one-line error becomes one here (exit 1)."""
+    try:
+        app()
+    except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+        import os
+        import traceback
+
+        from neon_tenants.cli._errors import DEBUG_ENV, describe, emit
+
+        if os.environ.get(DEBUG_ENV):
+            traceback.print_exception(exc, file=sys.stderr)
+        argv = sys.argv[1:]
+        emit(describe(exc), "markdown" if "--markdown" in argv else
+             "json" if "--json" in argv else "text")
+        sys.exit(1)

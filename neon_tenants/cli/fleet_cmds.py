@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from neon_tenants.automation import FleetError, FleetManager
+from neon_tenants.automation import FleetManager
 from neon_tenants.cli._output import Output
 
 tenant_app = typer.Typer(no_args_is_help=True, help="One tenant: provision, move, undo, delete.")
@@ -22,24 +22,38 @@ TIERS = typer.Option(None, "--tier", "-t", help="default: every fleet on disk")
 
 
 @contextmanager
-def _session(as_json: bool) -> Iterator[tuple[FleetManager, Output]]:
-    from neon_tenants.cli._context import fleet_manager
+def _session(
+    as_json: bool, *, markdown: bool = False, check: bool = False, fleets: list[str] | None = None
+) -> Iterator[tuple[FleetManager, Output]]:
+    """A FleetManager with every error turned into one line per problem and exit 1.
 
-    out = Output(as_json)
+    `check`: check the `fleets` tiers' fleet files (None: every one) before any engine
+    starts or Neon is called, so a hand-edited mistake names file, tenant, field and tier.
+    """
+    from neon_tenants.cli._context import fleet_manager
+    from neon_tenants.cli._errors import fail
+
+    out = Output(as_json or markdown)
     try:
+        if check:
+            from neon_tenants.cli._fleet_check import check_fleet_files
+            from neon_tenants.cli.stacks_cmds import stacks_dir
+
+            check_fleet_files(stacks_dir(), fleets)
         with out.progress() as on_event, fleet_manager(on_event) as fm:
             yield fm, out
-    except FleetError as exc:
-        out.error(str(exc), status=exc.http_status, kind=type(exc).__name__, **_jsonable(exc))
-        raise typer.Exit(1) from None
+    except typer.Exit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - FleetError and the rest: one line each
+        fail(out, exc, markdown=markdown)
 
 
-def _jsonable(exc: FleetError) -> dict[str, Any]:
-    return {k: v for k, v in exc.details.items() if k in ("violations", "usage", "stack")}
-
-
-def _run(as_json: bool, action: Callable[[FleetManager], Any]) -> None:
-    with _session(as_json) as (fm, out):
+def _run(
+    as_json: bool,
+    action: Callable[[FleetManager], Any],
+    fleets: list[str] | None = None,
+) -> None:
+    with _session(as_json, check=fleets is not None, fleets=fleets) as (fm, out):
         result = action(fm)
         if result is None:
             out.data({"ok": True})
@@ -57,7 +71,7 @@ def up(
     as_json: bool = JSON,
 ) -> None:
     """Create/update every tenant of a tier's fleet (or one shard)."""
-    _run(as_json, lambda fm: {"stacks": fm.up(tier, shard)})
+    _run(as_json, lambda fm: {"stacks": fm.up(tier, shard)}, fleets=[tier])
 
 
 def destroy(
@@ -79,14 +93,11 @@ def preview(
     as_json: bool = JSON,
 ) -> None:
     """What a fleet change will do. Exit codes: 0 no changes, 2 changes, 1 error."""
-    from neon_tenants.automation.preview import EXIT_ERROR, dumps
+    from neon_tenants.automation.preview import dumps
 
     out = Output(as_json or markdown)
-    try:
-        with _session(as_json or markdown) as (fm, _):
-            diff = fm.preview(tier or None)
-    except typer.Exit:
-        raise typer.Exit(EXIT_ERROR) from None
+    with _session(as_json, markdown=markdown, check=True, fleets=tier or None) as (fm, _):
+        diff = fm.preview(tier or None)
     if as_json:
         typer.echo(dumps(diff))
     elif markdown:

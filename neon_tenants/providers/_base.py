@@ -35,6 +35,7 @@ from pulumi.runtime import rpc
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from neon_tenants.catalog.validate import Failure
+from neon_tenants.providers import _diagnostics
 
 PROVIDER_KEY = "__provider"
 UNKNOWN = rpc.UNKNOWN
@@ -131,7 +132,9 @@ def neon_client() -> Any:
     if creds.is_empty():
         raise ProviderError(
             "no Neon credentials in the provider's environment: set NEON_CREDENTIALS_FILE "
-            "or NEON_PERSONAL_API_KEY / NEON_<ORG>_ORG_ID / NEON_<ORG>_ORG_API_KEY"
+            "or NEON_PERSONAL_API_KEY / NEON_<ORG>_ORG_ID / NEON_<ORG>_ORG_API_KEY, or use the "
+            "local emulator: neon-tenants emulator start && "
+            'eval "$(neon-tenants emulator env)"'
         )
     base_url = os.environ.get("NEON_API_BASE_URL")
     config = ClientConfig(base_url=base_url) if base_url else ClientConfig()
@@ -288,3 +291,8 @@ class NeonResource(dynamic.Resource):
                 opts, pulumi.ResourceOptions(additional_secret_outputs=secret)
             )
         super().__init__(self.provider_class(), name, resource_props(props, state_model), opts)
+
+
+# In Pulumi's dynamic-provider host, a failed resource answers one line (what failed, what to
+# do) instead of a traceback; NEON_TENANTS_DEBUG=1 keeps it (providers/_diagnostics.py).
+_diagnostics.install()
