@@ -27,6 +27,7 @@ def fleet_env(
         backend_url=f"file://{root / 'state'}",
         lock_dir=root / "locks",
         neon_env=emu.client_env,
+        archive=False,  # metadata compute: no database to dump before a delete
     ) as fm:
         yield emu, fm
 

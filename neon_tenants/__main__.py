@@ -8,10 +8,12 @@ would be deleted) and `neon-tenants:shard` (default: parsed from the stack name)
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pulumi
 
+from neon_tenants.archive.resource import settings_from_env
 from neon_tenants.catalog import load_catalog
 from neon_tenants.fleet.program import build_program
 from neon_tenants.fleet.sharding import parse_stack_name
@@ -52,7 +54,10 @@ def main() -> None:
         shard = ref.shard
     tiers_file = config.get("tiersFile")
     catalog = load_catalog(Path(tiers_file) if tiers_file else None)
-    build_program(tier, shard if fleet.shards > 1 else None, fleet, catalog)()
+    # the same archive step FleetManager declares (same env, same default dir), so infra
+    # teams' `pulumi up` and the backend see no drift in each other's stacks
+    archive = settings_from_env(Path(pulumi.get_root_directory()), os.environ)
+    build_program(tier, shard if fleet.shards > 1 else None, fleet, catalog, archive)()
 
 
 def _check_fleet_file(path: Path) -> None:

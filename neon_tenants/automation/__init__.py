@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from neon_tenants.automation._errors import (
+    ArchiveFailed,
     DeploymentFailed,
     EngineUnavailable,
     FleetError,
@@ -26,6 +27,7 @@ from neon_tenants.automation.models import RestoreResult, TenantConnection, Usag
 from neon_tenants.automation.preview import FleetDiff, fleet_diff, render_markdown
 
 __all__ = [
+    "ArchiveFailed",
     "DeploymentFailed",
     "EngineUnavailable",
     "FleetDiff",

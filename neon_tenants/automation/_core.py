@@ -38,6 +38,7 @@ from neon_tenants.fleet.spec import (
 )
 
 if TYPE_CHECKING:
+    from neon_tenants.archive import ArchiveSettings
     from neon_tenants.catalog import Catalog, Tier
     from neon_tenants.client import NeonClient
 
@@ -57,6 +58,7 @@ class FleetCore:
         client: NeonClient | None = None,
         on_event: ProgressCallback | None = None,
         default_shards: Mapping[str, int] | None = None,
+        archive: ArchiveSettings | bool = True,
     ) -> None:
         self.stacks_dir = Path(stacks_dir)
         self.work_dir = Path(work_dir) if work_dir else self.stacks_dir.parent
@@ -79,9 +81,23 @@ class FleetCore:
         self._client = client
         self._owns_client = client is None  # one we build, we close; a passed one is the caller's
         self._engine: Engine | None = None
+        self.archive = self._archive_settings(archive)
         self._init_lock = threading.Lock()
 
     # -- plumbing ---------------------------------------------------------------------------
+
+    def _archive_settings(self, archive: ArchiveSettings | bool) -> ArchiveSettings | None:
+        """True: the defaults (env, else `<work_dir>/.state/archive` with pg_dump); False: no
+        archive step (a metadata-only emulator has no database to dump)."""
+        if archive is False:
+            return None
+        if archive is True:
+            import os
+
+            from neon_tenants.archive.resource import settings_from_env
+
+            return settings_from_env(self.work_dir, {**os.environ, **self._neon_env})
+        return archive
 
     @property
     def catalog(self) -> Catalog:
@@ -204,7 +220,7 @@ class FleetCore:
         if tenant is not None:
             shard = shard_for(fleet, tenant)
         name = stack_name(tier, shard, fleet.shards)
-        program = build_program(tier, shard, fleet, self.catalog)
+        program = build_program(tier, shard, fleet, self.catalog, self.archive)
 
         def forward(event: Any) -> None:
             step = from_engine_event(name, event)

@@ -82,6 +82,12 @@ class DeploymentFailed(FleetError):
     http_status = 502
 
 
+class ArchiveFailed(FleetError):
+    """Archive before delete failed: the project was NOT deleted (the message says why)."""
+
+    http_status = 502
+
+
 class NeonUnavailable(FleetError):
     """An imperative Neon call (restore, usage read) failed."""
 

@@ -23,11 +23,14 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from neon_tenants.automation import _usage
 from neon_tenants.automation._core import FleetCore
 from neon_tenants.automation._errors import (
+    ArchiveFailed,
+    DeploymentFailed,
     InvalidRequest,
     LimitsExceeded,
     TenantConflict,
@@ -169,8 +172,12 @@ class FleetManager(FleetCore):
         return self.provision(tenant, tier, spec if found is None else None)
 
     def delete(self, tenant: str) -> None:
-        """Remove from the fleet and `up`: the engine deletes the project (Neon soft-deletes
-        it, recoverable for 7 days)."""
+        """Remove from the fleet and `up`: the engine first runs the tenant's archive step
+        (archive before delete, issue 12: the archive Command depends on every other resource
+        of the tenant, so it is deleted first), then deletes the project (Neon soft-deletes
+        it, recoverable for 7 days). A failed archive stops the engine before anything else
+        of the tenant is deleted: the tenant goes back into its fleet and ArchiveFailed says
+        why."""
         fleet, spec = self._require(tenant)
         if spec.protected:
             raise InvalidRequest(
@@ -180,7 +187,62 @@ class FleetManager(FleetCore):
         with shard_lock(self.lock_dir, stack):
             self._edit_fleet(fleet.tier, lambda f: f.without_tenant(tenant))
             self._emit(StackProgress(stack, "fleet_written"))
-            self._up(fleet.tier, tenant)
+            try:
+                self._up(fleet.tier, tenant)
+            except DeploymentFailed as exc:
+                reason = _archive_failure(str(exc))
+                if reason is None:
+                    raise
+                self._edit_fleet(fleet.tier, lambda f: f if f.get(tenant) else f.with_tenant(spec))
+                self._emit(StackProgress(stack, "fleet_written", f"{tenant} kept: archive failed"))
+                raise ArchiveFailed(
+                    f"tenant {tenant!r} was not deleted: {reason}", stack=stack
+                ) from exc
+
+    def archives(self, tenant: str) -> list[Path]:
+        """The tenant's archive manifests (oldest first), also after it was deleted."""
+        from neon_tenants.archive import list_manifests
+
+        if self.archive is None:
+            return []
+        return list_manifests(self.archive.dir, tenant)
+
+    def restore_archive(
+        self, manifest: Path, tenant: str | None = None, tier: str | None = None
+    ) -> TenantConnection:
+        """Bring an archive back into a new project: checks the archive against its manifest
+        before anything is created, provisions `tenant` (default: the archived tenant's id)
+        in `tier` (default: its tier), then pg_restores into it in one transaction. A rerun
+        after a crash reuses the new tenant while its database is still empty."""
+        from neon_tenants.archive import ArchiveCorrupt, ArchiveError, read_manifest, restore_dump
+        from neon_tenants.archive.dump import database_is_empty
+
+        try:
+            archived = read_manifest(Path(manifest))
+            archived.verify(Path(manifest))
+        except (OSError, ValueError, ArchiveCorrupt) as exc:
+            raise InvalidRequest(f"archive {manifest}: {exc}") from exc
+        name, tier_name = tenant or archived.tenant, tier or archived.tier
+        self._tier(tier_name)
+        try:
+            TenantSpec(id=name)
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from exc
+        existed = self.locate(name) is not None
+        conn = self.provision(name, tier_name)
+        uri = conn.connection_uri.get_secret_value()
+        try:
+            if existed and not database_is_empty(uri):
+                raise TenantConflict(
+                    f"tenant {name!r} exists and its database is not empty; restore the "
+                    "archive under a new tenant id"
+                )
+            stack = conn.stack
+            self._emit(StackProgress(stack, "imperative", f"pg_restore {Path(manifest).name}"))
+            restore_dump(Path(manifest), uri)
+        except ArchiveError as exc:
+            raise ArchiveFailed(f"restore of {manifest} into {name!r} failed: {exc}") from exc
+        return conn
 
     def restore(self, tenant: str, timestamp: datetime | str) -> RestoreResult:
         """Undo: restore the default branch in place to `timestamp`; the pre-restore state is
@@ -332,7 +394,7 @@ class FleetManager(FleetCore):
             for ref in all_stacks(fleet):
                 name = ref.name(fleet.shards)
                 names.append(name)
-                program = build_program(tier, ref.shard, fleet, self.catalog)
+                program = build_program(tier, ref.shard, fleet, self.catalog, self.archive)
 
                 def collect(event: Any, n: str = name, t: str = tier) -> None:
                     step = step_from_event(n, t, event)
@@ -347,6 +409,16 @@ class FleetManager(FleetCore):
                     )
                     self._emit(StackProgress(name, "engine_done", "preview"))
         return fleet_diff(names, steps)
+
+
+def _archive_failure(engine_text: str) -> str | None:
+    """The reason line our archive step printed (`archive failed: ...`), if that is what
+    stopped the engine."""
+    for line in engine_text.splitlines():
+        at = line.find("archive failed: ")
+        if at >= 0:
+            return line[at + len("archive failed: ") :].strip()
+    return None
 
 
 def _iso(moment: datetime) -> str:

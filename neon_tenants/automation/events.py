@@ -49,7 +49,7 @@ ProgressEvent = StackProgress | ResourceStep
 ProgressCallback = Callable[[ProgressEvent], None]
 
 COMPONENT_TYPE = "neon-tenants:index:TenantDatabase"
-_CHILD_SUFFIX = re.compile(r"^(?P<tenant>.+?)-(?:project|quota|branch-.+|snapshot-.+)$")
+_CHILD_SUFFIX = re.compile(r"^(?P<tenant>.+?)-(?:project|quota|archive|branch-.+|snapshot-.+)$")
 
 
 def urn_parts(urn: str) -> tuple[str, str]:

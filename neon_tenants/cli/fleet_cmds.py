@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -151,8 +152,27 @@ def snapshot(
 
 @tenant_app.command("delete")
 def delete(tenant: str, as_json: bool = JSON) -> None:
-    """Remove the tenant from its fleet; its project is deleted."""
+    """Archive the tenant (pg_dump + manifest), then remove it from its fleet and delete its
+    project; a failed archive keeps the project."""
     _run(as_json, lambda fm: fm.delete(tenant))
+
+
+@tenant_app.command("archives")
+def archives(tenant: str, as_json: bool = JSON) -> None:
+    """The tenant's archive manifests, oldest first (also after it was deleted)."""
+    _run(as_json, lambda fm: {"manifests": [str(p) for p in fm.archives(tenant)]})
+
+
+@tenant_app.command("restore-archive")
+def restore_archive(
+    manifest: Path,
+    tenant: str | None = typer.Option(None, "--as", help="new tenant id (default: archived)"),
+    tier: str | None = typer.Option(None, "--tier", "-t", help="default: the archived tier"),
+    as_json: bool = JSON,
+) -> None:
+    """Restore an archive (MANIFEST: its .manifest.json; checksum checked first) into a new
+    project."""
+    _run(as_json, lambda fm: fm.restore_archive(manifest, tenant, tier))
 
 
 @tenant_app.command("show")

@@ -16,6 +16,7 @@ from neon_tenants.fleet.sharding import tenants_of_shard
 from neon_tenants.fleet.spec import FleetSpec, TenantSpec
 
 if TYPE_CHECKING:
+    from neon_tenants.archive import ArchiveSettings
     from neon_tenants.catalog import Catalog, OrgLimits, Tier
     from neon_tenants.providers import TenantDatabaseArgs
 
@@ -23,7 +24,11 @@ OUTPUT_FIELDS = ("project_id", "org_id", "default_branch_id", "host", "connectio
 
 
 def tenant_args(
-    tenant: TenantSpec, tier: Tier, platform: str, org_limits: OrgLimits | None = None
+    tenant: TenantSpec,
+    tier: Tier,
+    platform: str,
+    org_limits: OrgLimits | None = None,
+    archive: ArchiveSettings | None = None,
 ) -> TenantDatabaseArgs:
     """Fleet entry + tier -> the component's validated inputs (providers' pydantic model)."""
     from neon_tenants.providers import DevBranchSpec, SnapshotSpec, TenantDatabaseArgs
@@ -46,13 +51,21 @@ def tenant_args(
         neon_auth=tenant.neon_auth,
         data_api=tenant.data_api,
         protected=tenant.protected,
+        archive=archive,
     )
 
 
 def build_program(
-    tier: str, shard: int | None, fleet: FleetSpec, catalog: Catalog
+    tier: str,
+    shard: int | None,
+    fleet: FleetSpec,
+    catalog: Catalog,
+    archive: ArchiveSettings | None = None,
 ) -> Callable[[], None]:
-    """Validate everything up front (a bad fleet fails before the engine starts)."""
+    """Validate everything up front (a bad fleet fails before the engine starts).
+
+    `archive`: where (and how) each tenant is archived before its project is deleted; None
+    declares no archive step (the metadata emulator has no database to dump)."""
     if fleet.tier != tier:
         raise ValueError(f"fleet is for tier {fleet.tier!r}, stack is for {tier!r}")
     if tier not in catalog.tiers:
@@ -60,7 +73,9 @@ def build_program(
     tier_model = catalog.tiers[tier]
     members = tenants_of_shard(fleet, shard)
     org = catalog.orgs.get(tier_model.org)
-    all_args = [(t.id, tenant_args(t, tier_model, fleet.platform, org)) for t in members]
+    all_args = [
+        (t.id, tenant_args(t, tier_model, fleet.platform, org, archive)) for t in members
+    ]
 
     def program() -> None:
         import pulumi

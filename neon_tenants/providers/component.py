@@ -11,6 +11,7 @@ from typing import Any
 
 import pulumi
 
+from neon_tenants.archive.resource import archive_before_delete
 from neon_tenants.catalog import QUOTA_KEYS
 from neon_tenants.providers.dev_branch import DevBranch
 from neon_tenants.providers.quota import Quota
@@ -28,6 +29,7 @@ class TenantDatabase(pulumi.ComponentResource):
     quota: Quota
     dev_branches: dict[str, DevBranch]
     snapshots: dict[str, Snapshot]
+    archive: Any
 
     def __init__(
         self, name: str, args: TenantDatabaseArgs, opts: pulumi.ResourceOptions | None = None
@@ -82,6 +84,16 @@ class TenantDatabase(pulumi.ComponentResource):
                 "pinned": s.pinned, "restore_trigger": s.restore_trigger,
                 "policy": tier.snapshot_policy, "pinned_names": pinned, "limits": limits,
             }, child)
+        # last: it depends on every other child, so on delete it runs (archives) first
+        self.archive = None
+        if args.archive is not None:
+            self.archive = archive_before_delete(
+                f"{name}-archive", tenant=args.tenant_id, tier=tier.name,
+                project_id=project.project_id, connection_uri=project.connection_uri,
+                settings=args.archive, parent=self,
+                depends_on=[project, self.quota, *self.dev_branches.values(),
+                            *self.snapshots.values()],
+            )
         outputs: dict[str, Any] = {
             "project_id": project.project_id, "org_id": project.org_id,
             "default_branch_id": project.default_branch_id, "host": project.host,

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from neon_tenants.archive.resource import ArchiveSettings
 from neon_tenants.catalog import Limits, OrgLimits, Tier, builtin_catalog
 from neon_tenants.catalog import validate as v
 from neon_tenants.catalog.tiers import QUOTA_KEYS, Quota
@@ -79,6 +80,8 @@ class TenantDatabaseArgs(_Spec):
     protected: bool = False
     database_name: str = "neondb"
     role_name: str = "neondb_owner"
+    archive: ArchiveSettings | None = None
+    """Archive before delete (issue 12): a pulumi_command Command whose `delete` archives."""
 
     # -- derived values the component passes on to the resources --------------------------
 

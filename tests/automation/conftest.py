@@ -46,7 +46,10 @@ def meta_fleet(
     metadata_emulator: Any, tmp_path_factory: pytest.TempPathFactory, recorder: Recorder
 ) -> Iterator[FleetManager]:
     root = tmp_path_factory.mktemp("fleet-meta")
-    yield make_manager(root, metadata_emulator, recorder, default_shards={"free": 3, "pro": 2})
+    # no archive step: the metadata emulator has no database to dump
+    yield make_manager(
+        root, metadata_emulator, recorder, default_shards={"free": 3, "pro": 2}, archive=False
+    )
 
 
 @pytest.fixture(scope="module")
