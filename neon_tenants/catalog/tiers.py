@@ -7,6 +7,7 @@ Models are frozen: a tier is a value that providers copy into their inputs.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -50,6 +51,18 @@ class OrgLimits(_Frozen):
     allow_never_suspend: bool = True  # suspend_timeout_seconds=-1 (free orgs must scale to 0)
 
 
+class Prices(_Frozen):
+    """What a tier's tenants are billed per unit (USD; issue 13). The guide's figures: the paid
+    organization is billed $0.106 per compute-unit hour, the free one is sponsored by Neon."""
+
+    compute_unit_hour: Decimal = Field(default=Decimal(0), ge=0)
+    storage_gb_month: Decimal = Field(default=Decimal(0), ge=0)
+    transfer_gb: Decimal = Field(default=Decimal(0), ge=0)
+
+
+PAID_PRICES = Prices(compute_unit_hour=Decimal("0.106"))
+
+
 class Tier(_Frozen):
     """A product tier: which org its projects live in, their quota and compute limits."""
 
@@ -65,6 +78,7 @@ class Tier(_Frozen):
     branch_cap: int = Field(ge=1)
     region_id: str = "aws-us-east-2"
     pg_version: int = Field(default=17, ge=14, le=18)
+    prices: Prices = Prices()
 
     @model_validator(mode="after")
     def _cu_order(self) -> Tier:
@@ -154,6 +168,7 @@ PRO = Tier(
     snapshot_cap=10,
     snapshot_policy="evict_oldest",
     branch_cap=1000,
+    prices=PAID_PRICES,
 )
 ENTERPRISE = Tier(
     name="enterprise",
@@ -166,6 +181,7 @@ ENTERPRISE = Tier(
     snapshot_cap=10,
     snapshot_policy="evict_oldest",
     branch_cap=1000,
+    prices=PAID_PRICES,
 )
 
 
@@ -194,7 +210,8 @@ def load_catalog(path: Path | None = None) -> Catalog:
     tiers: dict[str, Any] = {k: v.model_dump() for k, v in base.tiers.items()}
     for name, data in (raw.get("tiers") or {}).items():
         merged = {**tiers.get(name, {}), **data, "name": name}
-        if "quota" in data and name in tiers:
-            merged["quota"] = {**tiers[name]["quota"], **data["quota"]}
+        for part in ("quota", "prices"):
+            if part in data and name in tiers:
+                merged[part] = {**tiers[name][part], **data[part]}
         tiers[name] = merged
     return Catalog.model_validate({"orgs": orgs, "tiers": tiers})

@@ -1,4 +1,4 @@
-"""Billing export from consumption v2 (CONTRACT.md section 6), as CSV or JSON lines.
+"""Raw consumption v2 rows (CONTRACT.md section 6): what invoice.py prices per tenant.
 
 The guide's `/consumption_history/projects` serves legacy plans only; the Agent plan reads
 `/consumption_history/v2/projects` with org_id, from, to, granularity and metrics all
@@ -9,10 +9,8 @@ The call does not wake computes; Neon refreshes the data about every 15 minutes.
 
 from __future__ import annotations
 
-import csv
-import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Literal, TextIO
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -20,7 +18,6 @@ if TYPE_CHECKING:
     from neon_tenants.client import OrgClient
 
 Granularity = Literal["hourly", "daily", "monthly"]
-ExportFormat = Literal["csv", "jsonl"]
 V2_METRICS: tuple[str, ...] = (
     "compute_unit_seconds",
     "root_branch_bytes_month",
@@ -53,8 +50,6 @@ class BillingRow(BaseModel):
     metric: str
     value: float
 
-
-COLUMNS: tuple[str, ...] = tuple(BillingRow.model_fields)
 
 
 def check_metrics(metrics: Sequence[str]) -> list[str]:
@@ -112,26 +107,3 @@ def iter_billing_rows(
                             metric=metric.metric_name,
                             value=metric.value,
                         )
-
-
-def write_csv(rows: Iterable[BillingRow], stream: TextIO) -> int:
-    """Header + one line per row; returns the number of data rows."""
-    writer = csv.DictWriter(stream, fieldnames=list(COLUMNS), lineterminator="\n")
-    writer.writeheader()
-    count = 0
-    for row in rows:
-        writer.writerow(row.model_dump())
-        count += 1
-    return count
-
-
-def write_jsonl(rows: Iterable[BillingRow], stream: TextIO) -> int:
-    count = 0
-    for row in rows:
-        stream.write(json.dumps(row.model_dump(), sort_keys=True) + "\n")
-        count += 1
-    return count
-
-
-def export(rows: Iterable[BillingRow], stream: TextIO, fmt: ExportFormat) -> int:
-    return write_csv(rows, stream) if fmt == "csv" else write_jsonl(rows, stream)

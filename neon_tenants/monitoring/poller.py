@@ -167,7 +167,8 @@ class Poller:
         readings = [
             Reading(tenant=r.tenant, tier=r.tier, project_id=r.project_id, org=r.org,
                     period=period, taken_at=taken, used=used[r.tenant], limits=limits[r.tenant],
-                    sources=sources[r.tenant], last_active_at=active.get(r.tenant))
+                    sources=sources[r.tenant], last_active_at=active.get(r.tenant),
+                    protected=r.protected)
             for r in present
         ]  # fmt: skip
         self.store.save_readings(readings)

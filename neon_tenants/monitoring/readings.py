@@ -52,6 +52,7 @@ class Reading(BaseModel):
     limits: dict[str, int]
     sources: dict[str, Source]
     last_active_at: str | None = None
+    protected: bool = False
 
     def ratio(self, metric: str) -> float | None:
         """used / limit; None when the metric is unlimited (0) or was never read."""

@@ -34,6 +34,10 @@ class UsageStore(Protocol):
 
     def pending(self) -> list[Event]: ...
 
+    def events(self, period: str | None = None) -> list[Event]:
+        """Every event ever raised (oldest first), optionally of one period."""
+        ...
+
     def delivered(self, event_id: str, sink: str) -> bool: ...
 
     def mark_delivered(self, event_id: str, sink: str) -> None: ...
@@ -127,8 +131,16 @@ class FileUsageStore:
                 data["raised"][e.id] = e.period
                 data["outbox"][e.id] = {"event": e.model_dump(mode="json"), "delivered": []}
             if new:
+                _append(self.root / "events.jsonl", [e.model_dump_json() for e in new])
                 _write_json(self.root / "events.json", data)
             return new
+
+    def events(self, period: str | None = None) -> list[Event]:
+        path = self.root / "events.jsonl"
+        if not path.exists():
+            return []
+        found = [Event.model_validate_json(x) for x in path.read_text("utf-8").splitlines() if x]
+        return [e for e in found if period is None or e.period == period]
 
     def pending(self) -> list[Event]:
         data = self._events()

@@ -8,10 +8,12 @@ store is the embedded file store under `.state/monitoring` unless a folder is gi
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from neon_tenants.monitoring._transport import RateBudget
+from neon_tenants.monitoring.cleanup import Cleanup, CleanupPolicy
 from neon_tenants.monitoring.delivery import (
     CallbackSink,
     Dispatcher,
@@ -23,7 +25,7 @@ from neon_tenants.monitoring.directory import fleet_directory
 from neon_tenants.monitoring.models import CycleReport, Event
 from neon_tenants.monitoring.poller import Poller, PollerConfig, make_client
 from neon_tenants.monitoring.rules import AlertRules
-from neon_tenants.monitoring.service import CleanupStep, UsageService
+from neon_tenants.monitoring.service import UsageService
 from neon_tenants.monitoring.store import FileUsageStore
 
 if TYPE_CHECKING:
@@ -42,9 +44,11 @@ def build_service(
     store_dir: Path | None = None,
     callbacks: list[Callable[[Event], None]] | None = None,
     webhook: WebhookConfig | None = None,
-    cleanup: CleanupStep | None = None,
+    cleanup: CleanupPolicy | None = None,
     on_cycle: Callable[[CycleReport], None] | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> UsageService:
+    """`cleanup` turns on inactive-tenant notices and deletes through `manager.delete`."""
     cfg = config or PollerConfig()
     budget = RateBudget(cfg.consumption_per_minute, 60.0)
     fleet_client = manager.client
@@ -63,4 +67,5 @@ def build_service(
                             backoff_max=hook.backoff_max if hook else 30.0)  # fmt: skip
     poller = Poller(client, transport, fleet_directory(manager), store, manager.catalog, cfg,
                     budget=budget)  # fmt: skip
-    return UsageService(poller, store, dispatcher, rules, cleanup=cleanup, on_cycle=on_cycle)
+    step = Cleanup(store, cleanup, manager.delete, now=now) if cleanup is not None else None
+    return UsageService(poller, store, dispatcher, rules, cleanup=step, on_cycle=on_cycle)

@@ -1,47 +1,43 @@
-"""Thresholds and evaluate(): pure, table-driven."""
+"""Thresholds, per-tier rules and events_for(): pure, table-driven."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from neon_tenants.monitoring import (
-    MetricUsage,
-    TenantUsage,
-    Thresholds,
-    evaluate,
-    worst_level,
-)
+from neon_tenants.monitoring import AlertRules, Reading, Thresholds, events_for
+from neon_tenants.monitoring.readings import METRICS
 
 
-def usage(tenant: str, **metrics: tuple[int, int]) -> TenantUsage:
-    return TenantUsage(
-        tenant=tenant,
-        project_id=f"p-{tenant}",
-        project_name=f"nt-{tenant}",
-        org="free",
-        metrics=tuple(MetricUsage(name=n, used=u, limit=lim) for n, (u, lim) in metrics.items()),
+def reading(tenant: str, tier: str = "free", **metrics: tuple[int, int]) -> Reading:
+    return Reading(
+        tenant=tenant, tier=tier, project_id=f"p-{tenant}", org="free", period="2026-11",
+        taken_at="2026-11-28T08:00:00Z",
+        used={n: u for n, (u, _) in metrics.items()},
+        limits={n: metrics[n][1] if n in metrics else 0 for n in METRICS},
+        sources={n: "list" for n in metrics},
     )
 
 
 @pytest.mark.parametrize(
     ("used", "limit", "expected"),
     [
-        (0, 100, None),
-        (79, 100, None),
-        (80, 100, "warning"),
-        (94, 100, "warning"),
-        (95, 100, "critical"),
-        (100, 100, "critical"),
-        (250, 100, "critical"),
-        (10**12, 0, None),  # 0 = unlimited: never alerts
-        (799_999, 1_000_000, None),
-        (800_000, 1_000_000, "warning"),
+        (0, 100, []),
+        (79, 100, []),
+        (80, 100, ["warning"]),
+        (94, 100, ["warning"]),
+        (95, 100, ["warning", "critical"]),
+        (250, 100, ["warning", "critical"]),
+        (10**12, 0, []),  # 0 = unlimited: never alerts
+        (799_999, 1_000_000, []),
+        (800_000, 1_000_000, ["warning"]),
     ],
 )
-def test_default_thresholds_levels(used: int, limit: int, expected: str | None) -> None:
-    found = evaluate([usage("a", written_data_bytes=(used, limit))])
-    assert [a.level for a in found] == ([expected] if expected else [])
+def test_default_thresholds_levels(used: int, limit: int, expected: list[str]) -> None:
+    found = events_for([reading("a", logical_size_bytes=(used, limit))], AlertRules())
+    assert [e.level for e in found if e.kind == "quota_threshold"] == expected
 
 
 @pytest.mark.parametrize(
@@ -66,32 +62,44 @@ def test_thresholds_reject_bad_values(warning: float, critical: float) -> None:
         Thresholds(warning=warning, critical=critical)
 
 
-def test_evaluate_reports_fields_and_sorts_worst_first() -> None:
-    found = evaluate(
-        [
-            usage("low", active_time_seconds=(10, 100)),
-            usage("warm", active_time_seconds=(85, 100), data_transfer_bytes=(1, 0)),
-            usage("hot", written_data_bytes=(97, 100), logical_size_bytes=(90, 100)),
-            usage("over", compute_time_seconds=(300, 100)),
-        ]
-    )
-    assert [(a.tenant, a.metric, a.level) for a in found] == [
-        ("over", "compute_time_seconds", "critical"),
-        ("hot", "written_data_bytes", "critical"),
-        ("hot", "logical_size_bytes", "warning"),
-        ("warm", "active_time_seconds", "warning"),
+def test_rules_per_tier_and_metric_override_the_default(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text("tiers:\n  free:\n    active_time_seconds: {warning: 0.5, critical: 0.6}\n"
+                    "  pro:\n    '*': {warning: 0.9, critical: 0.99}\n"
+                    "suspended:\n  pro: raise_quota\n")
+    rules = AlertRules.load(path)
+    found = events_for([
+        reading("f", "free", active_time_seconds=(55, 100), data_transfer_bytes=(85, 100)),
+        reading("p", "pro", active_time_seconds=(85, 100), compute_time_seconds=(100, 100)),
+    ], rules)
+    assert [(e.tenant, e.kind, e.metric, e.level) for e in found] == [
+        ("f", "quota_threshold", "active_time_seconds", "warning"),
+        ("f", "quota_threshold", "data_transfer_bytes", "warning"),
+        ("p", "quota_threshold", "compute_time_seconds", "warning"),
+        ("p", "quota_threshold", "compute_time_seconds", "critical"),
+        ("p", "quota_suspended", "compute_time_seconds", None),
     ]
-    over = found[0]
-    assert (over.project_id, over.org, over.used, over.limit, over.percent) == (
-        "p-over",
-        "free",
-        300,
-        100,
-        300.0,
-    )
+    assert found[-1].detail == {"policy": "raise_quota"}
+    assert found[0].percent == 55.0 and found[0].used == 55 and found[0].limit == 100
 
 
-def test_worst_level_uses_highest_ratio() -> None:
-    u = usage("t", active_time_seconds=(50, 100), written_data_bytes=(96, 100))
-    assert worst_level(u) == "critical"
-    assert worst_level(usage("u", active_time_seconds=(5, 0))) is None
+def test_rules_file_with_an_unknown_metric_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text("tiers:\n  free:\n    cpu_seconds: {warning: 0.5, critical: 0.6}\n")
+    with pytest.raises(ValueError, match="tiers.free: unknown metric.*cpu_seconds.*allowed"):
+        AlertRules.load(path)
+
+
+def test_logical_size_at_its_quota_does_not_mean_suspended() -> None:
+    """Only the four counters that suspend computes raise quota_suspended (CONTRACT.md s1)."""
+    found = events_for([reading("l", logical_size_bytes=(100, 100))], AlertRules())
+    assert {e.kind for e in found} == {"quota_threshold"}
+
+
+def test_event_ids_are_stable_per_tenant_metric_level_and_period() -> None:
+    a = events_for([reading("x", active_time_seconds=(90, 100))], AlertRules())
+    b = events_for([reading("x", active_time_seconds=(91, 100))], AlertRules())
+    later = reading("x", active_time_seconds=(90, 100)).model_copy(update={"period": "2026-12"})
+    c = events_for([later], AlertRules())
+    assert [e.id for e in a] == [e.id for e in b]
+    assert a[0].id != c[0].id

@@ -9,7 +9,7 @@ import httpx
 from pydantic import SecretStr
 
 from neon_tenants.client import ClientConfig, NeonClient, NeonCredentials, OrgCredential
-from neon_tenants.monitoring import iter_billing_rows
+from neon_tenants.monitoring.billing import iter_billing_rows
 
 CREDS = NeonCredentials(orgs={"free": OrgCredential(id="org-1", api_key=SecretStr("k-123"))})
 

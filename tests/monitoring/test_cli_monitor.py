@@ -1,107 +1,80 @@
-"""`usage report|alerts|export|cleanup` through typer's runner against the emulator."""
+"""`usage report|alerts|cleanup|serve` through typer's runner on a store the service filled
+against the emulator (watch and export need the fleet: test_cleanup_fleet.py)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from typer.testing import CliRunner
 
 from neon_tenants.cli.monitor_cmds import monitor_app
+from neon_tenants.monitoring import CallbackSink, Event, TenantRef
 
-from .conftest import MakeProject, window
+from .conftest import MakeProject
+from .test_watch_emulator import build, set_usage
 
 runner = CliRunner()
 
 
-@pytest.fixture
-def env(metadata_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    values = {**metadata_emulator.client_env, "COLUMNS": "250"}
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    return values
-
-
-def test_without_credentials_points_at_the_emulator() -> None:
-    result = runner.invoke(monitor_app, ["report"])
-    assert result.exit_code == 2
-    assert "no Neon credentials" in result.output and "emulator serve" in result.output
-
-
-def test_report_json_lists_tenants_with_limits(
-    env: dict[str, str], make_project: MakeProject, prefix: str
-) -> None:
+def filled_store(emulator: Any, make_project: MakeProject, prefix: str, root: Path) -> TenantRef:
     made = make_project("cli", active_time_seconds=3600)
-    result = runner.invoke(monitor_app, ["report", "--org", "free", "--search", prefix, "--json"])
+    ref = TenantRef(tenant=f"{prefix}-cli", tier="free", project_id=made.project.id, org="free")
+    set_usage(emulator, ref.project_id, active_time_seconds=3000,
+              compute_last_active_at="2026-01-01T00:00:00Z")
+    got: list[Event] = []
+    build(emulator, root, [ref], [CallbackSink(got.append)]).run_once()
+    assert len(got) == 1
+    return ref
+
+
+def test_report_and_alerts_read_the_store(
+    metadata_emulator: Any, make_project: MakeProject, prefix: str, tmp_path: Path
+) -> None:
+    ref = filled_store(metadata_emulator, make_project, prefix, tmp_path)
+    result = runner.invoke(monitor_app, ["report", "--store", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.stdout)
-    assert row["project_id"] == made.project.id and row["org"] == "free"
-    active = next(m for m in row["metrics"] if m["name"] == "active_time_seconds")
-    assert active["limit"] == 3600 and active["ratio"] == 0.0
+    assert (row["tenant"], row["tier"], row["used"]["active_time_seconds"]) == (
+        ref.tenant, "free", 3000)
+    assert row["limits"]["active_time_seconds"] == 3600
+    table = runner.invoke(monitor_app, ["report", "--store", str(tmp_path)],
+                          env={"COLUMNS": "250"})
+    assert ref.tenant in table.stdout and "83%" in table.stdout
+
+    result = runner.invoke(monitor_app, ["alerts", "--store", str(tmp_path), "--json"])
+    (event,) = json.loads(result.stdout)
+    assert (event["tenant"], event["metric"], event["level"]) == (
+        ref.tenant, "active_time_seconds", "warning")
+    empty = runner.invoke(monitor_app, ["alerts", "--store", str(tmp_path), "--period",
+                                        "2020-01"])
+    assert "no events" in empty.stdout
+    bad = runner.invoke(monitor_app, ["alerts", "--store", str(tmp_path), "--period", "May"])
+    assert bad.exit_code == 2 and "YYYY-MM" in bad.output
 
 
-def test_report_table_and_alerts(env: dict[str, str], make_project: MakeProject,
-                                 prefix: str) -> None:  # fmt: skip
-    made = make_project("tbl", written_data_bytes=10)
-    table = runner.invoke(monitor_app, ["report", "--search", prefix])
-    assert table.exit_code == 0, table.output
-    assert made.project.id in table.output and "0 h / ∞" in table.output
-    alerts = runner.invoke(monitor_app, ["alerts", "--search", prefix, "--strict", "--json"])
-    assert alerts.exit_code == 0 and json.loads(alerts.stdout) == []
-    bad = runner.invoke(monitor_app, ["alerts", "--warning", "0.99", "--critical", "0.5"])
-    assert bad.exit_code == 2
-
-
-def test_export_csv_contains_the_project(
-    env: dict[str, str], make_project: MakeProject, metadata_emulator: Any
+def test_cleanup_dry_run_lists_idle_tenants_and_changes_nothing(
+    metadata_emulator: Any, make_project: MakeProject, prefix: str, tmp_path: Path
 ) -> None:
-    made = make_project("exp", "paid")
-    start, end = window(metadata_emulator)
-    args = ["export", "--org", "paid", "--from", start, "--to", end, "--granularity", "hourly",
-            "--format", "csv", "--metrics", "compute_unit_seconds"]  # fmt: skip
-    result = runner.invoke(monitor_app, args)
+    ref = filled_store(metadata_emulator, make_project, prefix, tmp_path)
+    result = runner.invoke(monitor_app, ["cleanup", "--inactive-days", "30", "--store",
+                                         str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
-    rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    mine = [r for r in rows if r["project_id"] == made.project.id]
-    assert len(mine) == 2 and {r["metric"] for r in mine} == {"compute_unit_seconds"}
-    assert {r["project_name"] for r in mine} == {made.project.name}
+    body = json.loads(result.stdout)
+    assert body["dry_run"] is True and body["notices"] == []
+    assert [i["tenant"] for i in body["inactive"]] == [ref.tenant]
+    assert not (tmp_path / "notices.json").exists()
+    bad = runner.invoke(monitor_app, ["cleanup", "--inactive-days", "0", "--store",
+                                      str(tmp_path)])
+    assert bad.exit_code == 2 and "--inactive-days" in bad.output
 
 
-def test_cleanup_defaults_to_dry_run_and_spares_fresh_projects(
-    env: dict[str, str], make_project: MakeProject, prefix: str, neon: Any, tmp_path: Path
-) -> None:
-    made = make_project("clean")
-    dry = runner.invoke(monitor_app, ["cleanup", "--inactive-days", "7", "--search", prefix,
-                                      "--json"])  # fmt: skip
-    assert dry.exit_code == 0, dry.output
-    assert json.loads(dry.stdout) == {"dry_run": True, "results": []}
-    args = ["cleanup", "--inactive-days", "7", "--search", prefix, "--apply",
-            "--archive-dir", str(tmp_path)]  # fmt: skip
-    applied = runner.invoke(monitor_app, args)
-    assert applied.exit_code == 0, applied.output
-    assert neon.org("free").get_project(made.project.id).id == made.project.id
+def test_report_on_an_empty_store_says_how_to_fill_it(tmp_path: Path) -> None:
+    result = runner.invoke(monitor_app, ["report", "--store", str(tmp_path)])
+    assert result.exit_code == 0 and "usage watch --once" in result.stdout
 
 
-def test_cleanup_as_of_previews_idle_tenants_but_cannot_apply(
-    env: dict[str, str], make_project: MakeProject, prefix: str, metadata_emulator: Any
-) -> None:
-    made = make_project("later")
-    now = datetime.fromisoformat(
-        metadata_emulator.admin("GET", "state")["now"].replace("Z", "+00:00")
-    )
-    as_of = (now + timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    args = ["cleanup", "--inactive-days", "7", "--search", prefix, "--as-of", as_of]
-    preview = runner.invoke(monitor_app, [*args, "--json"])
-    assert preview.exit_code == 0, preview.output
-    body = json.loads(preview.stdout)
-    assert body["dry_run"] is True
-    assert [(r["candidate"]["project_id"], r["action"]) for r in body["results"]] == [
-        (made.project.id, "would_archive_and_delete")
-    ]
-    refused = runner.invoke(monitor_app, [*args, "--apply"])
-    assert refused.exit_code == 2 and "--as-of" in refused.output
+def test_watch_refuses_an_interval_below_15_minutes(tmp_path: Path) -> None:
+    result = runner.invoke(monitor_app, ["watch", "--interval", "60", "--store", str(tmp_path)])
+    assert result.exit_code == 2 and "900" in result.output

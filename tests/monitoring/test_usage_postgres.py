@@ -1,4 +1,4 @@
-"""Real usage numbers: write through a tenant's connection URI, see the report move.
+"""Real usage numbers: write through a tenant's connection URI, see the poller's reading move.
 
 Real PostgreSQL 15 behind each branch: written data comes from WAL position deltas and
 logical size from database sizes, as Neon measures them. The module starts its own emulator
@@ -25,9 +25,11 @@ import pytest
 
 from neon_tenants.client import NeonClient, ProjectQuota, ProjectSettings, ProjectUpdate
 from neon_tenants.client.errors import NeonError
-from neon_tenants.monitoring import collect_usage, evaluate, iter_billing_rows
+from neon_tenants.monitoring import CallbackSink, Event, Reading, TenantRef
+from neon_tenants.monitoring.billing import iter_billing_rows
 
 from .conftest import MakeProject, _factory, client_for
+from .test_watch_emulator import build
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 MIB = 1024 * 1024
@@ -68,15 +70,13 @@ def write_rows(uri: str, rows: int) -> None:
         )
 
 
-def wait_until_grown(report: Callable[[], Any], before: Any, amount: int) -> Any:
-    """Poll the report until written data and logical size both grew by `amount` bytes."""
+def wait_until_grown(read: Callable[[], Reading], before: Reading, amount: int) -> Reading:
+    """Poll until written data and logical size both grew by `amount` bytes."""
     deadline = time.monotonic() + 120
     while True:
-        after = report()
-        grew = {
-            name: after.metric(name).used - before.metric(name).used
-            for name in ("written_data_bytes", "logical_size_bytes")
-        }
+        after = read()
+        grew = {name: after.used[name] - before.used[name]
+                for name in ("written_data_bytes", "logical_size_bytes")}
         if min(grew.values()) >= amount:
             return after
         assert time.monotonic() < deadline, f"usage did not move enough: {grew}"
@@ -84,44 +84,47 @@ def wait_until_grown(report: Callable[[], Any], before: Any, amount: int) -> Any
 
 
 def test_writes_move_written_bytes_and_logical_size(
-    pg_neon: NeonClient, pg_project: MakeProject, pg_emulator: Any
+    pg_neon: NeonClient, pg_project: MakeProject, pg_emulator: Any, tmp_path: Path
 ) -> None:
-    created = pg_project("writer", written_data_bytes=4096 * MIB, logical_size_bytes=2048 * MIB)
-    org, pid = pg_neon.org("free"), created.project.id
-    search = created.project.name
+    created = pg_project("writer", "paid", written_data_bytes=4096 * MIB,
+                         logical_size_bytes=2048 * MIB)
+    org, pid = pg_neon.org("paid"), created.project.id
+    ref = TenantRef(tenant="writer", tier="pro", project_id=pid, org="paid")
+    got: list[Event] = []
+    svc = build(pg_emulator, tmp_path, [ref], [CallbackSink(got.append)])
 
-    def report() -> Any:
-        (usage,) = collect_usage(org, search=search)
-        return usage
+    def read() -> Reading:
+        return svc.poller.cycle()[0][0]
 
-    before = report()
+    before = read()
     write_rows(created.connection_uris[0].connection_uri.get_secret_value(), 8192)
     # usage is eventually consistent (Neon refreshes it about every 15 minutes; the emulator
     # samples running clusters with a short lag): wait for the counters, then check amounts
-    after = wait_until_grown(report, before, 6 * MIB)
-    assert after.metric("logical_size_bytes").limit == 2048 * MIB
-    assert (
-        after.synthetic_storage_size
-        and after.synthetic_storage_size >= after.metric("logical_size_bytes").used
-    )
+    after = wait_until_grown(read, before, 6 * MIB)
+    assert after.limits["logical_size_bytes"] == 2048 * MIB
+    assert after.sources["written_data_bytes"] == "project"  # no cheap source carries it
+    assert after.sources["logical_size_bytes"] == "list"  # synthetic size, an upper bound
 
-    # tighten the quota so the written data sits at ~85 %: the alert must fire
-    written = after.metric("written_data_bytes").used
+    # tighten the quota so the written data sits at ~85 %: the warning must fire, once
+    written = after.used["written_data_bytes"]
     org.update_project(
         pid,
         ProjectUpdate(settings=ProjectSettings(quota=ProjectQuota(
             written_data_bytes=int(written / 0.85), logical_size_bytes=2048 * MIB))),
     )  # fmt: skip
-    alerts = [a for a in evaluate([report()]) if a.metric == "written_data_bytes"]
-    assert len(alerts) == 1 and alerts[0].percent >= 80.0, alerts
+    svc.run_once()
+    svc.run_once()
+    alerts = [e for e in got if e.metric == "written_data_bytes"]
+    assert [(e.level, e.tenant) for e in alerts] == [("warning", "writer")], alerts
+    assert alerts[0].percent is not None and alerts[0].percent >= 80.0
     with contextlib.suppress(NeonError):  # leave the quota generous for teardown
         org.update_project(pid, ProjectUpdate(settings=ProjectSettings(quota=ProjectQuota())))
 
-    # the billing export (consumption v2) sees the same storage
+    # consumption v2 sees the same storage
     now = datetime.fromisoformat(pg_emulator.admin("GET", "state")["now"].replace("Z", "+00:00"))
     fmt = "%Y-%m-%dT%H:%M:%SZ"
     rows = list(iter_billing_rows(
         org, (now - timedelta(hours=1)).strftime(fmt), (now + timedelta(hours=1)).strftime(fmt),
         "hourly", ["root_branch_bytes_month"], project_ids=[pid],
     ))  # fmt: skip
-    assert sum(r.value for r in rows) >= before.metric("logical_size_bytes").used + 6 * MIB
+    assert sum(r.value for r in rows) >= before.used["logical_size_bytes"] + 6 * MIB

@@ -258,3 +258,28 @@ def test_seeded_metadata_tenants_are_listed_and_take_bulk_usage(
         with client:
             for p in ids:
                 client.org("paid").delete_project(p)
+
+
+def test_metrics_endpoint_shows_ratios_thresholds_and_the_last_cycle(
+    metadata_emulator: Any, free_tenant: TenantRef, tmp_path: Path
+) -> None:
+    from neon_tenants.monitoring.metrics import serve_metrics
+
+    set_usage(metadata_emulator, free_tenant.project_id, active_time_seconds=960,
+              data_transfer_bytes=10**8)
+    svc = build(metadata_emulator, tmp_path, [free_tenant], [])
+    svc.run_once()
+    server, _ = serve_metrics(svc.store, 0)
+    try:
+        text = httpx.get(f"http://127.0.0.1:{server.server_port}/metrics").text
+    finally:
+        server.shutdown()
+    t = free_tenant.tenant
+    assert (f'neon_tenants_usage_ratio{{metric="active_time_seconds",tenant="{t}",tier="free"}}'
+            " 0.96") in text
+    assert (f'neon_tenants_usage_ratio{{metric="data_transfer_bytes",tenant="{t}",tier="free"}}'
+            " 0.1") in text
+    assert 'neon_tenants_tenants_over_threshold{level="critical",tier="free"} 1.0' in text
+    assert 'neon_tenants_poll_requests{route="GET /projects"}' in text
+    assert "neon_tenants_poll_cycle_duration_seconds " in text
+    assert "neon_tenants_webhook_failures_total 0.0" in text
