@@ -95,26 +95,57 @@ class FleetFileInvalid(ValueError):
         super().__init__(f"{file} is invalid ({count}); fix it and run again")
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and the errors it was raised from (FleetManager wraps the input's own error)."""
+    seen: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in seen:
+        seen.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return seen
+
+
+def _input_problems(exc: BaseException) -> list[Problem] | None:
+    """Field-level problems from a fleet file, a tenant's rules or a pydantic model."""
+    from pydantic import ValidationError
+
+    for err in _chain(exc):
+        if isinstance(err, FleetFileInvalid):
+            return list(err.problems)
+        failures = getattr(err, "failures", None)
+        if isinstance(failures, list) and hasattr(err, "tenant"):  # tenant.TenantInvalid
+            tenant, tier = getattr(err, "tenant", None), getattr(err, "tier", None)
+            return [Problem(f.reason, tenant=tenant, field=f.property, tier=tier)
+                    for f in failures]
+        if isinstance(err, ValidationError):
+            return [Problem(str(e["msg"]).removeprefix("Value error, "),
+                            field=".".join(str(p) for p in e["loc"]) or None)
+                    for e in err.errors()]
+    return None
+
+
 def describe(exc: BaseException) -> ErrorReport:
     """Any exception -> a report whose every line stands alone."""
-    if isinstance(exc, FleetFileInvalid):
-        return ErrorReport(str(exc), "FleetFileInvalid", list(exc.problems), 422)
-    failures = getattr(exc, "failures", None)
-    if isinstance(failures, list) and hasattr(exc, "tenant"):  # tenant.TenantInvalid
-        tenant, tier = getattr(exc, "tenant", None), getattr(exc, "tier", None)
-        problems = [Problem(f.reason, tenant=tenant, field=f.property, tier=tier)
-                    for f in failures]
-        return ErrorReport(f"tenant {tenant} is invalid on tier {tier}", type(exc).__name__,
-                           problems, 422)
     from neon_tenants.automation import FleetError
 
+    problems = _input_problems(exc)
+    status = getattr(exc, "http_status", None)
+    if isinstance(exc, FleetFileInvalid):
+        return ErrorReport(str(exc), "FleetFileInvalid", problems or [], 422)
+    if problems is not None:
+        summary = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if not isinstance(exc, FleetError) or summary.endswith("validation error for "
+                                                                "TenantSpec"):
+            summary = "invalid input: fix the fields below"
+        return ErrorReport(summary, type(exc).__name__, problems, status or 422)
     if isinstance(exc, FleetError):
-        problems = [Problem(_violation(v)) for v in exc.details.get("violations") or []]
+        found = [Problem(_violation(v)) for v in exc.details.get("violations") or []]
         first = str(exc).strip().splitlines()
         summary = first[0] if first else type(exc).__name__
-        if not problems and len(first) > 1:  # engine output: keep its error lines only
-            problems = [Problem(ln.strip()) for ln in first[1:] if "error" in ln.lower()][:10]
-        return ErrorReport(summary, type(exc).__name__, problems, exc.http_status)
+        if not found and len(first) > 1:  # engine output: keep its error lines only
+            found = [Problem(ln.strip()) for ln in first[1:]
+                     if ln.strip().lower().startswith("error")][:10]
+        return ErrorReport(summary, type(exc).__name__, found, exc.http_status)
     if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
         return ErrorReport(f"{exc.strerror or exc}: {exc.filename}", type(exc).__name__)
     text = " ".join(str(exc).split()) or type(exc).__name__

@@ -84,3 +84,34 @@ def test_plain_pulumi_preview_reports_the_bad_fleet_file_in_one_line(
     assert diagnostics[0].startswith("error: stacks/fleets/free.yaml: tenant demo-a: field "
                                      "compute_overrides.max_cu: "), both
     assert "allowed 0.25-2.0 CU on tier free" in diagnostics[0]
+
+
+@pytest.mark.parametrize("mode", ["text", "json", "markdown"])
+def test_bad_tenant_id_is_one_line_naming_the_field(checkout: Checkout, mode: str) -> None:
+    flag = {"text": "", "json": "--json", "markdown": "--markdown"}[mode]
+    cmd = (f"neon-tenants tenant provision Bad_Id --tier free {flag}" if mode != "markdown"
+           else "neon-tenants preview --markdown --tier nosuch")
+    res = checkout.sh(cmd, timeout=120)
+    both = res.stdout + res.stderr
+    assert res.returncode == 1, both
+    assert "Traceback" not in both and "errors.pydantic.dev" not in both, both
+    if mode == "json":
+        body = json.loads(res.stdout)
+        assert body["status"] == 422 and body["exit_code"] == 1
+        (problem,) = body["problems"]
+        assert problem["field"] == "id" and "Bad_Id" in problem["message"]
+    elif mode == "text":
+        assert res.stderr.strip().splitlines() == [
+            "error: field id: tenant id 'Bad_Id' must be 2-48 chars of a-z, 0-9 and '-', "
+            "starting and ending with a letter or digit"]
+    else:
+        assert res.stdout.startswith("### Fleet preview: error"), both
+        assert "nosuch" in res.stdout and "known" in res.stdout, both
+
+
+def test_debug_flag_adds_the_traceback(checkout: Checkout) -> None:
+    (checkout.root / "stacks" / "fleets" / "free.yaml").write_text(MAX_CU_4)
+    res = checkout.sh("NEON_TENANTS_DEBUG=1 neon-tenants preview --json", timeout=120)
+    assert res.returncode == 1
+    assert "Traceback (most recent call last)" in res.stderr
+    assert json.loads(res.stdout)["kind"] == "FleetFileInvalid"
