@@ -61,26 +61,31 @@ def _metadata(rt: Runtime) -> MetadataBackend:
     return rt.backend
 
 
-def _apply(rt: Runtime, backend: MetadataBackend, project_id: str, body: UsageIn) -> Json:
+def _apply(rt: Runtime, project_id: str, body: UsageIn) -> Json:
+    """Counters need the metadata backend (Postgres measures real ones); the last-activity
+    stamp is control-plane metadata and works with either backend."""
     p = rt.store.world.projects.get(project_id)
     if p is None or p.deleted_at:
         raise not_found(f"project {project_id}")
     branch = rt.store.default_branch(project_id)
-    old = backend.counters.get(project_id, {}).get(branch.id) or BranchUsage()
     fields = body.model_dump(exclude_none=True, exclude={"compute_last_active_at"})
-    new = BranchUsage(**{**vars(old), **fields})
-    backend.set_usage(project_id, branch.id, new)
+    out: Json = {"project_id": project_id, "branch_id": branch.id}
+    if fields:
+        backend = _metadata(rt)
+        old = backend.counters.get(project_id, {}).get(branch.id) or BranchUsage()
+        new = BranchUsage(**{**vars(old), **fields})
+        backend.set_usage(project_id, branch.id, new)
+        out.update(vars(new))
     if body.compute_last_active_at is not None:
         p.compute_last_active_at = body.compute_last_active_at
-    return {"project_id": project_id, "branch_id": branch.id, **vars(new),
-            "quota_exceeded": backend.quota_exceeded(project_id)}
+    out["quota_exceeded"] = rt.backend.quota_exceeded(project_id)
+    return out
 
 
 @router.put("/projects/{project_id}/usage")
 def set_usage(project_id: str, body: UsageIn, rt: RuntimeDep) -> Json:
-    backend = _metadata(rt)
     with rt.store.lock:
-        out = _apply(rt, backend, project_id, body)
+        out = _apply(rt, project_id, body)
     rt.changed()
     return out
 
@@ -88,13 +93,13 @@ def set_usage(project_id: str, body: UsageIn, rt: RuntimeDep) -> Json:
 @router.put("/usage")
 def set_usage_bulk(body: BulkUsageIn, rt: RuntimeDep) -> Json:
     """Many projects in one call (benchmarks): all ids are checked before any is changed."""
-    backend = _metadata(rt)
+    _metadata(rt)
     with rt.store.lock:
         missing = [pid for pid in body.projects if pid not in rt.store.world.projects]
         if missing:
             raise not_found(f"projects {missing[:5]}")
         for pid, usage in body.projects.items():
-            _apply(rt, backend, pid, usage)
+            _apply(rt, pid, usage)
     rt.changed()
     return {"updated": len(body.projects)}
 

@@ -11,7 +11,8 @@ started one; the poller stores it in each reading). Each cycle:
 - a pending notice past its date is carried out through `delete(tenant)`, which is
   `FleetManager.delete`: the fleet file and the stack state are updated and the engine deletes
   the project (after its archive step where the fleet has one), so fleet, state and Neon stay
-  consistent. `cleanup_deleted` follows.
+  consistent. `cleanup_deleted` follows; if the fleet refuses (a failed archive keeps the
+  tenant), `cleanup_failed` is raised once and the notice stays pending for the next cycle.
 Protected tenants (the fleet's `protected` flag) are never noticed nor deleted. A crash
 between deleting and recording leaves a pending notice for a tenant that is gone from the
 fleet: it is never read again, so nothing is deleted twice.
@@ -24,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from neon_tenants.automation._errors import FleetError
 from neon_tenants.monitoring.models import Event, EventKind, Notice
 from neon_tenants.monitoring.readings import Reading, iso, parse_ts
 from neon_tenants.monitoring.store import UsageStore
@@ -78,7 +80,11 @@ class Cleanup:
                     why = "protected" if r.protected else "active again"
                     events.append(_event("cleanup_cancelled", cancelled, at, reason=why))
                 elif moment >= parse_ts(notice.delete_after):
-                    self.delete(r.tenant)
+                    try:
+                        self.delete(r.tenant)
+                    except FleetError as exc:  # e.g. the archive failed: keep, say so, retry
+                        events.append(_event("cleanup_failed", notice, at, error=str(exc)))
+                        continue
                     done = notice.model_copy(update={"status": "deleted"})
                     self.store.put_notice(done)
                     events.append(_event("cleanup_deleted", done, at))

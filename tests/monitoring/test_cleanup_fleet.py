@@ -38,7 +38,8 @@ def fleet(
     metadata_emulator: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[FleetManager]:
     root = tmp_path_factory.mktemp("cleanup-fleet")
-    with make_manager(root, metadata_emulator, Recorder()) as fm:
+    # a metadata-only emulator has no database to dump: no archive step (test below has one)
+    with make_manager(root, metadata_emulator, Recorder(), archive=False) as fm:
         tenants = (TenantSpec(id="idle-back"), TenantSpec(id="idle-gone"),
                    TenantSpec(id="idle-kept", protected=True))
         save_fleet(fm.fleet_path("free"), FleetSpec(tier="free", tenants=tenants))
