@@ -37,6 +37,7 @@ from neon_tenants.automation._errors import (
     TenantNotFound,
 )
 from neon_tenants.automation._locks import retry_concurrent, shard_lock, shard_locks
+from neon_tenants.automation.audit import AuditReport
 from neon_tenants.automation.events import COMPONENT_TYPE, StackProgress
 from neon_tenants.automation.models import RestoreResult, TenantConnection
 from neon_tenants.automation.preview import FleetDiff, PlannedStep, fleet_diff, step_from_event
@@ -361,6 +362,13 @@ class FleetManager(FleetCore):
         return self._change(tenant, lambda s: s.without_dev_branch(name))
 
     # -- fleet-wide (CLI, CI) ---------------------------------------------------------------
+
+    def audit(self, *, fix: bool = False) -> AuditReport:
+        """Compare Neon, the fleet and every stack's state (read-only); with `fix`, apply the
+        safe repairs (see `automation/audit.py`) and return the audit made after them."""
+        from neon_tenants.automation._auditor import Auditor
+
+        return Auditor(self).run(fix=fix)
 
     def tiers_on_disk(self) -> list[str]:
         return [t for t in sorted(self.catalog.tiers) if self.fleet_path(t).exists()]

@@ -148,6 +148,22 @@ class Engine:
     def stack_names(self) -> list[str]:
         return [s.name for s in self.workspace.list_stacks()]
 
+    def clear_pending(self, stack_name: str) -> None:
+        """Drop the interrupted operations a checkpoint carries.
+
+        The engine keeps a pending CREATE forever (it "must be cleared by the user"); `pulumi
+        stack import` removes every pending operation (cmd/pulumi/stack/io.go SaveSnapshot),
+        so an export + import is the engine's own way. Safe once `audit` has looked: our
+        providers' creates adopt by name, so the next `up` finds what the interrupted one made.
+        """
+        from pulumi.automation import Deployment
+
+        self.clear_stale_locks(stack_name)
+        state = self.workspace.export_stack(stack_name)
+        self.workspace.import_stack(
+            stack_name, Deployment(version=state.version, deployment=state.deployment)
+        )
+
     def forget(self, stack_name: str, tenant: str) -> int:
         """Drop a tenant's resources from a stack's state WITHOUT deleting them.
 

@@ -62,6 +62,9 @@ def _register_fleet_commands() -> None:
     app.command("up")(fleet_cmds.up)
     app.command("preview")(fleet_cmds.preview)
     app.command("destroy")(fleet_cmds.destroy)
+    from neon_tenants.cli.audit_cmds import audit
+
+    app.command("audit")(audit)
     app.add_typer(fleet_cmds.tenant_app, name="tenant")
 
 
