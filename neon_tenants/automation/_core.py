@@ -214,13 +214,18 @@ class FleetCore:
         except Exception as exc:
             raise translate(exc, stack=stack) from exc
 
-    def _up(self, tier: str, tenant: str | None = None, shard: int | None = None) -> dict[str, Any]:
+    def _up(
+        self, tier: str, tenant: str | None = None, shard: int | None = None,
+        first_attempt: frozenset[str] = frozenset(),
+    ) -> dict[str, Any]:
         """`up` one shard from the fleet file as it is now (caller holds the shard lock)."""
         fleet = self.fleet(tier)
         if tenant is not None:
             shard = shard_for(fleet, tenant)
         name = stack_name(tier, shard, fleet.shards)
-        program = build_program(tier, shard, fleet, self.catalog, self.archive)
+        program = build_program(
+            tier, shard, fleet, self.catalog, self.archive, first_attempt
+        )
 
         def forward(event: Any) -> None:
             step = from_engine_event(name, event)

@@ -81,9 +81,12 @@ class FleetManager(FleetCore):
                 outputs = self._outputs(stack)
                 if outputs.get(tenant):
                     return self._connection(outputs, fleet, tenant)
+            # read under the shard lock: only this call can add the tenant to its shard
+            added = self.fleet(tier).get(tenant) is None
             fleet = self._edit_fleet(tier, lambda f: f if f.get(tenant) else f.with_tenant(wanted))
             self._emit(StackProgress(stack, "fleet_written"))
-            outputs = self._up(tier, tenant)
+            # a tenant this call added has never had a create sent: no list-by-name first
+            outputs = self._up(tier, tenant, first_attempt=frozenset({tenant} if added else ()))
         return self._connection(outputs, fleet, tenant)
 
     def connections(self, tier: str) -> dict[str, TenantConnection]:

@@ -102,15 +102,20 @@ class ProjectsMixin(OperationsMixin):
         )
         return result.uri
 
-    def create_project_idempotent(self, body: ProjectCreate) -> EnsuredProject:
+    def create_project_idempotent(
+        self, body: ProjectCreate, *, known_absent: bool = False
+    ) -> EnsuredProject:
         """Create a project by unique name exactly once, even across lost replies.
 
         Find by exact name first; else create; on AmbiguousOutcome look the name up again
         and wait for that project's pending operations (the create may still be running).
+        `known_absent=True` skips the first lookup: for a caller that knows no create was
+        ever sent for this name (a tenant added by this very call, issue #16); a lost reply
+        is still settled by the lookup, so the create stays exactly-once.
         """
         if not body.name:
             raise ValueError("create_project_idempotent needs body.name (the idempotency key)")
-        existing = self.find_project_by_name(body.name)
+        existing = None if known_absent else self.find_project_by_name(body.name)
         if existing is not None:
             return EnsuredProject(project=self.get_project(existing.id), created=False)
         for _ in range(2):

@@ -29,6 +29,7 @@ def tenant_args(
     platform: str,
     org_limits: OrgLimits | None = None,
     archive: ArchiveSettings | None = None,
+    first_attempt: bool = False,
 ) -> TenantDatabaseArgs:
     """Fleet entry + tier -> the component's validated inputs (providers' pydantic model)."""
     from neon_tenants.providers import DevBranchSpec, SnapshotSpec, TenantDatabaseArgs
@@ -52,6 +53,7 @@ def tenant_args(
         data_api=tenant.data_api,
         protected=tenant.protected,
         archive=archive,
+        first_attempt=first_attempt,
     )
 
 
@@ -61,11 +63,14 @@ def build_program(
     fleet: FleetSpec,
     catalog: Catalog,
     archive: ArchiveSettings | None = None,
+    first_attempt: frozenset[str] = frozenset(),
 ) -> Callable[[], None]:
     """Validate everything up front (a bad fleet fails before the engine starts).
 
     `archive`: where (and how) each tenant is archived before its project is deleted; None
-    declares no archive step (the metadata emulator has no database to dump)."""
+    declares no archive step (the metadata emulator has no database to dump).
+    `first_attempt`: tenants the caller added to the fleet in this very call, whose project
+    create was never attempted (the provider skips its list-by-name reconcile, issue #16)."""
     if fleet.tier != tier:
         raise ValueError(f"fleet is for tier {fleet.tier!r}, stack is for {tier!r}")
     if tier not in catalog.tiers:
@@ -74,7 +79,8 @@ def build_program(
     members = tenants_of_shard(fleet, shard)
     org = catalog.orgs.get(tier_model.org)
     all_args = [
-        (t.id, tenant_args(t, tier_model, fleet.platform, org, archive)) for t in members
+        (t.id, tenant_args(t, tier_model, fleet.platform, org, archive, t.id in first_attempt))
+        for t in members
     ]
 
     def program() -> None:

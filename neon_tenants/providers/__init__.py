@@ -2,7 +2,7 @@
 
 Type tokens: pulumi 3.272's `dynamic.Resource` takes `module=`/`name=` class keywords but
 always prefixes the dynamic provider's package, so the tokens are
-`pulumi-python:dynamic/neon:NeonTenantProject`, `...:Quota`, `...:DevBranch`, `...:Snapshot`
+`pulumi-python:dynamic/neon:NeonTenantProject`, `...:DevBranch`, `...:Snapshot`
 (not `neon:index:*`); the component is `neon-tenants:index:TenantDatabase`.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from neon_tenants.providers.component import COMPONENT_TYPE, TenantDatabase
 from neon_tenants.providers.dev_branch import DevBranch, DevBranchProvider
-from neon_tenants.providers.quota import Quota, QuotaProvider
 from neon_tenants.providers.snapshot import Snapshot, SnapshotProvider
 from neon_tenants.providers.specs import (
     DevBranchSpec,
@@ -26,8 +25,6 @@ __all__ = [
     "DevBranchProvider",
     "DevBranchSpec",
     "NeonTenantProject",
-    "Quota",
-    "QuotaProvider",
     "Snapshot",
     "SnapshotProvider",
     "SnapshotSpec",

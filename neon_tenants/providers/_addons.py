@@ -3,19 +3,30 @@
 Small enough to live as a helper of the branch and project providers instead of resources
 of their own: both are a boolean per branch. Enabling is POST, disabling is DELETE (the
 Data API has no `enabled` flag); a prior GET makes both idempotent after a crash.
+
+Callers skip all of this when both add-ons are off and were off (`addons_involved`): a
+tenant without add-ons costs no add-on request at create or update (issue #16).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Final, Literal
 
 from neon_tenants.providers._common import or_none
 
-AUTH_PROVIDER = "better_auth"
+if TYPE_CHECKING:
+    from neon_tenants.client import OrgClient
+
+AUTH_PROVIDER: Final[Literal["better_auth"]] = "better_auth"
+
+
+def addons_involved(*flags: bool) -> bool:
+    """Whether any of the old/new add-on flags is on: only then do add-on calls matter."""
+    return any(flags)
 
 
 def sync_addons(
-    org_api: Any, project_id: str, branch_id: str, database_name: str,
+    org_api: OrgClient, project_id: str, branch_id: str, database_name: str,
     neon_auth: bool, data_api: bool,
 ) -> str | None:
     """Make the branch match the two booleans; returns the Data API url (None if off)."""
@@ -41,7 +52,7 @@ def sync_addons(
 
 
 def read_addons(
-    org_api: Any, project_id: str, branch_id: str, database_name: str
+    org_api: OrgClient, project_id: str, branch_id: str, database_name: str
 ) -> tuple[bool, str | None]:
     """(neon_auth enabled, data api url) as they are live, for refresh."""
     auth = or_none(lambda: org_api.get_neon_auth(project_id, branch_id)) is not None

@@ -10,15 +10,15 @@ inputs always diff field by field). Behaviour sits on the fields (`json_schema_e
 - `output`: a computed field (state only); `stable`: an output that no in-place update moves.
 
 Credentials: providers are pickled by reference into the state, so nothing is kept on the
-instance; every handler builds its client from the environment (`NeonCredentials.from_env`).
+instance; create/read/update/delete share the provider process's one client (`_client.py`:
+built from the environment on first use, one rate limiter per key for the whole run).
 `check` and `diff` make no API calls (STYLE.md section 2: preview is check + diff only).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import pulumi
 from pulumi import dynamic
@@ -35,15 +35,16 @@ from pulumi.runtime import rpc
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from neon_tenants.catalog.validate import Failure
-from neon_tenants.providers import _diagnostics
+from neon_tenants.providers import _diagnostics, _profile
+from neon_tenants.providers._client import provider_client
+from neon_tenants.providers._errors import ProviderError as ProviderError
+
+if TYPE_CHECKING:
+    from neon_tenants.client import NeonClient
 
 PROVIDER_KEY = "__provider"
 UNKNOWN = rpc.UNKNOWN
 _PLACEHOLDER = "unknown-at-preview"
-
-
-class ProviderError(Exception):
-    """A handler refused to act; the message says what to change (no secrets in it)."""
 
 
 class ResourceInputs(BaseModel):
@@ -124,23 +125,6 @@ def _failures_from(err: ValidationError) -> list[Failure]:
     return out
 
 
-def neon_client() -> Any:
-    """A client from the provider process's environment (the engine passes it through)."""
-    from neon_tenants.client import ClientConfig, NeonClient, NeonCredentials
-
-    creds = NeonCredentials.from_env()
-    if creds.is_empty():
-        raise ProviderError(
-            "no Neon credentials in the provider's environment: set NEON_CREDENTIALS_FILE "
-            "or NEON_PERSONAL_API_KEY / NEON_<ORG>_ORG_ID / NEON_<ORG>_ORG_API_KEY, or use the "
-            "local emulator: neon-tenants emulator start && "
-            'eval "$(neon-tenants emulator env)"'
-        )
-    base_url = os.environ.get("NEON_API_BASE_URL")
-    config = ClientConfig(base_url=base_url) if base_url else ClientConfig()
-    return NeonClient(creds, config=config)
-
-
 I = TypeVar("I", bound=BaseModel)  # noqa: E741
 S = TypeVar("S", bound=BaseModel)
 
@@ -160,17 +144,17 @@ class NeonProvider(ResourceProvider, Generic[I, S]):
         """Limits and names beyond the field types; pure (catalog/validate.py)."""
         return []
 
-    def create_resource(self, client: Any, inputs: I) -> tuple[str, S]:
+    def create_resource(self, client: NeonClient, inputs: I) -> tuple[str, S]:
         raise NotImplementedError
 
-    def read_resource(self, client: Any, id_: str, state: S) -> S | None:
+    def read_resource(self, client: NeonClient, id_: str, state: S) -> S | None:
         """The live state, or None when the object is gone (refresh then drops it)."""
         raise NotImplementedError
 
-    def update_resource(self, client: Any, id_: str, old: S, new: I) -> S:
+    def update_resource(self, client: NeonClient, id_: str, old: S, new: I) -> S:
         raise NotImplementedError
 
-    def delete_resource(self, client: Any, id_: str, state: S) -> None:
+    def delete_resource(self, client: NeonClient, id_: str, state: S) -> None:
         raise NotImplementedError
 
     # -- parsing ------------------------------------------------------------------------
@@ -186,7 +170,14 @@ class NeonProvider(ResourceProvider, Generic[I, S]):
 
     # -- engine handlers ----------------------------------------------------------------
 
+    def _profiled(self, name: str) -> Any:
+        return _profile.handler(name, type(self).__name__)
+
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        with self._profiled("check"):
+            return self._check(news)
+
+    def _check(self, news: dict[str, Any]) -> CheckResult:
         data = clean(news)
         allowed = set(self.inputs_model.model_fields)
         unknown = {k for k, v in data.items() if k in allowed and is_unknown(v)}
@@ -210,6 +201,10 @@ class NeonProvider(ResourceProvider, Generic[I, S]):
         return CheckResult(checked, [CheckFailure(f.property, f.reason) for f in failures])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        with self._profiled("diff"):
+            return self._diff(olds, news)
+
+    def _diff(self, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         old, new = clean(olds), clean(news)
         nodiff = set(fields_marked(self.state_model, "nodiff"))
         replace_marked = set(fields_marked(self.state_model, "replace"))
@@ -236,14 +231,14 @@ class NeonProvider(ResourceProvider, Generic[I, S]):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = self.parse_inputs(props)
-        with neon_client() as client:
-            id_, state = self.create_resource(client, inputs)
+        with self._profiled("create"):
+            id_, state = self.create_resource(provider_client(), inputs)
         return CreateResult(id_, to_outputs(state))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         state = self.parse_state(props)
-        with neon_client() as client:
-            live = self.read_resource(client, id_, state)
+        with self._profiled("read"):
+            live = self.read_resource(provider_client(), id_, state)
         if live is None:
             return ReadResult("", {})
         return ReadResult(id_, to_outputs(live))
@@ -251,13 +246,13 @@ class NeonProvider(ResourceProvider, Generic[I, S]):
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
         old = self.parse_state(_olds)
         new = self.parse_inputs(_news)
-        with neon_client() as client:
-            state = self.update_resource(client, _id, old, new)
+        with self._profiled("update"):
+            state = self.update_resource(provider_client(), _id, old, new)
         return UpdateResult(to_outputs(state))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        with neon_client() as client:
-            self.delete_resource(client, _id, self.parse_state(_props))
+        with self._profiled("delete"):
+            self.delete_resource(provider_client(), _id, self.parse_state(_props))
 
 
 def resource_props(inputs: Mapping[str, Any], state_model: type[BaseModel]) -> dict[str, Any]:

@@ -2,57 +2,53 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from neon_tenants.client.errors import NotFound
+
+if TYPE_CHECKING:
+    from neon_tenants.client import NeonClient, OrgClient
+    from neon_tenants.client.models.branches import Branch
+    from neon_tenants.client.models.endpoints import Endpoint
 
 T = TypeVar("T")
 
 
-def org_id_for(alias: str) -> str:
+def org_id_for(client: NeonClient, alias: str) -> str:
     """The org id behind an alias, from the provider process's credentials."""
-    from neon_tenants.client import NeonCredentials
-
-    return NeonCredentials.from_env().resolve(alias)[1].id
-
-
-def is_not_found(err: Exception) -> bool:
-    from neon_tenants.client.errors import NotFound
-
-    return isinstance(err, NotFound)
+    return client.credentials.resolve(alias)[1].id
 
 
 def or_none(call: Callable[[], T]) -> T | None:
     """Run `call`; a 404 means "gone" (refresh drops it, delete succeeds)."""
     try:
         return call()
-    except Exception as err:  # noqa: BLE001 - narrowed right below
-        if is_not_found(err):
-            return None
-        raise
+    except NotFound:
+        return None
 
 
-def items(result: Any, attr: str) -> list[Any]:
-    """Lists come back either bare or wrapped (`{"endpoints": [...]}`); accept both."""
-    value = getattr(result, attr, result)
-    return list(value or [])
-
-
-def read_write_endpoint(org_api: Any, project_id: str, branch_id: str) -> Any | None:
-    eps = items(org_api.list_branch_endpoints(project_id, branch_id), "endpoints")
-    for ep in eps:
-        if getattr(ep, "type", None) == "read_write":
+def read_write(endpoints: Iterable[Endpoint], branch_id: str | None = None) -> Endpoint | None:
+    """The read-write endpoint among `endpoints` (of `branch_id` when given)."""
+    for ep in endpoints:
+        if ep.type == "read_write" and (branch_id is None or ep.branch_id == branch_id):
             return ep
     return None
 
 
-def default_branch(org_api: Any, project_id: str) -> Any:
+def read_write_endpoint(org_api: OrgClient, project_id: str, branch_id: str) -> Endpoint | None:
+    return read_write(org_api.list_branch_endpoints(project_id, branch_id))
+
+
+def default_branch(org_api: OrgClient, project_id: str) -> Branch:
     for br in org_api.iter_branches(project_id):
         if br.default:
             return br
     raise RuntimeError(f"project {project_id} has no default branch")
 
 
-def find_branch_by_name(org_api: Any, project_id: str, name: str) -> Any | None:
+def find_branch_by_name(org_api: OrgClient, project_id: str, name: str) -> Branch | None:
     for br in org_api.iter_branches(project_id, search=name):
         if br.name == name:
             return br
@@ -60,7 +56,7 @@ def find_branch_by_name(org_api: Any, project_id: str, name: str) -> Any | None:
 
 
 def uris(
-    org_api: Any, project_id: str, database: str, role: str, branch_id: str,
+    org_api: OrgClient, project_id: str, database: str, role: str, branch_id: str,
     endpoint_id: str | None = None,
 ) -> tuple[str, str]:
     """(direct, pooled) connection URIs; they carry the password, callers mark them secret."""
@@ -68,9 +64,19 @@ def uris(
                                     endpoint_id=endpoint_id)
     pooled = org_api.connection_uri(project_id, database, role, branch_id=branch_id,
                                     endpoint_id=endpoint_id, pooled=True)
-    return _plain(direct), _plain(pooled)
+    return direct.get_secret_value(), pooled.get_secret_value()
 
 
-def _plain(value: Any) -> str:
-    getter = getattr(value, "get_secret_value", None)
-    return str(getter() if getter else value)
+def pooled_uri(direct: str, host: str, pooler_host: str) -> str:
+    """The pooled URI from the direct one: the same URI with the pooler's host.
+
+    Neon's connection details (the create-project reply) give `host` and `pooler_host`
+    beside the direct URI; `GET .../connection_uri?pooled=true` returns exactly this, so
+    building it here saves a round trip per create (issue #16)."""
+    parts = urlsplit(direct)
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    if not hostport.startswith(host):
+        raise ValueError("the direct URI does not point at the endpoint's host")
+    netloc = f"{userinfo}@{pooler_host}{hostport[len(host):]}" if userinfo else (
+        pooler_host + hostport[len(host):])
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -1,8 +1,10 @@
 """TenantDatabase: one tenant's project, quota, dev branches and snapshots as one component.
 
 Logical names follow ARCHITECTURE.md: the component is `<tenant_id>`, children are
-`<tenant_id>-project`, `-quota`, `-branch-<name>`, `-snapshot-<name>`. The quota takes the
-project's `org_id` output, so on a tier change it updates after the transfer.
+`<tenant_id>-project`, `-branch-<name>`, `-snapshot-<name>`. The quota and compute limits are
+fields of the project (issue #16: one resource and one PATCH instead of a second resource
+with the same life cycle); stacks made before keep a `-quota` resource until their next `up`
+deletes it (a no-op in Neon, see `quota.py`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import pulumi
 from neon_tenants.archive.resource import archive_before_delete
 from neon_tenants.catalog import QUOTA_KEYS
 from neon_tenants.providers.dev_branch import DevBranch
-from neon_tenants.providers.quota import Quota
 from neon_tenants.providers.snapshot import Snapshot
 from neon_tenants.providers.specs import DEFAULT_BRANCH, TenantDatabaseArgs
 from neon_tenants.providers.tenant_project import NeonTenantProject
@@ -26,7 +27,6 @@ class TenantDatabase(pulumi.ComponentResource):
     """Groups the resources of one tenant; outputs the ids, host and secret URIs."""
 
     project: NeonTenantProject
-    quota: Quota
     dev_branches: dict[str, DevBranch]
     snapshots: dict[str, Snapshot]
     archive: Any
@@ -36,7 +36,7 @@ class TenantDatabase(pulumi.ComponentResource):
     ) -> None:
         super().__init__(COMPONENT_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        tier, limits = args.tier, args.limits.model_dump()
+        tier, limits, quota = args.tier, args.limits.model_dump(), args.quota
         self.project = NeonTenantProject(f"{name}-project", {
             "name": args.project_name, "tenant_id": args.tenant_id, "tier": tier.name,
             "org": tier.org, "region_id": tier.region_id, "pg_version": tier.pg_version,
@@ -45,22 +45,19 @@ class TenantDatabase(pulumi.ComponentResource):
             "protected": args.protected, "neon_auth": args.neon_auth,
             "data_api": args.data_api, "min_cu": args.min_cu, "max_cu": args.max_cu,
             "suspend_timeout_seconds": args.suspend_timeout_seconds,
-            "adopt_project_id": args.adopt_project_id, "limits": limits,
+            **{k: getattr(quota, k) for k in QUOTA_KEYS},
+            "adopt_project_id": args.adopt_project_id, "first_attempt": args.first_attempt,
+            "limits": limits,
         }, child)
         project = self.project
-        quota = args.quota
-        self.quota = Quota(f"{name}-quota", {
-            "project_id": project.project_id, "org": tier.org, "org_id": project.org_id,
-            "default_branch_id": project.default_branch_id,
-            **{k: getattr(quota, k) for k in QUOTA_KEYS},
-            "min_cu": args.min_cu, "max_cu": args.max_cu,
-            "suspend_timeout_seconds": args.suspend_timeout_seconds, "limits": limits,
-        }, child)
+        # children take the project's resource id (== project_id): the engine keeps it known
+        # at preview while the project updates in place (outputs of a dynamic resource are
+        # unknown then), so a quota or tier change previews as the project's update alone
         branch_ids: dict[str, pulumi.Output[str]] = {DEFAULT_BRANCH: project.default_branch_id}
         self.dev_branches = {}
         for b in args.dev_branches:
             branch = DevBranch(f"{name}-branch-{b.name}", {
-                "project_id": project.project_id, "org": tier.org, "name": b.name,
+                "project_id": project.id, "org": tier.org, "name": b.name,
                 "parent_branch_id": branch_ids[b.parent],
                 "min_cu": b.min_cu if b.min_cu is not None else args.min_cu,
                 "max_cu": b.max_cu if b.max_cu is not None else args.max_cu,
@@ -78,7 +75,7 @@ class TenantDatabase(pulumi.ComponentResource):
         self.snapshots = {}
         for s in args.snapshots:
             self.snapshots[s.name] = Snapshot(f"{name}-snapshot-{s.name}", {
-                "project_id": project.project_id, "org": tier.org,
+                "project_id": project.id, "org": tier.org,
                 "branch_id": branch_ids[s.branch], "name": s.name,
                 "timestamp": s.timestamp.isoformat() if s.timestamp else None,
                 "pinned": s.pinned, "restore_trigger": s.restore_trigger,
@@ -91,7 +88,7 @@ class TenantDatabase(pulumi.ComponentResource):
                 f"{name}-archive", tenant=args.tenant_id, tier=tier.name,
                 project_id=project.project_id, connection_uri=project.connection_uri,
                 settings=args.archive, parent=self,
-                depends_on=[project, self.quota, *self.dev_branches.values(),
+                depends_on=[project, *self.dev_branches.values(),
                             *self.snapshots.values()],
             )
         outputs: dict[str, Any] = {

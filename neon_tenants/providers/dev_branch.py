@@ -7,28 +7,36 @@ the branch up by name first, so a crash mid-update followed by a rerun adopts it
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
+from pulumi.dynamic import DiffResult
 from pydantic import Field
 
 from neon_tenants.catalog import Limits
 from neon_tenants.catalog import validate as v
-from neon_tenants.providers._addons import read_addons, sync_addons
+from neon_tenants.providers._addons import addons_involved, read_addons, sync_addons
 from neon_tenants.providers._base import (
     STATE_CONFIG,
     NeonProvider,
     NeonResource,
     ResourceInputs,
+    clean,
+    is_unknown,
     mark,
 )
 from neon_tenants.providers._common import (
     find_branch_by_name,
     or_none,
+    read_write,
     read_write_endpoint,
     uris,
 )
 from neon_tenants.providers._time import CanonicalTime, canonical
+
+if TYPE_CHECKING:
+    from neon_tenants.client import NeonClient, OrgClient
+    from neon_tenants.client.models.endpoints import Endpoint
 
 
 class DevBranchInputs(ResourceInputs):
@@ -77,11 +85,21 @@ class DevBranchProvider(NeonProvider[DevBranchInputs, DevBranchState]):
         out += v.role_name(i.role_name)
         return out
 
+    def _diff(self, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        """An unknown parent id under a known, unchanged project id is no change: the project
+        is updated in place (a replace makes its id unknown too), and an in-place update never
+        moves the default branch (only a refresh after a snapshot restore does)."""
+        old, new = clean(olds), clean(news)
+        if (is_unknown(new.get("parent_branch_id")) and not is_unknown(new.get("project_id"))
+                and new.get("project_id") == old.get("project_id")):
+            news = {**news, "parent_branch_id": old.get("parent_branch_id")}
+        return super()._diff(olds, news)
+
     def _endpoint_opts(self, i: DevBranchInputs) -> dict[str, Any]:
         return {"autoscaling_limit_min_cu": i.min_cu, "autoscaling_limit_max_cu": i.max_cu,
                 "suspend_timeout_seconds": i.suspend_timeout_seconds}
 
-    def create_resource(self, client: Any, i: DevBranchInputs) -> tuple[str, DevBranchState]:
+    def create_resource(self, client: NeonClient, i: DevBranchInputs) -> tuple[str, DevBranchState]:
         from neon_tenants.client.errors import AmbiguousOutcome
         from neon_tenants.client.models.branches import BranchCreate, BranchSpec
         from neon_tenants.client.models.endpoints import EndpointCreate, EndpointCreateOptions
@@ -93,20 +111,30 @@ class DevBranchProvider(NeonProvider[DevBranchInputs, DevBranchState]):
                                                   expires_at=i.expires_at))
             ep_opts = EndpointCreateOptions(type="read_write", **self._endpoint_opts(i))
             try:
-                branch = api.create_branch(i.project_id, body, endpoints=[ep_opts]).branch
+                created = api.create_branch(i.project_id, body, endpoints=[ep_opts])
             except AmbiguousOutcome:
                 branch = find_branch_by_name(api, i.project_id, i.name)
                 if branch is None:
                     raise
+            else:  # the reply carries the endpoint: no read-back (issue #16)
+                branch = created.branch
+                ep = read_write(created.endpoints, branch.id)
+                if ep is not None:
+                    return branch.id, self._observe(api, i, branch.id, sync=True, ep=ep)
         if read_write_endpoint(api, i.project_id, branch.id) is None:
             api.create_endpoint(i.project_id, EndpointCreate(
                 branch_id=branch.id, type="read_write", **self._endpoint_opts(i)))
         return branch.id, self._observe(api, i, branch.id, sync=True)
 
-    def _observe(self, api: Any, i: DevBranchInputs, branch_id: str, sync: bool) -> DevBranchState:
+    def _observe(
+        self, api: OrgClient, i: DevBranchInputs, branch_id: str, sync: bool,
+        ep: Endpoint | None = None, addons_were_on: bool = False,
+    ) -> DevBranchState:
+        """Outputs of the branch; `sync` also applies the endpoint limits and the add-ons
+        (add-on routes only when one is on, or was on before this update)."""
         from neon_tenants.client.models.endpoints import EndpointUpdate
 
-        ep = read_write_endpoint(api, i.project_id, branch_id)
+        ep = ep or read_write_endpoint(api, i.project_id, branch_id)
         if ep is None:
             raise RuntimeError(f"branch {branch_id} has no read-write endpoint")
         want = (i.min_cu, i.max_cu, i.suspend_timeout_seconds)
@@ -114,16 +142,17 @@ class DevBranchProvider(NeonProvider[DevBranchInputs, DevBranchState]):
                 ep.suspend_timeout_seconds)
         if sync and have != want:
             ep = api.update_endpoint(i.project_id, ep.id, EndpointUpdate(**self._endpoint_opts(i)))
-            ep = getattr(ep, "endpoint", ep)
         direct, pooled = uris(api, i.project_id, i.database_name, i.role_name, branch_id, ep.id)
-        url = (sync_addons(api, i.project_id, branch_id, i.database_name, i.neon_auth,
-                           i.data_api) if sync else None)
+        url = None
+        if sync and addons_involved(addons_were_on, i.neon_auth, i.data_api):
+            url = sync_addons(api, i.project_id, branch_id, i.database_name, i.neon_auth,
+                              i.data_api)
         return DevBranchState(**i.model_dump(), branch_id=branch_id, endpoint_id=ep.id,
                               host=ep.host, connection_uri=direct, pooled_connection_uri=pooled,
                               data_api_url=url)
 
     def update_resource(
-        self, client: Any, id_: str, old: DevBranchState, new: DevBranchInputs
+        self, client: NeonClient, id_: str, old: DevBranchState, new: DevBranchInputs
     ) -> DevBranchState:
         from neon_tenants.client.models.branches import BranchUpdate
 
@@ -133,9 +162,12 @@ class DevBranchProvider(NeonProvider[DevBranchInputs, DevBranchState]):
                                                                 expires_at=new.expires_at))
         if new.reset_trigger != old.reset_trigger:
             api.restore_branch(new.project_id, id_, source_branch_id=new.parent_branch_id)
-        return self._observe(api, new, id_, sync=True)
+        return self._observe(api, new, id_, sync=True,
+                             addons_were_on=old.neon_auth or old.data_api)
 
-    def read_resource(self, client: Any, id_: str, s: DevBranchState) -> DevBranchState | None:
+    def read_resource(
+        self, client: NeonClient, id_: str, s: DevBranchState
+    ) -> DevBranchState | None:
         api = client.org(s.org)
         branch = or_none(lambda: api.get_branch(s.project_id, id_))
         if branch is None:
@@ -154,7 +186,7 @@ class DevBranchProvider(NeonProvider[DevBranchInputs, DevBranchState]):
             update.update(neon_auth=auth, data_api=url is not None, data_api_url=url)
         return s.model_copy(update=update)
 
-    def delete_resource(self, client: Any, id_: str, s: DevBranchState) -> None:
+    def delete_resource(self, client: NeonClient, id_: str, s: DevBranchState) -> None:
         or_none(lambda: client.org(s.org).delete_branch(s.project_id, id_))
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import pulumi
 from pydantic import Field
@@ -27,7 +27,11 @@ from neon_tenants.providers._base import (
     ResourceInputs,
     mark,
 )
-from neon_tenants.providers._common import default_branch, items, or_none
+from neon_tenants.providers._common import default_branch, or_none
+
+if TYPE_CHECKING:
+    from neon_tenants.client import NeonClient, OrgClient
+    from neon_tenants.client.models.snapshots import Snapshot as NeonSnapshot
 from neon_tenants.providers._time import CanonicalTime, canonical
 
 log = logging.getLogger(__name__)
@@ -74,10 +78,10 @@ class SnapshotProvider(NeonProvider[SnapshotInputs, SnapshotState]):
                                               "inside the history retention window"))
         return out
 
-    def create_resource(self, client: Any, i: SnapshotInputs) -> tuple[str, SnapshotState]:
+    def create_resource(self, client: NeonClient, i: SnapshotInputs) -> tuple[str, SnapshotState]:
         _inside_window(i)
         api = client.org(i.org)
-        existing = items(api.list_snapshots(i.project_id), "snapshots")
+        existing = api.list_snapshots(i.project_id)
         for snap in existing:
             if snap.name == i.name:  # a rerun after a crash: adopt
                 return snap.id, SnapshotState(**i.model_dump(), snapshot_id=snap.id,
@@ -87,7 +91,7 @@ class SnapshotProvider(NeonProvider[SnapshotInputs, SnapshotState]):
         return snap.id, SnapshotState(**i.model_dump(), snapshot_id=snap.id,
                                       active_branch_id=i.branch_id)
 
-    def _make_room(self, api: Any, i: SnapshotInputs, existing: list[Any]) -> None:
+    def _make_room(self, api: OrgClient, i: SnapshotInputs, existing: list[NeonSnapshot]) -> None:
         cap = i.limits.snapshot_cap
         excess = len(existing) - cap + 1
         if excess <= 0:
@@ -105,7 +109,7 @@ class SnapshotProvider(NeonProvider[SnapshotInputs, SnapshotState]):
             _delete_snapshot(api, i.project_id, snap.id)
 
     def update_resource(
-        self, client: Any, id_: str, old: SnapshotState, new: SnapshotInputs
+        self, client: NeonClient, id_: str, old: SnapshotState, new: SnapshotInputs
     ) -> SnapshotState:
         api = client.org(new.org)
         if new.name != old.name:
@@ -115,10 +119,10 @@ class SnapshotProvider(NeonProvider[SnapshotInputs, SnapshotState]):
             active = self._restore(api, id_, new, _restore_target(api, new, active))
         return SnapshotState(**new.model_dump(), snapshot_id=id_, active_branch_id=active)
 
-    def _restore(self, api: Any, id_: str, i: SnapshotInputs, target: str) -> str:
+    def _restore(self, api: OrgClient, id_: str, i: SnapshotInputs, target: str) -> str:
         restored = api.restore_snapshot(i.project_id, id_, target_branch_id=target,
                                         finalize_restore=i.finalize_restore)
-        branch = getattr(restored, "branch", restored)
+        branch = restored.branch
         if not i.finalize_restore or branch.id == target:
             return str(target if not i.finalize_restore else branch.id)
         old = or_none(lambda: api.get_branch(i.project_id, target))
@@ -130,18 +134,20 @@ class SnapshotProvider(NeonProvider[SnapshotInputs, SnapshotState]):
                             type(err).__name__)
         return str(branch.id)
 
-    def read_resource(self, client: Any, id_: str, s: SnapshotState) -> SnapshotState | None:
-        snaps = items(client.org(s.org).list_snapshots(s.project_id), "snapshots")
+    def read_resource(
+        self, client: NeonClient, id_: str, s: SnapshotState
+    ) -> SnapshotState | None:
+        snaps = client.org(s.org).list_snapshots(s.project_id)
         for snap in snaps:
             if snap.id == id_:
                 return s.model_copy(update={"name": snap.name})
         return None
 
-    def delete_resource(self, client: Any, id_: str, s: SnapshotState) -> None:
+    def delete_resource(self, client: NeonClient, id_: str, s: SnapshotState) -> None:
         or_none(lambda: client.org(s.org).delete_snapshot(s.project_id, id_))
 
 
-def _create_or_reconcile(api: Any, i: SnapshotInputs) -> Any:
+def _create_or_reconcile(api: OrgClient, i: SnapshotInputs) -> NeonSnapshot:
     """A lost reply (AmbiguousOutcome) is settled by looking the name up, not by retrying."""
     from neon_tenants.client.errors import AmbiguousOutcome
 
@@ -149,13 +155,13 @@ def _create_or_reconcile(api: Any, i: SnapshotInputs) -> Any:
         return api.create_snapshot(i.project_id, i.branch_id, name=i.name,
                                    timestamp=i.timestamp)
     except AmbiguousOutcome:
-        for snap in items(api.list_snapshots(i.project_id), "snapshots"):
+        for snap in api.list_snapshots(i.project_id):
             if snap.name == i.name:
                 return snap
         raise
 
 
-def _restore_target(api: Any, i: SnapshotInputs, stored: str) -> str:
+def _restore_target(api: OrgClient, i: SnapshotInputs, stored: str) -> str:
     """The branch a restore lands on: the one this snapshot last restored, else its source
     branch as the program passes it now. Another snapshot's finalized restore may have
     replaced both (the old id is deleted, or kept as `(old)` when it has children): then the
@@ -180,7 +186,7 @@ def _inside_window(i: SnapshotInputs) -> None:
         )
 
 
-def _delete_snapshot(api: Any, project_id: str, snapshot_id: str) -> None:
+def _delete_snapshot(api: OrgClient, project_id: str, snapshot_id: str) -> None:
     or_none(lambda: api.delete_snapshot(project_id, snapshot_id))
 
 

@@ -82,6 +82,9 @@ class TenantDatabaseArgs(_Spec):
     role_name: str = "neondb_owner"
     archive: ArchiveSettings | None = None
     """Archive before delete (issue 12): a pulumi_command Command whose `delete` archives."""
+    # the fleet added this tenant in this very call: no create was ever sent for its project
+    # name, so the provider may skip the list-by-name reconcile (issue #16)
+    first_attempt: bool = False
 
     # -- derived values the component passes on to the resources --------------------------
 

@@ -21,10 +21,18 @@ def project(**kw: Any) -> dict[str, Any]:
         "pg_version": 17, "history_retention_seconds": 86400, "database_name": "neondb",
         "role_name": "neondb_owner", "protected": False, "neon_auth": False, "data_api": False,
         "min_cu": 0.25, "max_cu": 2, "suspend_timeout_seconds": 300, "adopt_project_id": None,
-        "limits": limits(tier),
+        **QUOTAS[tier], "limits": limits(tier),
     }
     base.update(kw)
     return base
+
+
+QUOTAS = {
+    "free": {"active_time_seconds": 360000, "compute_time_seconds": 0, "written_data_bytes": 0,
+             "data_transfer_bytes": 5368709120, "logical_size_bytes": 536870912},
+    "pro": {"active_time_seconds": 2700000, "compute_time_seconds": 0, "written_data_bytes": 0,
+            "data_transfer_bytes": 53687091200, "logical_size_bytes": 10737418240},
+}
 
 
 def project_state(**kw: Any) -> dict[str, Any]:
@@ -33,19 +41,6 @@ def project_state(**kw: Any) -> dict[str, Any]:
             "pooled_connection_uri": "postgresql://y", "data_api_url": None,
             "__provider": "blob"}
     return {**project(**kw), **outs}
-
-
-def quota(**kw: Any) -> dict[str, Any]:
-    tier = kw.pop("tier", "free")
-    base = {
-        "project_id": "p-1", "org": "free" if tier == "free" else "paid", "org_id": "org-free",
-        "default_branch_id": "br-1", "active_time_seconds": 360000, "compute_time_seconds": 0,
-        "written_data_bytes": 0, "data_transfer_bytes": 5368709120,
-        "logical_size_bytes": 536870912, "min_cu": 0.25, "max_cu": 2,
-        "suspend_timeout_seconds": 300, "limits": limits(tier),
-    }
-    base.update(kw)
-    return base
 
 
 def branch(**kw: Any) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from pulumi.output import Unknown
 
 from neon_tenants.providers._base import UNKNOWN
 from neon_tenants.providers.dev_branch import DevBranchProvider
-from neon_tenants.providers.quota import QuotaProvider
 from neon_tenants.providers.snapshot import SnapshotProvider
 from neon_tenants.providers.tenant_project import TenantProjectProvider
 
@@ -60,14 +59,20 @@ def test_check_ignores_output_placeholders_passed_as_none() -> None:
 
 @pytest.mark.parametrize("unknown", [UNKNOWN, Unknown()], ids=["sentinel", "Unknown"])
 def test_check_tolerates_unknown_values_at_preview(unknown: Any) -> None:
-    result = QuotaProvider().check({}, inp.quota(project_id=unknown, org_id=unknown))
+    result = DevBranchProvider().check({}, inp.branch(project_id=unknown,
+                                                      parent_branch_id=unknown))
     assert result.failures == []
     assert result.inputs["project_id"] is unknown
 
 
-def test_check_quota_still_validates_known_fields_when_others_unknown() -> None:
-    got = failures(QuotaProvider(), inp.quota(project_id=UNKNOWN, max_cu=3))
+def test_check_still_validates_known_fields_when_others_unknown() -> None:
+    got = failures(DevBranchProvider(), inp.branch(project_id=UNKNOWN, max_cu=3))
     assert set(got) == {"max_cu"}
+
+
+def test_check_rejects_negative_quota_on_the_project() -> None:
+    assert "logical_size_bytes" in failures(TenantProjectProvider(),
+                                            inp.project(logical_size_bytes=-1))
 
 
 @pytest.mark.parametrize(

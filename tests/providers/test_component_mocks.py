@@ -56,16 +56,16 @@ def test_component_wires_children(mocks: Recorder) -> Any:
 
     def check(_: Any) -> None:
         r = mocks.resources
-        assert set(r) == {"acme", "acme-project", "acme-quota", "acme-branch-dev",
+        assert set(r) == {"acme", "acme-project", "acme-branch-dev",
                           "acme-branch-feat", "acme-snapshot-v1"}
         assert r["acme"].typ == "neon-tenants:index:TenantDatabase"
         assert r["acme-project"].typ == "pulumi-python:dynamic/neon:NeonTenantProject"
         assert r["acme-project"].inputs["name"] == "nt-acme"
         assert r["acme-project"].inputs["org"] == "paid"
-        q = r["acme-quota"].inputs
-        assert (q["project_id"], q["org_id"], q["default_branch_id"]) == ("p-1", "org-1",
-                                                                          "br-main")
-        assert q["active_time_seconds"] == 2700000
+        p = r["acme-project"].inputs
+        assert p["active_time_seconds"] == 2700000  # the quota travels with the project
+        assert (p["min_cu"], p["max_cu"]) == (0.25, 2)
+        assert p["first_attempt"] is False
         assert r["acme-branch-dev"].inputs["parent_branch_id"] == "br-main"
         assert r["acme-branch-feat"].inputs["parent_branch_id"] == "br-dev"
         s = r["acme-snapshot-v1"].inputs

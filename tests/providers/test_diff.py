@@ -9,7 +9,6 @@ from pulumi.runtime import rpc
 
 from neon_tenants.providers._base import UNKNOWN
 from neon_tenants.providers.dev_branch import DevBranchProvider
-from neon_tenants.providers.quota import QuotaProvider
 from neon_tenants.providers.snapshot import SnapshotProvider
 from neon_tenants.providers.tenant_project import TenantProjectProvider
 
@@ -57,7 +56,7 @@ def test_diff_tier_change_is_in_place_transfer() -> None:
 
 
 def test_diff_ignores_create_only_and_check_only_inputs() -> None:
-    new = inp.project(max_cu=1, adopt_project_id="p-other", limits=inp.limits("pro"))
+    new = inp.project(first_attempt=True, adopt_project_id="p-other", limits=inp.limits("pro"))
     r = TenantProjectProvider().diff("p-1", inp.project_state(), new)
     assert r.changes is False
 
@@ -68,18 +67,31 @@ def test_diff_protected_toggle_is_in_place() -> None:
 
 
 def test_diff_quota_change_is_in_place() -> None:
-    r = QuotaProvider().diff("p-1", wire(inp.quota()), inp.quota(logical_size_bytes=1024))
+    r = TenantProjectProvider().diff("p-1", wire(inp.project_state()),
+                                     inp.project(logical_size_bytes=1024))
     assert r.changes is True and r.replaces == []
 
 
-def test_diff_quota_unknown_org_id_is_a_change() -> None:
+def test_diff_compute_change_is_in_place() -> None:
+    r = TenantProjectProvider().diff("p-1", wire(inp.project_state()), inp.project(max_cu=1))
+    assert r.changes is True and r.replaces == []
+
+
+def test_diff_first_attempt_hint_is_never_a_change() -> None:
+    r = TenantProjectProvider().diff("p-1", inp.project_state(first_attempt=True),
+                                     inp.project(first_attempt=False))
+    assert r.changes is False
+
+
+def test_diff_unknown_project_is_a_change_not_a_replace() -> None:
     for unknown in (UNKNOWN, Unknown()):
-        r = QuotaProvider().diff("p-1", inp.quota(), inp.quota(org_id=unknown))
+        new = inp.branch(project_id=unknown, parent_branch_id=unknown)
+        r = DevBranchProvider().diff("b", inp.branch(), new)
         assert r.changes is True and r.replaces == []
 
 
-def test_diff_quota_new_project_is_replace() -> None:
-    r = QuotaProvider().diff("p-1", inp.quota(), inp.quota(project_id="p-2"))
+def test_diff_branch_new_project_is_replace() -> None:
+    r = DevBranchProvider().diff("b", inp.branch(), inp.branch(project_id="p-2"))
     assert r.replaces == ["project_id"]
 
 
@@ -117,7 +129,7 @@ def test_diff_snapshot_restore_trigger_is_update() -> None:
 
 
 def test_diff_unknown_replace_field_is_update_not_replace() -> None:
-    r = QuotaProvider().diff("p-1", inp.quota(), inp.quota(project_id=Unknown()))
+    r = DevBranchProvider().diff("b", inp.branch(), inp.branch(project_id=Unknown()))
     assert r.changes is True and r.replaces == []
 
 
@@ -127,9 +139,17 @@ def test_check_and_diff_never_build_a_client(monkeypatch: Any) -> None:
     def boom() -> None:
         raise AssertionError("check/diff must not call the API")
 
-    monkeypatch.setattr(base, "neon_client", boom)
+    monkeypatch.setattr(base, "provider_client", boom)
     p = TenantProjectProvider()
     news = p.check({}, inp.project()).inputs
     assert p.diff("p-1", inp.project_state(), news).changes is False
     assert p.diff("p-1", inp.project_state(), inp.project(pg_version=16)).replaces == [
         "pg_version"]
+
+
+def test_diff_branch_unknown_parent_under_same_project_is_no_change() -> None:
+    """The project updates in place: its id stays known, its default branch does not move."""
+    r = DevBranchProvider().diff("b", inp.branch(), inp.branch(parent_branch_id=Unknown()))
+    assert r.changes is False
+    both = inp.branch(project_id=Unknown(), parent_branch_id=Unknown())
+    assert DevBranchProvider().diff("b", inp.branch(), both).changes is True

@@ -50,7 +50,8 @@ def es(engine_stack_factory: Any) -> Any:
 @pytest.fixture(scope="module")
 def first_up(es: Any) -> Any:
     preview = es.stack.preview(**QUIET)  # a fresh stack: every id is unknown at preview
-    assert preview.change_summary.get("create") == 5, preview.change_summary  # + the stack
+    # the stack, the component, the project (with its quota) and the dev branch
+    assert preview.change_summary.get("create") == 4, preview.change_summary
     t0 = time.perf_counter()
     result = es.stack.up(**QUIET)
     seconds = time.perf_counter() - t0
@@ -66,7 +67,7 @@ def _project(es: Any, org: str, project_id: str) -> Any:
         return client.org(org).get_project(project_id)
 
 
-def test_up_creates_project_quota_and_branch(es: Any, first_up: Any) -> None:
+def test_up_creates_project_with_its_quota_and_branch(es: Any, first_up: Any) -> None:
     outs = first_up.outputs
     project = _project(es, "free", outs["project_id"].value)
     assert project.name == f"{PLATFORM}-{TENANT}"
@@ -104,11 +105,14 @@ def test_preview_of_unchanged_stack_shows_no_changes_and_calls_no_api(
 def test_quota_change_is_in_place(es: Any, first_up: Any) -> None:
     es.holder["args"] = _args(quota_overrides={"logical_size_bytes": 268435456})
     preview = es.stack.preview(**QUIET)
+    # the project alone: the dev branch takes its id, known while it updates in place
     assert preview.change_summary.get("update") == 1, preview.change_summary
     assert "replace" not in preview.change_summary
     up = es.stack.up(**QUIET)
+    assert up.summary.resource_changes.get("update") == 1, up.summary.resource_changes
     pid = up.outputs["project_id"].value
     assert pid == first_up.outputs["project_id"].value
+    assert up.outputs["dev_branch_id"].value == first_up.outputs["dev_branch_id"].value
     assert _project(es, "free", pid).settings["quota"]["logical_size_bytes"] == 268435456
 
 

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from neon_tenants.providers.dev_branch import DevBranchProvider
-from neon_tenants.providers.quota import QuotaProvider
 from neon_tenants.providers.snapshot import SnapshotProvider
 from neon_tenants.providers.tenant_project import TenantProjectProvider
 
@@ -20,12 +19,23 @@ from . import _inputs as inp
 
 @pytest.fixture
 def neon_env(metadata_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from neon_tenants.client import NeonClient
+    from neon_tenants.providers._client import close_provider_client
+
     monkeypatch.setenv("NEON_API_BASE_URL", metadata_emulator.base_url)
     monkeypatch.setenv("NEON_CREDENTIALS_FILE", str(metadata_emulator.credentials_file))
-    from neon_tenants.client import NeonClient
-
+    close_provider_client()  # the provider process's one client: built from this env
     with NeonClient.from_env() as client:
         yield client
+    close_provider_client()
+
+
+def calls(emulator: Any) -> dict[str, int]:
+    return dict(emulator.admin("GET", "state")["requests"])
+
+
+def delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {k: n - before.get(k, 0) for k, n in after.items() if n != before.get(k, 0)}
 
 
 def checked(provider: Any, news: dict[str, Any]) -> dict[str, Any]:
@@ -74,23 +84,103 @@ def test_protected_project_refuses_delete(neon_env: Any) -> None:
 def test_quota_console_edit_shows_as_drift(neon_env: Any) -> None:
     from neon_tenants.client.models.projects import ProjectQuota, ProjectSettings, ProjectUpdate
 
-    p, q = TenantProjectProvider(), QuotaProvider()
-    proj = p.create(checked(p, inp.project(name="h-quota")))
+    p = TenantProjectProvider()
+    news = checked(p, inp.project(name="h-quota"))
+    proj = p.create(news)
     pid = proj.id
-    qin = checked(q, inp.quota(project_id=pid, org_id=proj.outs["org_id"],
-                               default_branch_id=proj.outs["default_branch_id"]))
-    qc = q.create(qin)
     assert neon_env.org("free").get_project(pid).settings["quota"]["logical_size_bytes"] == (
-        536870912)
+        536870912)  # sent in the create request
     neon_env.org("free").update_project(pid, ProjectUpdate(settings=ProjectSettings(
         quota=ProjectQuota(logical_size_bytes=1))))
-    drift = q.read(pid, qc.outs)
+    drift = p.read(pid, proj.outs)
     assert drift.outs["logical_size_bytes"] == 1
-    assert q.diff(pid, drift.outs, qin).changes is True
-    q.update(pid, drift.outs, qin)
+    assert p.diff(pid, drift.outs, news).changes is True
+    p.update(pid, drift.outs, news)
     assert neon_env.org("free").get_project(pid).settings["quota"]["logical_size_bytes"] == (
         536870912)
     p.delete(pid, proj.outs)
+
+
+def test_first_create_is_one_post_with_quota_and_outputs_from_the_reply(
+    neon_env: Any, metadata_emulator: Any
+) -> None:
+    p = TenantProjectProvider()
+    news = checked(p, inp.project(name="h-first", first_attempt=True))
+    before = calls(metadata_emulator)
+    created = p.create(news)
+    made = delta(before, calls(metadata_emulator))
+    # no list-by-name, no add-on reads (both off), no quota PATCH, no read-back of branch,
+    # endpoint or URIs: the POST and the polls of its operations
+    assert set(made) == {"POST /projects", "GET /projects/{project_id}/operations/{operation_id}"}
+    assert made["POST /projects"] == 1
+    api = neon_env.org("free")
+    project = api.get_project(created.id)
+    assert project.settings["quota"]["active_time_seconds"] == 360000
+    assert project.default_endpoint_settings["suspend_timeout_seconds"] == 300
+    outs = created.outs
+    branch = next(b for b in api.iter_branches(created.id) if b.default)
+    assert outs["default_branch_id"] == branch.id
+    direct = api.connection_uri(created.id, "neondb", "neondb_owner", branch_id=branch.id)
+    pooled = api.connection_uri(created.id, "neondb", "neondb_owner", branch_id=branch.id,
+                                pooled=True)
+    assert outs["connection_uri"]["value"] == direct.get_secret_value()
+    assert outs["pooled_connection_uri"]["value"] == pooled.get_secret_value()
+    # what a later refresh reads is what the reply said: no drift
+    assert p.diff(created.id, p.read(created.id, outs).outs, news).changes is False
+    p.delete(created.id, outs)
+
+
+def test_first_create_whose_reply_is_lost_adopts_instead_of_duplicating(
+    neon_env: Any, metadata_emulator: Any
+) -> None:
+    p = TenantProjectProvider()
+    news = checked(p, inp.project(name="h-first-lost", first_attempt=True))
+    rule = {"route": "POST /projects", "error_rate": 1.0, "drop_after_act": True, "times": 1}
+    metadata_emulator.admin("PUT", "faults", {"faults": [rule]})
+    try:
+        created = p.create(news)
+    finally:
+        metadata_emulator.admin("PUT", "faults", {"faults": []})
+    found = [x.id for x in neon_env.org("free").iter_projects(search="h-first-lost")]
+    assert found == [created.id]
+    assert neon_env.org("free").get_project(created.id).settings["quota"][
+        "logical_size_bytes"] == 536870912
+    p.delete(created.id, created.outs)
+
+
+def test_rerun_after_a_crash_without_the_hint_adopts_the_project(neon_env: Any) -> None:
+    """The engine was killed after the POST: the rerun (no `first_attempt`) finds it."""
+    p = TenantProjectProvider()
+    first = p.create(checked(p, inp.project(name="h-crash", first_attempt=True)))
+    rerun = p.create(checked(p, inp.project(name="h-crash", max_cu=1)))
+    assert rerun.id == first.id
+    assert [x.id for x in neon_env.org("free").iter_projects(search="h-crash")] == [first.id]
+    ep = neon_env.org("free").get_endpoint(first.id, rerun.outs["endpoint_id"])
+    assert ep.autoscaling_limit_max_cu == 1  # the rerun's settings were applied
+    p.delete(first.id, rerun.outs)
+
+
+def test_upgrade_transfers_and_patches_once_without_add_on_reads(
+    neon_env: Any, metadata_emulator: Any
+) -> None:
+    p = TenantProjectProvider()
+    created = p.create(checked(p, inp.project(name="h-upgrade", first_attempt=True)))
+    pro = checked(p, inp.project(name="h-upgrade", tier="pro", suspend_timeout_seconds=0,
+                                 history_retention_seconds=604800))
+    before = calls(metadata_emulator)
+    updated = p.update(created.id, created.outs, pro)
+    made = delta(before, calls(metadata_emulator))
+    assert made["PATCH /projects/{project_id}"] == 1
+    assert made["POST /organizations/{source_org_id}/projects/transfer"] == 1
+    assert not [r for r in made if "auth" in r or "data-api" in r]
+    paid = neon_env.org("paid")
+    project = paid.get_project(created.id)
+    assert project.settings["quota"]["active_time_seconds"] == 2700000
+    assert project.history_retention_seconds == 604800
+    ep = paid.get_endpoint(created.id, updated.outs["endpoint_id"])
+    assert ep.suspend_timeout_seconds == 0
+    assert updated.outs["connection_uri"] == created.outs["connection_uri"]
+    p.delete(created.id, updated.outs)
 
 
 def test_branch_drift_reset_and_snapshot_rotation(neon_env: Any) -> None:
