@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,3 +60,14 @@ def clean_env() -> dict[str, str]:
 @pytest.fixture
 def checkout(tmp_path: Path, repo_root: Path) -> Checkout:
     return Checkout(copy_checkout(repo_root, tmp_path / "repo"), clean_env())
+
+
+@pytest.fixture(scope="module")
+def module_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """This module's own metadata emulator: its tests deploy the committed fleets (project
+    names nt-demo-*), which must not meet other modules' projects in a shared emulator, and
+    they cannot `destroy` there (archive-before-delete needs real databases)."""
+    from neon_emulator.testing import EmulatorProcess
+
+    with EmulatorProcess(tmp_path_factory.mktemp("emu"), config={"compute": "metadata"}) as emu:
+        yield emu

@@ -88,22 +88,19 @@ def forge() -> Iterator[tuple[Forge, str]]:
 
 
 @pytest.fixture(scope="module")
-def ci(tmp_path_factory: pytest.TempPathFactory, repo_root: Path, metadata_emulator: Any,
+def ci(tmp_path_factory: pytest.TempPathFactory, repo_root: Path, module_emulator: Any,
        forge: tuple[Forge, str]) -> Iterator[Checkout]:
     """A checkout as the CI job sees it: Neon and Pulumi settings from 'secrets' only."""
     root = copy_checkout(repo_root, tmp_path_factory.mktemp("ci") / "repo")
     state = root.parent / "state"
     state.mkdir()
-    env = {**clean_env(), **metadata_emulator.client_env,
+    env = {**clean_env(), **module_emulator.client_env,
            "PULUMI_BACKEND_URL": f"file://{state}",
            "PULUMI_CONFIG_PASSPHRASE": "neon-tenants-local",
            "GITHUB_API_URL": forge[1], "GITHUB_REPOSITORY": "acme/infra", "PR_NUMBER": "7",
            "GITHUB_TOKEN": "gh-token", "CI_API_V4_URL": forge[1] + "/api/v4",
            "CI_PROJECT_ID": "acme/infra", "CI_MERGE_REQUEST_IID": "3", "GITLAB_TOKEN": "gl-token"}
-    checkout = Checkout(root, env)
-    yield checkout
-    for tier in ("free", "pro"):  # the session emulator is shared: leave no project behind
-        checkout.sh(f"neon-tenants destroy --tier {tier} --yes")
+    yield Checkout(root, env)
 
 
 GH_COMMENTS = "/repos/acme/infra/issues/7/comments"

@@ -20,14 +20,13 @@ pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory, repo_root: Path,
-             metadata_emulator: Any) -> Iterator[Checkout]:
+             module_emulator: Any) -> Iterator[Checkout]:
     root = copy_checkout(repo_root, tmp_path_factory.mktemp("diff") / "repo")
-    checkout = Checkout(root, {**clean_env(), **metadata_emulator.client_env})
+    checkout = Checkout(root, {**clean_env(), **module_emulator.client_env})
     up = checkout.sh("neon-tenants stacks init --tier free && pulumi up --stack free --yes "
                      "--color never")
     assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
     yield checkout
-    checkout.sh("pulumi destroy --stack free --yes")
 
 
 def _edit(checkout: Checkout, tenant_yaml: str) -> None:

@@ -4,12 +4,14 @@ repository, through the real engine and the emulator, with no step the README do
 The commands are read from the README itself (the first ```sh block of the "Infra teams"
 section) and run in ONE bash process, as a person pasting them would, with a marker printed
 around each so every command's exit code and output can be checked. The only thing added
-is NEON_EMULATOR_CONFIG (the `emulator start --config` option's variable): the metadata
-compute backend, since these commands never open a database connection.
+is NEON_EMULATOR_CONFIG (the `emulator start --config` option's variable) with a private
+endpoint port, since other emulators on this machine may hold 127.1.0.1:5432. The compute is
+real PostgreSQL: `destroy` archives each tenant's database (pg_dump) before deleting it.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -17,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import Checkout
+from tests.conftest import free_port
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
@@ -69,7 +72,7 @@ def test_readme_infra_team_commands_work_in_order_on_a_fresh_clone(checkout: Che
                          "pulumi preview --stack free --diff"], kinds
     committed = {p.name: p.read_bytes() for p in (checkout.root / "stacks").glob("Pulumi.*.yaml")}
     config = checkout.root.parent / "emulator.json"
-    config.write_text('{"compute": "metadata"}')
+    config.write_text(json.dumps({"endpoint_port": free_port()}))
     env = {**checkout.env, "NEON_EMULATOR_CONFIG": str(config)}
     # the probe runs while the emulator is up: the tier's projects after `up` and `destroy`
     probe = ('python -c "import httpx, json, os; c = json.load(open(os.environ[\'NEON_CREDENTIALS'
@@ -94,15 +97,17 @@ def test_readme_infra_team_commands_work_in_order_on_a_fresh_clone(checkout: Che
     assert "free: created" in outs[kinds.index("neon-tenants stacks init")]
     first_preview, second_preview = (o for k, o in zip(kinds, outs, strict=True)
                                      if k == "pulumi preview --stack free --diff")
-    assert "+ 11 to create" in first_preview, first_preview[-2000:]
+    planned = re.search(r"\+ (\d+) to create", first_preview)
+    assert planned, first_preview[-2000:]
     assert "demo-a-project" in first_preview and "demo-z" not in first_preview
     # the edit, property by property: the new tenant and its lower ceiling, nothing else
-    assert re.search(r"\+ pulumi-python:dynamic/neon:NeonTenantProject: \(create\)", second_preview)
-    assert "demo-z-project" in second_preview
+    created = re.findall(r": \(create\)\n\s+\[urn=(\S+)\]", second_preview)
+    assert created and all(urn.split("::")[-1].startswith("demo-z") for urn in created), created
+    assert any(urn.endswith("::demo-z-project") for urn in created), created
     z_block = second_preview[second_preview.index("demo-z-project"):]
     assert re.search(r"\n\s+max_cu\s+: 1\n", z_block), second_preview[-3000:]
     assert "+ demo-z: [secret]" in second_preview, "the connection info output is masked"
-    assert "11 unchanged" in second_preview, second_preview[-2000:]
+    assert f"{planned.group(1)} unchanged" in second_preview, second_preview[-2000:]
     assert projects[0] == "['nt-demo-a', 'nt-demo-b', 'nt-demo-c']"
     assert projects[1] == "['nt-demo-a', 'nt-demo-b', 'nt-demo-c', 'nt-demo-z']"
     assert projects[2] == "[]", "destroy deleted the tier's projects"
