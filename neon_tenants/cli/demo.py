@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,7 @@ def _demo_stacks(committed: Path, target: Path) -> Path:
 def run_demo(data_dir: str) -> int:
     from neon_emulator.testing import EmulatorProcess
     from neon_tenants._settings import paths
+    from neon_tenants.cli._background import running
 
     console = Console(highlight=False)
     ignored = sorted(k for k in os.environ if k in _NEON_VARS)
@@ -95,8 +97,12 @@ def run_demo(data_dir: str) -> int:
     p = paths()
     emu_dir = Path(data_dir) if Path(data_dir).is_absolute() else p.repo_root / data_dir
     out = Output()
+    # `neon-tenants emulator start` may already serve this data dir: share it (two servers
+    # on one data dir would overwrite each other's state), and leave it running.
+    background = running(emu_dir)
+    emulator = nullcontext(background) if background is not None else EmulatorProcess(emu_dir)
     try:
-        with out.progress() as on_event, EmulatorProcess(emu_dir) as emu:
+        with out.progress() as on_event, emulator as emu:
             console.print(f"[bold]emulator[/] {emu.base_url} (data: {emu_dir})")
             with FleetManager(
                 _demo_stacks(p.repo_root / "stacks", emu_dir / "stacks"),
@@ -110,7 +116,8 @@ def run_demo(data_dir: str) -> int:
     except FleetError as exc:
         console.print(f"[red]demo failed:[/] {exc}")
         return 1
-    console.print("[dim]emulator stopped; state kept for the next run[/]")
+    if background is None:
+        console.print("[dim]emulator stopped; state kept for the next run[/]")
     return 0
 
 
