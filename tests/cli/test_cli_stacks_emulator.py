@@ -5,6 +5,7 @@ arrive as one line per resource (the traceback only with NEON_TENANTS_DEBUG=1)."
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -111,3 +112,30 @@ def test_plain_pulumi_up_without_credentials_is_one_line_per_resource(
 
     debug = checkout.sh("NEON_TENANTS_DEBUG=1 pulumi up --stack pro --yes --color never")
     assert "Traceback (most recent call last)" in debug.stdout + debug.stderr
+
+
+def test_a_neon_api_failure_is_one_line_naming_what_to_do(
+    checkout: Checkout, module_emulator: Any
+) -> None:
+    """Neon refuses every project create (403): each project's diagnostic is one line that
+    says it came from Neon and what to do, with no traceback and no key in it."""
+    env = {**checkout.env, **module_emulator.client_env}
+    rule = {"route": "POST /projects", "error_rate": 1.0, "status": 403}
+    module_emulator.admin("PUT", "faults", {"faults": [rule]})
+    try:
+        res = Checkout(checkout.root, env).sh(
+            "neon-tenants stacks init --tier pro && pulumi up --stack pro --yes --color never")
+    finally:
+        module_emulator.admin("PUT", "faults", {"faults": []})
+    out = res.stdout + res.stderr
+    assert res.returncode != 0
+    assert "Traceback" not in out, out[-3000:]
+    diag = out[out.index("Diagnostics:"):]
+    keys = json.loads(module_emulator.credentials_file.read_text())
+    for tenant in ("demo-d", "demo-e"):
+        block = diag[diag.index(f"({tenant}-project):"):].splitlines()
+        assert block[1].strip().startswith("error: Neon API: "), block[:3]
+        assert block[1].rstrip().endswith(
+            "check the Neon API keys (NEON_CREDENTIALS_FILE or NEON_*_API_KEY)"), block[1]
+        assert block[2].strip() == "", "exactly one line for the resource"
+    assert keys["orgs"]["paid"]["api_key"] not in out
