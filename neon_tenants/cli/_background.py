@@ -21,6 +21,8 @@ from pathlib import Path
 
 import httpx
 
+from neon_emulator.testing import EmulatorProcess, free_port
+
 STATE_FILE = "background.json"
 
 
@@ -31,22 +33,18 @@ class Background:
     data_dir: str
 
     @property
-    def root_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def process(self) -> EmulatorProcess:
+        """The same URLs and variables as an `EmulatorProcess` on that port and data dir
+        (never started from here: it is only read)."""
+        return EmulatorProcess(self.data_dir, port=self.port)
 
     @property
     def base_url(self) -> str:
-        return f"{self.root_url}/api/v2"
-
-    @property
-    def credentials_file(self) -> str:
-        return str(Path(self.data_dir) / "credentials.json")
+        return self.process.base_url
 
     @property
     def client_env(self) -> dict[str, str]:
-        """The same two variables as `EmulatorProcess.client_env` (ARCHITECTURE.md)."""
-        return {"NEON_API_BASE_URL": self.base_url,
-                "NEON_CREDENTIALS_FILE": self.credentials_file}
+        return self.process.client_env
 
 
 class EmulatorStartFailed(RuntimeError):
@@ -107,8 +105,6 @@ def running(data_dir: Path) -> Background | None:
 def start(data_dir: Path, port: int = 0, config: Path | None = None,
           timeout: float = 60.0) -> tuple[Background, bool]:
     """(the emulator, whether this call started it). Idempotent per data dir."""
-    from neon_emulator.testing import free_port
-
     data_dir = data_dir.resolve()
     found = running(data_dir)
     if found is not None:
