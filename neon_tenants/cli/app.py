@@ -85,6 +85,7 @@ def _register_db_commands() -> None:
         return
     app.add_typer(db_cmds.db_app, name="db")
     app.add_typer(db_cmds.fleet_app, name="fleet")
+    app.command("worker")(db_cmds.worker)
 
 
 _register_fleet_commands()

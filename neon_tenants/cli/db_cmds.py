@@ -21,6 +21,10 @@ fleet_app = typer.Typer(
 
 JSON = typer.Option(False, "--json", help="machine-readable output on stdout")
 FILE = typer.Option(None, help="default: stacks/fleets/<tier>.yaml")
+WORK_DIR = typer.Option(
+    None, envvar="NEON_TENANTS_WORK_DIR",
+    help="this worker's own Pulumi work dir (default: ~/.neon-tenants/worker)",
+)
 
 
 def _database(out: Output) -> tuple[str, str]:
@@ -132,3 +136,37 @@ def fleet_export(
     path = file or _stacks_dir() / "fleets" / f"{tier}.yaml"
     save_fleet(path, fleet)
     out.data({"tier": tier, "file": str(path), "database": shown, "tenants": len(fleet.tenants)})
+
+
+def worker(
+    work_dir: Path | None = WORK_DIR,
+    concurrency: int = typer.Option(1, min=1, help="shard jobs run at once by this process"),
+    heartbeat: float = typer.Option(10.0, help="seconds between this worker's heartbeats"),
+    stalled_after: float = typer.Option(
+        30.0, help="a worker silent this long is dead: its job is re-queued"
+    ),
+    recover_every: float = typer.Option(10.0, help="seconds between stalled-job checks"),
+    until_idle: bool = typer.Option(False, help="exit once the queue is empty"),
+) -> None:
+    """Run shard jobs from the PostgreSQL queue (any number of workers, on any hosts)."""
+    from neon_tenants._env import SharedBackendSecrets
+    from neon_tenants.queue import WorkerSettings, run_worker
+
+    out = Output(False)
+    conninfo, shown = _database(out)
+    settings = WorkerSettings(
+        conninfo=conninfo,
+        work_dir=work_dir or Path.home() / ".neon-tenants" / "worker",
+        concurrency=concurrency,
+        heartbeat_every=heartbeat,
+        stalled_after=stalled_after,
+        recover_every=recover_every,
+        stacks_dir=_stacks_dir(),
+        stop_when_idle=until_idle,
+    )
+    out.err.print(f"worker {settings.name} on {shown}, work dir {settings.work_dir}")
+    try:
+        run_worker(settings)
+    except SharedBackendSecrets as exc:
+        out.error(str(exc), status=503)
+        raise typer.Exit(1) from None

@@ -293,3 +293,24 @@ class PostgresFleetStore:
                 (tier, shard),
             ).fetchone()
         return bool(row and next(iter(row.values())))
+
+    # -- run records (engine runs per shard: `doctor`, benchmarks, lock forensics) ----------
+
+    def record_run_start(
+        self, tier: str, shard: int, job_id: int | None, host: str, pid: int, tenants: int
+    ) -> int:
+        with self._tx() as cur:
+            row = cur.execute(
+                "INSERT INTO nt_runs (tier, shard, job_id, host, pid, tenants)"
+                " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+                (tier, shard, job_id, host, pid, tenants),
+            ).fetchone()
+        assert row is not None
+        return int(row["id"])
+
+    def record_run_end(self, run_id: int, outcome: str) -> None:
+        with self._tx() as cur:
+            cur.execute(
+                "UPDATE nt_runs SET finished_at = now(), outcome = %s WHERE id = %s",
+                (outcome, run_id),
+            )

@@ -1,0 +1,51 @@
+"""The procrastinate app and its one task, `run_shard(tier, shard)`.
+
+Both locks are the shard's name. `lock` lets one job per shard run at a time across every
+worker; `queueing_lock` keeps at most one *waiting* job per shard, so requests that arrive
+while a shard runs collapse into the one next run, which reads every row committed before
+it starts: sign-ups batch themselves (procrastinate docs, "Ensure tasks run sequentially"
+and "Queueing locks").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from procrastinate import App, PsycopgConnector
+
+QUEUE = "neon-tenants-shards"
+TASK_NAME = "neon_tenants.run_shard"
+
+ShardHandler = Callable[[str, int, int | None], None]
+"""(tier, shard, job id) -> None: what a worker does for one job (set by `make_app`)."""
+
+
+def shard_lock_name(tier: str, shard: int) -> str:
+    return f"neon-tenants:{tier}:{shard:02d}"
+
+
+def make_app(conninfo: str, handler: ShardHandler | None = None) -> App:
+    """An App on `conninfo` with `run_shard` registered; `handler` runs the job (workers
+    pass one; a backend that only defers needs none)."""
+    app = App(connector=PsycopgConnector(conninfo=conninfo))
+
+    @app.task(name=TASK_NAME, queue=QUEUE, pass_context=True)
+    def run_shard(context: Any, tier: str, shard: int) -> None:
+        if handler is None:  # pragma: no cover - a deferring-only app never runs jobs
+            raise RuntimeError("this app only defers jobs")
+        handler(tier, shard, context.job.id)
+
+    return app
+
+
+def defer_shard(app: App, tier: str, shard: int) -> int | None:
+    """Queue a run of the shard; None when one is already waiting (it will see our row)."""
+    from procrastinate.exceptions import AlreadyEnqueued
+
+    name = shard_lock_name(tier, shard)
+    task = app.tasks[TASK_NAME]
+    try:
+        return int(task.configure(lock=name, queueing_lock=name).defer(tier=tier, shard=shard))
+    except AlreadyEnqueued:
+        return None

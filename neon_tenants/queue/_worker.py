@@ -1,0 +1,121 @@
+"""`neon-tenants worker`: a procrastinate worker for shard jobs, plus stalled-job recovery.
+
+Any number of workers on any number of hosts share the queue; each has its own work dir
+and engine (nothing on disk is shared: state is in the database). A worker killed with
+`kill -9` stops sending heartbeats; every worker checks, every `recover_every` seconds,
+for jobs still `doing` on a worker silent for `stalled_after` seconds
+(`JobManager.get_stalled_jobs`, procrastinate's documented recovery) and puts them back to
+`todo`, or, when a run of that shard is already waiting (its queueing lock), closes the
+dead one as failed: the waiting run applies the same rows. The Pulumi stack lock the dead
+run left is cleared by `Engine.stack()` once its holder is known dead (_backend_locks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from neon_tenants.queue._tasks import QUEUE, defer_shard, make_app
+
+log = logging.getLogger("neon_tenants.worker")
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    conninfo: str
+    work_dir: Path
+    name: str = field(default_factory=lambda: f"worker-{os.getpid()}")
+    concurrency: int = 1
+    heartbeat_every: float = 10.0
+    stalled_after: float = 30.0
+    recover_every: float = 10.0
+    retry_delay_seconds: int = 10
+    stacks_dir: Path | None = None
+    neon_env: dict[str, str] = field(default_factory=dict)
+    stop_when_idle: bool = False
+
+
+async def recover_stalled(app: object, stalled_after: float) -> list[int]:
+    """Re-queue the jobs of dead workers; returns their ids."""
+    from procrastinate import App, jobs
+    from procrastinate.exceptions import ConnectorException
+
+    assert isinstance(app, App)
+    manager = app.job_manager
+    recovered: list[int] = []
+    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after):
+        assert job.id is not None
+        try:
+            await manager.retry_job(job)
+        except ConnectorException:
+            # a run of this shard is already waiting (queueing lock): it will apply the rows
+            await manager.finish_job(job, status=jobs.Status.FAILED, delete_job=False)
+        recovered.append(job.id)
+        log.warning("re-queued stalled job %s (%s)", job.id, job.lock)
+    return recovered
+
+
+def run_worker(settings: WorkerSettings) -> None:
+    """Run until SIGINT/SIGTERM (or, with `stop_when_idle`, until the queue is empty)."""
+    from neon_tenants.automation._workspace import Engine, engine_env
+    from neon_tenants.catalog import load_catalog
+    from neon_tenants.db.store import PostgresFleetStore
+    from neon_tenants.queue._run import ShardRunner
+
+    tiers = settings.stacks_dir / "tiers.yaml" if settings.stacks_dir else None
+    catalog = load_catalog(tiers if tiers is not None and tiers.exists() else None)
+    store = PostgresFleetStore(settings.conninfo, max_size=2)
+    env = engine_env(settings.neon_env)  # refuses the built-in passphrase before any job
+    runner = ShardRunner(store, lambda: Engine(settings.work_dir, env), catalog)
+    app = make_app(settings.conninfo, runner)
+
+    def retry_later(tier: str, shard: int) -> None:
+        name = app.tasks["neon_tenants.run_shard"]
+        from neon_tenants.queue._tasks import shard_lock_name
+
+        lock = shard_lock_name(tier, shard)
+        try:
+            name.configure(
+                lock=lock, queueing_lock=lock,
+                schedule_in={"seconds": settings.retry_delay_seconds},
+            ).defer(tier=tier, shard=shard)
+        except Exception:  # noqa: BLE001 - AlreadyEnqueued: a run is waiting anyway
+            pass
+
+    runner.on_error = retry_later
+
+    async def main() -> None:
+        async with app.open_async():
+
+            async def recover_loop() -> None:
+                while True:
+                    try:
+                        await recover_stalled(app, settings.stalled_after)
+                    except Exception:  # noqa: BLE001 - keep the worker alive; log it
+                        log.exception("stalled-job recovery failed")
+                    await asyncio.sleep(settings.recover_every)
+
+            recovery = asyncio.create_task(recover_loop())
+            try:
+                await app.run_worker_async(
+                    queues=[QUEUE],
+                    name=settings.name,
+                    concurrency=settings.concurrency,
+                    wait=not settings.stop_when_idle,
+                    update_heartbeat_interval=settings.heartbeat_every,
+                    stalled_worker_timeout=settings.stalled_after,
+                    fetch_job_polling_interval=1.0,
+                )
+            finally:
+                recovery.cancel()
+
+    try:
+        asyncio.run(main())
+    finally:
+        store.close()
+
+
+__all__ = ["WorkerSettings", "defer_shard", "recover_stalled", "run_worker"]
