@@ -20,6 +20,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from neon_tenants.archive import ArchiveSettings
 from neon_tenants.automation._workspace import Engine
 from neon_tenants.automation.events import tenant_of_urn
 from neon_tenants.catalog import Catalog
@@ -41,6 +42,7 @@ class ShardRunner:
         *,
         on_run: Callable[[str, int, int], None] | None = None,
         on_error: Callable[[str, int], None] | None = None,
+        archive: ArchiveSettings | None = None,
     ) -> None:
         self.store = store
         self._engine_factory = engine
@@ -48,6 +50,7 @@ class ShardRunner:
         self.catalog = catalog
         self.on_run = on_run
         self.on_error = on_error
+        self.archive = archive
 
     @property
     def engine(self) -> Engine:
@@ -76,8 +79,12 @@ class ShardRunner:
                     failed.setdefault(tenant, f"{op.metadata.type} {op.metadata.op} failed")
 
         try:
-            program = build_program(tier, shard if snap.shards > 1 else None, snap.fleet(),
-                                    self.catalog)
+            # never `first_attempt`: a retried run may follow a killed one that created the
+            # project already; the provider's look-up by name is what makes it adopt, not dup
+            program = build_program(
+                tier, shard if snap.shards > 1 else None, snap.fleet(), self.catalog,
+                self.archive,
+            )
             stack = self.engine.stack(name)
             stack.up(program=program, on_event=collect, color="never", continue_on_error=True)
         except Exception as exc:

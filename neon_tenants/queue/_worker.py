@@ -60,6 +60,7 @@ async def recover_stalled(app: object, stalled_after: float) -> list[int]:
 
 def run_worker(settings: WorkerSettings) -> None:
     """Run until SIGINT/SIGTERM (or, with `stop_when_idle`, until the queue is empty)."""
+    from neon_tenants.archive.resource import settings_from_env
     from neon_tenants.automation._workspace import Engine, engine_env
     from neon_tenants.catalog import load_catalog
     from neon_tenants.db.store import PostgresFleetStore
@@ -69,7 +70,12 @@ def run_worker(settings: WorkerSettings) -> None:
     catalog = load_catalog(tiers if tiers is not None and tiers.exists() else None)
     store = PostgresFleetStore(settings.conninfo, max_size=2)
     env = engine_env(settings.neon_env)  # refuses the built-in passphrase before any job
-    runner = ShardRunner(store, lambda: Engine(settings.work_dir, env), catalog)
+    # the archive dir is part of each tenant's archive step: give every worker the same
+    # NEON_TENANTS_ARCHIVE_DIR, or runs on different hosts would keep rewriting it
+    archive = settings_from_env(settings.work_dir, {**os.environ, **settings.neon_env})
+    runner = ShardRunner(
+        store, lambda: Engine(settings.work_dir, env), catalog, archive=archive
+    )
     app = make_app(settings.conninfo, runner)
 
     def retry_later(tier: str, shard: int) -> None:

@@ -47,6 +47,7 @@ class Platform:
             "NEON_TENANTS_DATABASE_URL": self.url,
             "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
             "NEON_TENANTS_WORK_DIR": str(self.root / name / "work"),
+            "NEON_TENANTS_ARCHIVE": "off",  # the metadata emulator has no database to dump
         })
         return env
 
