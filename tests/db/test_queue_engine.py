@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -169,3 +170,101 @@ def test_bad_input_is_refused_before_anything_is_queued(platform: Platform) -> N
     finally:
         q.close()
         q.store.close()
+
+
+def _mates(prefix: str, shard: int, n: int) -> list[str]:
+    """n tenant ids (with prefix) that all land on `shard` of the free tier."""
+    from neon_tenants.fleet.sharding import shard_of
+
+    out: list[str] = []
+    i = 0
+    while len(out) < n:
+        tid = f"{prefix}-{i}"
+        if shard_of(tid, SHARDS) == shard:
+            out.append(tid)
+        i += 1
+    return out
+
+
+def test_a_failed_tenant_does_not_block_the_others_of_its_shard(platform: Platform) -> None:
+    broken, *mates = _mates("fail", 2, 4)
+    q = platform.replica()
+    try:
+        # valid input (an id to adopt), refused by Neon only during the run: 404 on PATCH
+        q.request("free", TenantSpec(id=broken, adopt_project_id="proj-does-not-exist-0000"))
+        for tid in mates:
+            q.request("free", TenantSpec(id=tid))
+        bad = q.wait(broken, timeout=300)
+        good = [q.wait(t, timeout=300) for t in mates]
+    finally:
+        q.close()
+        q.store.close()
+    assert bad.status == "failed" and bad.error, bad
+    assert [g.status for g in good] == ["ready"] * len(mates)
+    names = {p.name for p in _projects(platform.emu)}
+    assert {f"nt-{t}" for t in mates} <= names and f"nt-{broken}" not in names
+
+
+def _running_worker(platform: Platform, tier_shard: tuple[str, int], timeout: float) -> int:
+    """Pid of the worker whose run of the shard is in progress and has created a project."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with psycopg.connect(platform.url) as db:
+            row = db.execute(
+                "SELECT pid FROM nt_runs WHERE tier = %s AND shard = %s AND finished_at IS NULL"
+                " ORDER BY id DESC LIMIT 1", tier_shard,
+            ).fetchone()
+        if row and any(p.name.startswith("nt-crash-") for p in _projects(platform.emu)):
+            return int(row[0])
+        time.sleep(0.2)
+    raise AssertionError("no run in progress\n" + platform.logs())
+
+
+def test_kill_9_of_a_worker_mid_up_converges_on_another_host(platform: Platform) -> None:
+    ids = _mates("crash", 0, 8)
+    q = platform.replica()
+    try:
+        for tid in ids:
+            q.request("free", TenantSpec(id=tid))
+        pid = _running_worker(platform, ("free", 0), timeout=300)
+        victim = next(n for n, p in platform.workers.items() if p.pid == pid)
+        os.killpg(pid, signal.SIGKILL)  # the whole "host": worker, engine, providers
+        platform.workers[victim].wait(10)
+        platform.start_worker("w3")  # a replacement host; w1/w2's survivor keeps working too
+        done = [q.wait(t, timeout=600) for t in ids]
+    finally:
+        q.close()
+        q.store.close()
+    assert [d.status for d in done] == ["ready"] * len(ids), platform.logs()
+    crash = sorted(p.name for p in _projects(platform.emu) if p.name.startswith("nt-crash-"))
+    assert crash == sorted(f"nt-{t}" for t in ids)  # no duplicate, none missing
+    with psycopg.connect(platform.url) as db:
+        outcomes = [r[0] for r in db.execute(
+            "SELECT outcome FROM nt_runs WHERE tier = 'free' AND shard = 0 ORDER BY id")]
+    assert None in outcomes, "the killed run should be left unfinished in nt_runs"
+    assert outcomes[-1] == "ok"
+    assert _preview_changes(platform, "free-00", 0) == {}
+
+
+def _preview_changes(platform: Platform, stack: str, shard: int) -> dict[str, int]:
+    """Non-`same` step counts of a preview of the shard, from a fresh host."""
+    from neon_tenants.automation._workspace import Engine, engine_env
+    from neon_tenants.fleet.program import build_program
+
+    env = platform.env("previewer")
+    store = PostgresFleetStore(platform.url, max_size=1)
+    try:
+        snap = store.shard_snapshot("free", shard, mark_applying=False)
+    finally:
+        store.close()
+    old = dict(os.environ)
+    os.environ.update(env)
+    os.environ.pop("PULUMI_BACKEND_URL", None)
+    try:
+        engine = Engine(Path(env["NEON_TENANTS_WORK_DIR"]), engine_env(platform.emu.client_env))
+        program = build_program("free", shard, snap.fleet(), load_catalog())
+        result = engine.stack(stack).preview(program=program, color="never")
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    return {k: v for k, v in (result.change_summary or {}).items() if k != "same"}
