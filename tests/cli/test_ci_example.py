@@ -171,3 +171,21 @@ def test_a_comment_that_cannot_be_posted_does_not_decide_the_job(
     assert res.returncode == 0, res.stdout + res.stderr
     assert "the forge answered 401" in res.stderr and "warning:" in res.stderr
     assert "wrong" not in res.stdout + res.stderr
+
+
+def test_both_ci_examples_run_the_tested_script(repo_root: Path) -> None:
+    import yaml
+
+    gh = yaml.safe_load((repo_root / "examples" / "ci" / "github-actions.yml").read_text())
+    steps = gh["jobs"]["preview"]["steps"]
+    runs = [s.get("run") for s in steps if s.get("run")]
+    assert runs == ["make setup", "bash examples/ci/fleet-preview.sh"], runs
+    secrets = steps[-1]["env"]
+    assert secrets["GITHUB_TOKEN"] == "${{ secrets.GITHUB_TOKEN }}"
+    assert all(v.startswith("${{") for k, v in secrets.items() if k.startswith("NEON_"))
+    assert gh["permissions"]["pull-requests"] == "write"
+    gl = yaml.safe_load((repo_root / "examples" / "ci" / "gitlab-ci.yml").read_text())
+    job = gl["fleet-preview"]
+    assert "make setup" in job["before_script"]
+    assert job["script"] == ["bash examples/ci/fleet-preview.sh"]
+    assert job["variables"]["FORGE"] == "gitlab"
