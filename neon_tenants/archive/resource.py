@@ -85,5 +85,9 @@ def archive_before_delete(
         name,
         delete=ARCHIVE_STEP,
         environment=env,
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
+        opts=pulumi.ResourceOptions(
+            parent=parent,
+            depends_on=depends_on,
+            additional_secret_outputs=["stdout", "stderr"],  # recorded in plain text otherwise
+        ),
     )

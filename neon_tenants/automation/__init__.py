@@ -17,6 +17,7 @@ from neon_tenants.automation._errors import (
     translate,
 )
 from neon_tenants.automation._manager import FleetManager
+from neon_tenants.automation._revisions import RollbackResult, RolloutResult
 from neon_tenants.automation.events import (
     ProgressCallback,
     ProgressEvent,
@@ -40,6 +41,8 @@ __all__ = [
     "ProgressEvent",
     "ResourceStep",
     "RestoreResult",
+    "RollbackResult",
+    "RolloutResult",
     "ShardBusy",
     "StackNotFound",
     "StackProgress",

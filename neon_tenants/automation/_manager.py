@@ -21,12 +21,13 @@ is an action on data, not a declared state.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from neon_tenants.automation import _usage
+from neon_tenants.automation import _revisions, _usage
 from neon_tenants.automation._core import FleetCore
 from neon_tenants.automation._errors import (
     ArchiveFailed,
@@ -38,9 +39,11 @@ from neon_tenants.automation._errors import (
 )
 from neon_tenants.automation._locks import retry_concurrent, shard_lock, shard_locks
 from neon_tenants.automation.audit import AuditReport
+from neon_tenants.automation._revisions import RollbackResult, RolloutResult
 from neon_tenants.automation.events import COMPONENT_TYPE, StackProgress
 from neon_tenants.automation.models import RestoreResult, TenantConnection
 from neon_tenants.automation.preview import FleetDiff, PlannedStep, fleet_diff, step_from_event
+from neon_tenants.checkpoint import Checkpoint, MetadataValue
 from neon_tenants.fleet.program import build_program
 from neon_tenants.fleet.sharding import all_stacks
 from neon_tenants.fleet.spec import DevBranchEntry, SnapshotEntry, TenantSpec
@@ -202,6 +205,34 @@ class FleetManager(FleetCore):
                 raise ArchiveFailed(
                     f"tenant {tenant!r} was not deleted: {reason}", stack=stack
                 ) from exc
+
+    # -- compound checkpoints and migrations (issue 12; see _revisions.py) -------------------
+
+    def checkpoint(
+        self,
+        tenant: str,
+        label: str,
+        *,
+        app_revision: str | None = None,
+        metadata: Mapping[str, MetadataValue] | None = None,
+    ) -> Checkpoint:
+        """Snapshot + app revision (default: the tenant's current one) + metadata, recorded in
+        the fleet store and the stack output; idempotent per label."""
+        return _revisions.checkpoint(
+            self, tenant, label, app_revision=app_revision, metadata=metadata
+        )
+
+    def checkpoints(self, tenant: str) -> list[Checkpoint]:
+        return _revisions.checkpoints(self, tenant)
+
+    def rollback(self, tenant: str, checkpoint: str | Checkpoint) -> RollbackResult:
+        """Restore the checkpoint's snapshot; returns its app revision and metadata."""
+        return _revisions.rollback(self, tenant, checkpoint)
+
+    def rollout(self, tier: str, revision: str, *, canary: int = 1) -> RolloutResult:
+        """Migrate a tier's tenants to `revision`: canaries first, then shard by shard;
+        stops at the first failure (that tenant rolled back, the rest left as they were)."""
+        return _revisions.rollout(self, tier, revision, canary=canary)
 
     def archives(self, tenant: str) -> list[Path]:
         """The tenant's archive manifests (oldest first), also after it was deleted."""

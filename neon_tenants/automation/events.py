@@ -49,7 +49,9 @@ ProgressEvent = StackProgress | ResourceStep
 ProgressCallback = Callable[[ProgressEvent], None]
 
 COMPONENT_TYPE = "neon-tenants:index:TenantDatabase"
-_CHILD_SUFFIX = re.compile(r"^(?P<tenant>.+?)-(?:project|quota|archive|branch-.+|snapshot-.+)$")
+_CHILD_SUFFIX = re.compile(
+    r"^(?P<tenant>.+?)-(?:project|quota|archive|migrate|branch-.+|snapshot-.+)$"
+)
 
 
 def urn_parts(urn: str) -> tuple[str, str]:

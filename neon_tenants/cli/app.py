@@ -65,6 +65,7 @@ def _register_fleet_commands() -> None:
     from neon_tenants.cli.audit_cmds import audit
 
     app.command("audit")(audit)
+    app.command("rollout")(fleet_cmds.rollout)
     app.add_typer(fleet_cmds.tenant_app, name="tenant")
 
 

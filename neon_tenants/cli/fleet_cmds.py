@@ -88,6 +88,26 @@ def destroy(
     _run(as_json, lambda fm: {"stacks": fm.destroy(tier, shard)})
 
 
+def rollout(
+    tier: str = TIER,
+    revision: str = typer.Option(..., "--revision", "-r", help="the app revision to migrate to"),
+    canary: int = typer.Option(1, "--canary", help="tenants migrated first"),
+    as_json: bool = JSON,
+) -> None:
+    """Migrate a tier's tenants to an app revision (checkpoint first, canaries first, shard by
+    shard); stops at the first failure, rolling that tenant back. Exit 1 when it stopped."""
+    failed: list[bool] = []
+
+    def run(fm: FleetManager) -> Any:
+        result = fm.rollout(tier, revision, canary=canary)
+        failed.append(not result.ok)
+        return result
+
+    _run(as_json, run, fleets=[tier])
+    if any(failed):
+        raise typer.Exit(1)
+
+
 def preview(
     tier: list[str] | None = TIERS,
     markdown: bool = typer.Option(False, "--markdown", help="a pull-request comment"),
@@ -155,6 +175,43 @@ def delete(tenant: str, as_json: bool = JSON) -> None:
     """Archive the tenant (pg_dump + manifest), then remove it from its fleet and delete its
     project; a failed archive keeps the project."""
     _run(as_json, lambda fm: fm.delete(tenant))
+
+
+META = typer.Option(None, "--meta", help="KEY=VALUE, repeatable")
+
+
+@tenant_app.command("checkpoint")
+def checkpoint(
+    tenant: str,
+    label: str,
+    app_revision: str | None = typer.Option(None, "--app-revision", help="default: current"),
+    meta: list[str] | None = META,
+    as_json: bool = JSON,
+) -> None:
+    """Compound checkpoint: a snapshot + the app revision + metadata, recorded in the fleet."""
+    pairs: dict[str, str | None] = {}
+    for item in meta or []:
+        key, _, value = item.partition("=")
+        pairs[key] = value
+    _run(
+        as_json,
+        lambda fm: fm.checkpoint(tenant, label, app_revision=app_revision, metadata=pairs),
+    )
+
+
+@tenant_app.command("checkpoints")
+def checkpoints(tenant: str, as_json: bool = JSON) -> None:
+    """The tenant's checkpoints (label, snapshot, app revision, metadata, time)."""
+    _run(
+        as_json,
+        lambda fm: {"checkpoints": [c.model_dump(mode="json") for c in fm.checkpoints(tenant)]},
+    )
+
+
+@tenant_app.command("rollback")
+def rollback(tenant: str, label: str, as_json: bool = JSON) -> None:
+    """Restore a checkpoint's snapshot; prints the app revision and metadata to redeploy."""
+    _run(as_json, lambda fm: fm.rollback(tenant, label))
 
 
 @tenant_app.command("archives")

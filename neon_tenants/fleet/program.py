@@ -18,6 +18,7 @@ from neon_tenants.fleet.spec import FleetSpec, TenantSpec
 if TYPE_CHECKING:
     from neon_tenants.archive import ArchiveSettings
     from neon_tenants.catalog import Catalog, OrgLimits, Tier
+    from neon_tenants.migrate import MigrationSpec
     from neon_tenants.providers import TenantDatabaseArgs
 
 OUTPUT_FIELDS = ("project_id", "org_id", "default_branch_id", "host", "connection_uri")
@@ -30,6 +31,7 @@ def tenant_args(
     org_limits: OrgLimits | None = None,
     archive: ArchiveSettings | None = None,
     first_attempt: bool = False,
+    migration: MigrationSpec | None = None,
 ) -> TenantDatabaseArgs:
     """Fleet entry + tier -> the component's validated inputs (providers' pydantic model)."""
     from neon_tenants.providers import DevBranchSpec, SnapshotSpec, TenantDatabaseArgs
@@ -54,6 +56,7 @@ def tenant_args(
         protected=tenant.protected,
         archive=archive,
         first_attempt=first_attempt,
+        migration=migration,
     )
 
 
@@ -79,9 +82,16 @@ def build_program(
     members = tenants_of_shard(fleet, shard)
     org = catalog.orgs.get(tier_model.org)
     all_args = [
-        (t.id, tenant_args(t, tier_model, fleet.platform, org, archive, t.id in first_attempt))
+        (
+            t.id,
+            tenant_args(
+                t, tier_model, fleet.platform, org, archive, t.id in first_attempt,
+                migration_of(fleet, t),
+            ),
+        )
         for t in members
     ]
+    extras = {t.id: _record_of(fleet, t) for t in members}
 
     def program() -> None:
         import pulumi
@@ -90,13 +100,33 @@ def build_program(
 
         for tenant_id, args in all_args:
             db = TenantDatabase(tenant_id, args)
-            pulumi.export(tenant_id, _outputs_of(db))
+            pulumi.export(tenant_id, _outputs_of(db, extras[tenant_id]))
 
     return program
 
 
-def _outputs_of(db: Any) -> Any:
+def migration_of(fleet: FleetSpec, tenant: TenantSpec) -> MigrationSpec | None:
+    """Declared when the tenant has both an app revision and a migration command."""
+    from neon_tenants.migrate import MigrationSpec
+
+    revision, command = fleet.revision_of(tenant), fleet.migration_of(tenant)
+    if revision is None or command is None:
+        return None
+    return MigrationSpec(revision=revision, command=command)
+
+
+def _record_of(fleet: FleetSpec, tenant: TenantSpec) -> dict[str, Any]:
+    """What the stack output carries besides the connection: the app revision and the
+    compound checkpoints (so they live with the stack as well as the fleet store)."""
+    return {
+        "app_revision": fleet.revision_of(tenant),
+        "checkpoints": [c.model_dump(mode="json") for c in tenant.checkpoints],
+    }
+
+
+def _outputs_of(db: Any, extra: dict[str, Any]) -> Any:
     import pulumi
 
     values = {name: getattr(db, name, None) for name in OUTPUT_FIELDS}
+    values.update(extra)
     return pulumi.Output.secret(pulumi.Output.all(**values))

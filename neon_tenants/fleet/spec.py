@@ -17,6 +17,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from neon_tenants.checkpoint import Checkpoint, check_revision
+
 TENANT_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,46}[a-z0-9]$")
 
 
@@ -62,6 +64,19 @@ class TenantSpec(BaseModel):
     neon_auth: bool = False
     data_api: bool = False
     protected: bool = False
+    app_revision: str | None = None
+    """Pins this tenant's app revision (a rollout in progress); default: the fleet's."""
+    migration_command: str | None = None
+    """Overrides the fleet's migration command for this tenant."""
+    checkpoints: tuple[Checkpoint, ...] = ()
+    """Compound checkpoints (issue 12); each names one of `snapshots`."""
+
+    @field_validator("app_revision")
+    @classmethod
+    def _revision_shape(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_revision(value)
+        return value
 
     @field_validator("id")
     @classmethod
@@ -101,6 +116,23 @@ class FleetSpec(BaseModel):
     shards: int = Field(default=1, ge=1, le=99)
     platform: str = "nt"
     tenants: tuple[TenantSpec, ...] = ()
+    app_revision: str | None = None
+    """The app revision the tier's tenants run (issue 12: migrations run per revision)."""
+    migration_command: str | None = None
+    """Run once per tenant per app revision (`sh -c`, $DATABASE_URL secret in its env)."""
+
+    @field_validator("app_revision")
+    @classmethod
+    def _revision_shape(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_revision(value)
+        return value
+
+    def revision_of(self, tenant: TenantSpec) -> str | None:
+        return tenant.app_revision or self.app_revision
+
+    def migration_of(self, tenant: TenantSpec) -> str | None:
+        return tenant.migration_command or self.migration_command
 
     @field_validator("tenants")
     @classmethod
@@ -140,6 +172,9 @@ def _compact(fleet: FleetSpec) -> dict[str, Any]:
     data: dict[str, Any] = {"tier": fleet.tier, "shards": fleet.shards}
     if fleet.platform != "nt":
         data["platform"] = fleet.platform
+    for key in ("app_revision", "migration_command"):
+        if getattr(fleet, key) is not None:
+            data[key] = getattr(fleet, key)
     data["tenants"] = [t.model_dump(mode="json", exclude_defaults=True) for t in fleet.tenants]
     return data
 

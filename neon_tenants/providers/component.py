@@ -15,6 +15,7 @@ import pulumi
 
 from neon_tenants.archive.resource import archive_before_delete
 from neon_tenants.catalog import QUOTA_KEYS
+from neon_tenants.migrate import MIGRATE_SUFFIX, migration_command
 from neon_tenants.providers.dev_branch import DevBranch
 from neon_tenants.providers.snapshot import Snapshot
 from neon_tenants.providers.specs import DEFAULT_BRANCH, TenantDatabaseArgs
@@ -30,6 +31,7 @@ class TenantDatabase(pulumi.ComponentResource):
     dev_branches: dict[str, DevBranch]
     snapshots: dict[str, Snapshot]
     archive: Any
+    migration: Any
 
     def __init__(
         self, name: str, args: TenantDatabaseArgs, opts: pulumi.ResourceOptions | None = None
@@ -81,6 +83,15 @@ class TenantDatabase(pulumi.ComponentResource):
                 "pinned": s.pinned, "restore_trigger": s.restore_trigger,
                 "policy": tier.snapshot_policy, "pinned_names": pinned, "limits": limits,
             }, child)
+        self.migration = None
+        if args.migration is not None:
+            self.migration = migration_command(
+                f"{name}{MIGRATE_SUFFIX}", tenant=args.tenant_id, spec=args.migration,
+                connection_uri=project.connection_uri, parent=self,
+                # after any snapshot restore of the same `up` (a rollback re-declares the
+                # checkpoint's revision together with the restore)
+                depends_on=[project, *self.snapshots.values()],
+            )
         # last: it depends on every other child, so on delete it runs (archives) first
         self.archive = None
         if args.archive is not None:
@@ -89,7 +100,8 @@ class TenantDatabase(pulumi.ComponentResource):
                 project_id=project.project_id, connection_uri=project.connection_uri,
                 settings=args.archive, parent=self,
                 depends_on=[project, *self.dev_branches.values(),
-                            *self.snapshots.values()],
+                            *self.snapshots.values(),
+                            *([self.migration] if self.migration is not None else [])],
             )
         outputs: dict[str, Any] = {
             "project_id": project.project_id, "org_id": project.org_id,

@@ -17,6 +17,7 @@ from neon_tenants.archive.resource import ArchiveSettings
 from neon_tenants.catalog import Limits, OrgLimits, Tier, builtin_catalog
 from neon_tenants.catalog import validate as v
 from neon_tenants.catalog.tiers import QUOTA_KEYS, Quota
+from neon_tenants.migrate import MigrationSpec
 
 DEFAULT_BRANCH = "production"
 COMPUTE_KEYS = ("min_cu", "max_cu", "suspend_timeout_seconds")
@@ -85,6 +86,8 @@ class TenantDatabaseArgs(_Spec):
     # the fleet added this tenant in this very call: no create was ever sent for its project
     # name, so the provider may skip the list-by-name reconcile (issue #16)
     first_attempt: bool = False
+    migration: MigrationSpec | None = None
+    """The app revision and its migration command (issue 12), run once per revision."""
 
     # -- derived values the component passes on to the resources --------------------------
 

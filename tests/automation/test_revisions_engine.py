@@ -1,0 +1,124 @@
+"""Compound checkpoints, rollback and fleet-wide migrations through FleetManager, the real
+engine, the pulumi-command plugin and the real-Postgres emulator (issue 12)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from neon_tenants.automation import FleetManager, InvalidRequest
+
+from .conftest import Recorder, connect, make_manager
+
+pytestmark = [pytest.mark.engine, pytest.mark.postgres, pytest.mark.slow]
+
+# The side effect each migration leaves in the tenant's own database: one row per run. It
+# prints the connection string on purpose: the recorded stdout must not keep it in plaintext.
+MIGRATE = (
+    'psql "$DATABASE_URL" -q -v ON_ERROR_STOP=1 '
+    '-c "create table if not exists migrations_run (revision text not null)" '
+    "-c \"insert into migrations_run values ('$NEON_TENANTS_APP_REVISION')\" "
+    "&& echo \"migrated with $DATABASE_URL\" "
+    '&& if [ "$NEON_TENANTS_APP_REVISION" = r3 ] && [ "$NEON_TENANTS_TENANT" = mig-a ]; then '
+    "psql \"$DATABASE_URL\" -q -c \"insert into notes values ('half-migrated')\"; "
+    "echo 'r3 breaks mig-a' >&2; exit 1; fi"
+)
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("revisions")
+
+
+@pytest.fixture(scope="module")
+def fm(emulator: Any, root: Path) -> Iterator[FleetManager]:
+    with make_manager(root, emulator, Recorder(), archive=False) as manager:
+        yield manager
+
+
+def _notes(uri: str) -> list[str]:
+    with connect(uri) as db:
+        return [r[0] for r in db.execute("select body from notes order by body")]
+
+
+def _runs(fm: FleetManager, tenant: str) -> dict[str, int]:
+    with connect(fm.show(tenant).connection_uri.get_secret_value()) as db:
+        rows = db.execute("select revision, count(*) from migrations_run group by revision")
+        return {r[0]: int(r[1]) for r in rows}
+
+
+def test_checkpoint_then_writes_then_rollback_restores_rows_revision_and_metadata(
+    fm: FleetManager, emulator: Any, root: Path
+) -> None:
+    tenant = "cp-a"
+    uri = fm.provision(tenant, "pro").connection_uri.get_secret_value()
+    with connect(uri) as db:
+        db.execute("create table notes (body text)")
+        db.execute("insert into notes values ('A')")
+
+    cp = fm.checkpoint(tenant, "before-b", app_revision="v7", metadata={"run": "r-1", "step": 3})
+    with connect(uri) as db:
+        db.execute("insert into notes values ('B')")
+    assert _notes(uri) == ["A", "B"]
+
+    # recorded with the fleet: a new manager (nothing in memory) and the stack output see it
+    with make_manager(root, emulator, Recorder(), archive=False) as other:
+        assert other.checkpoints(tenant) == [cp]
+        stack = other.show(tenant).stack
+        [out] = other._outputs(stack)[tenant]["checkpoints"]
+    assert (out["label"], out["app_revision"], out["metadata"]) == ("before-b", "v7", cp.metadata)
+
+    result = fm.rollback(tenant, "before-b")
+    assert (result.app_revision, result.metadata) == ("v7", {"run": "r-1", "step": 3})
+    assert _notes(result.connection.connection_uri.get_secret_value()) == ["A"]
+
+    with pytest.raises(InvalidRequest, match="checkpoint label"):
+        fm.checkpoint(tenant, "Bad Label!")
+
+
+def test_migrations_run_once_per_revision_and_a_failing_canary_stops_the_rollout(
+    fm: FleetManager, root: Path
+) -> None:
+    fm._edit_fleet(
+        "free", lambda f: f.model_copy(update={"migration_command": MIGRATE, "app_revision": "r1"})
+    )
+    tenants = ["mig-a", "mig-b", "mig-c"]
+    for t in tenants:
+        uri = fm.provision(t, "free").connection_uri.get_secret_value()
+        with connect(uri) as db:
+            db.execute("create table notes (body text)")
+            db.execute("insert into notes values ('before')")
+    assert [_runs(fm, t) for t in tenants] == [{"r1": 1}] * 3
+
+    fm.up("free")  # unchanged: nothing runs
+    assert [_runs(fm, t) for t in tenants] == [{"r1": 1}] * 3
+
+    preview = fm.preview(["free"])  # nothing would migrate
+    assert "r1 → r2" not in preview.to_markdown()
+
+    ok = fm.rollout("free", "r2", canary=1)
+    assert ok.ok and ok.migrated == tenants
+    assert [_runs(fm, t) for t in tenants] == [{"r1": 1, "r2": 1}] * 3
+    assert fm.fleet("free").app_revision == "r2"
+    fm.up("free")
+    assert [_runs(fm, t) for t in tenants] == [{"r1": 1, "r2": 1}] * 3
+
+    failed = fm.rollout("free", "r3", canary=1)
+    assert failed.failed == "mig-a" and failed.migrated == []
+    assert failed.not_migrated == ["mig-b", "mig-c"]
+    assert "r3 breaks mig-a" in (failed.error or "")
+    fleet = fm.fleet("free")
+    assert [fleet.revision_of(fleet.require(t)) for t in tenants] == ["r2"] * 3
+    # the failed tenant's rows are as before the migration; the others never ran r3
+    assert _notes(fm.show("mig-a").connection_uri.get_secret_value()) == ["before"]
+    assert [_runs(fm, t) for t in tenants] == [{"r1": 1, "r2": 1}] * 3
+
+    # no connection string in plaintext in the state, although the migration printed it
+    state = "\n".join(p.read_text() for p in (root / "state").rglob("*.json"))
+    for t in tenants:
+        uri = fm.show(t).connection_uri.get_secret_value()
+        assert uri not in state and (urlsplit(uri).password or "?") not in state
