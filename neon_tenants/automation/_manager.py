@@ -38,8 +38,8 @@ from neon_tenants.automation._errors import (
     TenantNotFound,
 )
 from neon_tenants.automation._locks import retry_concurrent, shard_lock, shard_locks
-from neon_tenants.automation.audit import AuditReport
 from neon_tenants.automation._revisions import RollbackResult, RolloutResult
+from neon_tenants.automation.audit import AuditReport
 from neon_tenants.automation.events import COMPONENT_TYPE, StackProgress
 from neon_tenants.automation.models import RestoreResult, TenantConnection
 from neon_tenants.automation.preview import FleetDiff, PlannedStep, fleet_diff, step_from_event

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from neon_tenants.automation._errors import FleetError, InvalidRequest, TenantNotFound
+from neon_tenants.automation._errors import FleetError, InvalidRequest, TenantNotFound, scrub
 from neon_tenants.automation.events import StackProgress
 from neon_tenants.automation.models import TenantConnection
 from neon_tenants.checkpoint import (
@@ -40,6 +40,7 @@ from neon_tenants.checkpoint import (
 )
 from neon_tenants.fleet.sharding import shard_for
 from neon_tenants.fleet.spec import FleetSpec, TenantSpec
+from neon_tenants.migrate import MIGRATE_SUFFIX
 
 if TYPE_CHECKING:
     from neon_tenants.automation._manager import FleetManager
@@ -208,12 +209,29 @@ def rollout(fm: FleetManager, tier: str, revision: str, *, canary: int = 1) -> R
                 revision=revision,
                 migrated=done,
                 failed=tenant,
-                error=str(exc),
+                error=migration_error(exc, tenant),
                 not_migrated=order[i + 1 :],
             )
         done.append(tenant)
     _finish(fm, tier, revision)
     return RolloutResult(tier=tier, revision=revision, migrated=done)
+
+
+def migration_error(exc: FleetError, tenant: str) -> str:
+    """The engine's diagnostics block of the tenant's migration Command (its stderr), from
+    the full engine output; the order of the blocks varies, so a fixed tail may miss it."""
+    full = str(exc.__cause__ or exc)
+    lines = full.splitlines()
+    header = f"({tenant}{MIGRATE_SUFFIX})"
+    for i, line in enumerate(lines):
+        if header in line and line.rstrip().endswith("):"):
+            block = [line.strip()]
+            for nxt in lines[i + 1 :]:
+                if not nxt.strip() or (nxt.startswith("  ") and not nxt.startswith("    ")):
+                    break
+                block.append(nxt.strip())
+            return scrub("\n".join(block))
+    return str(exc)
 
 
 def _finish(fm: FleetManager, tier: str, revision: str) -> None:

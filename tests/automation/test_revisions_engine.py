@@ -111,6 +111,8 @@ def test_migrations_run_once_per_revision_and_a_failing_canary_stops_the_rollout
     assert failed.failed == "mig-a" and failed.migrated == []
     assert failed.not_migrated == ["mig-b", "mig-c"]
     assert "r3 breaks mig-a" in (failed.error or "")
+    pw = urlsplit(fm.show("mig-a").connection_uri.get_secret_value()).password or "?"
+    assert pw not in (failed.error or "")  # the migration printed its URL: scrubbed
     fleet = fm.fleet("free")
     assert [fleet.revision_of(fleet.require(t)) for t in tenants] == ["r2"] * 3
     # the failed tenant's rows are as before the migration; the others never ran r3
