@@ -12,7 +12,7 @@ HOST_DIR := $(REPO)/tools/pulumi-language-python
 TESTS ?= $(REPO)/tests
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test test-go doctor lint bench
+.PHONY: help setup run test test-go doctor lint bench chaos
 
 help:
 	@echo "make setup   toolchain: PostgreSQL 15, .venv, Pulumi engine (scripts/bootstrap.sh)"
@@ -21,6 +21,7 @@ help:
 	@echo "make doctor  versions, locations, which Neon will be used"
 	@echo "make lint    ruff + mypy --strict (+ go vet for the language host)"
 	@echo "make bench   every benchmarks/bench_*.py, one JSON line per figure"
+	@echo "make chaos   the full fault matrix; writes docs/RELIABILITY.md (CHAOS_SEED=N replays)"
 
 setup:
 	@bash $(REPO)/scripts/bootstrap.sh
@@ -49,3 +50,10 @@ lint:
 bench: setup
 	@cd $(REPO) && for f in benchmarks/bench_*.py; do \
 		echo "== $$f"; $(WITH_ENV) $(PY) -m benchmarks.$$(basename $$f .py); done
+
+# The fault matrix (issue 14): every fleet operation x every fault profile + kill -9, rerun,
+# audit; writes docs/RELIABILITY.md with the seed and commit. The short profile runs in `make test`.
+CHAOS_SEED ?=
+chaos: setup
+	cd $(REPO) && $(WITH_ENV) $(PY) -m neon_tenants.chaos --profile full \
+		$(if $(CHAOS_SEED),--seed $(CHAOS_SEED),)

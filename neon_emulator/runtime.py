@@ -78,7 +78,7 @@ class Runtime:
             workers=settings.op_workers, on_change=self.persister.mark_dirty,
         )
         self.ratelimiter = RateLimiter(settings.rate_limits)
-        self.faults = Faults(settings.faults)
+        self.faults = Faults(settings.faults, seed=settings.fault_seed)
         self.counters: Counter[str] = Counter()
         self.counters_lock = threading.Lock()
         self.persister.flush()

@@ -95,6 +95,7 @@ class EmulatorSettings(BaseModel):
     personal_api_key: str | None = None
     rate_limits: RateLimitConfig = Field(default_factory=RateLimitConfig)
     faults: list[FaultRule] = Field(default_factory=list)
+    fault_seed: int | None = None  # seeds the faults' coin flips: a chaos case can be replayed
     expiry_check_seconds: float = 1.0
     region_id: str = "aws-us-east-2"
 

@@ -235,11 +235,37 @@ class FileLockStore:
         return found
 
     def delete(self, lock: BackendLock) -> bool:
+        path = self.root / lock.key
         try:
-            (self.root / lock.key).unlink()
+            path.unlink()
         except FileNotFoundError:
             return False
+        path.with_name(path.name + ".attrs").unlink(missing_ok=True)  # fileblob's sidecar
         return True
+
+    def repair_torn_sidecars(self, stack: str | None = None) -> list[Path]:
+        """Delete `.attrs` sidecars a killed writer left empty or cut short.
+
+        gocloud's fileblob (the file backend's storage) replaces a blob atomically (temp file
+        + rename) but writes its metadata sidecar `<key>.attrs` in place (os.Create, then
+        encode): a SIGKILL in between leaves an empty sidecar, and every later read of that
+        checkpoint fails with "failed to load checkpoint: EOF", for good. A missing sidecar
+        is read as default metadata, so removing a torn one loses nothing. `stack`: only
+        that stack's checkpoint files (cheap, before every run); None: the whole backend.
+        """
+        base = self.root / ".pulumi"
+        if stack is None:
+            candidates = base.rglob("*.attrs") if base.is_dir() else iter(())
+        else:
+            candidates = (base / "stacks").glob(f"*/{stack}.json*.attrs")
+        removed: list[Path] = []
+        for path in candidates:
+            try:
+                json.loads(path.read_bytes())
+            except (ValueError, OSError):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+        return removed
 
     def renew(self, lock: BackendLock) -> None:
         try:

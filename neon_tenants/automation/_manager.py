@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from neon_tenants.automation import _revisions, _usage
 from neon_tenants.automation._core import FleetCore
@@ -46,6 +46,9 @@ from neon_tenants.automation.preview import FleetDiff, PlannedStep, fleet_diff, 
 from neon_tenants.checkpoint import Checkpoint, MetadataValue
 from neon_tenants.fleet.program import build_program
 from neon_tenants.fleet.sharding import all_stacks
+
+if TYPE_CHECKING:
+    from neon_tenants.client import NeonClient, OrgClient
 from neon_tenants.fleet.spec import DevBranchEntry, SnapshotEntry, TenantSpec
 
 
@@ -153,7 +156,7 @@ class FleetManager(FleetCore):
                         self._emit(StackProgress(src_stack, "imperative", "fit settings"))
                         _usage.fit_settings(org, pid, target)
                     self._emit(StackProgress(src_stack, "imperative", "transfer project"))
-                    self.client.personal.transfer_projects(org.org_id, dst_org.org_id, [pid])
+                    _transfer(self.client, org.org_id, dst_org, pid)
             moved = spec.model_copy(
                 update={"adopt_project_id": pid, "quota_overrides": {}, "compute_overrides": {}}
             )
@@ -461,6 +464,18 @@ def _archive_failure(engine_text: str) -> str | None:
         if at >= 0:
             return line[at + len("archive failed: ") :].strip()
     return None
+
+
+def _transfer(client: NeonClient, src_org_id: str, dst_org: OrgClient, pid: str) -> None:
+    """Transfer one project; a lost reply (act-then-drop) is settled by asking the target
+    org whether it holds the project now, not by failing the move (issue 14 chaos matrix)."""
+    from neon_tenants.client.errors import AmbiguousOutcome
+
+    try:
+        client.personal.transfer_projects(src_org_id, dst_org.org_id, [pid])
+    except AmbiguousOutcome:
+        if not _usage.holds(dst_org, pid):
+            raise
 
 
 def _iso(moment: datetime) -> str:

@@ -19,6 +19,7 @@ from neon_tenants._env import SECRETS_PROVIDER_ENV, require_own_secrets
 from neon_tenants._settings import DEFAULT_PASSPHRASE
 from neon_tenants.automation._backend_locks import (
     BackendLock,
+    FileLockStore,
     LeaseKeeper,
     clear_stale,
     lease_from_env,
@@ -116,9 +117,14 @@ class Engine:
         if self._keeper is not None:
             self._keeper.start()
         cleared = clear_stale(self.lock_store, name, project=self.project, lease=self.lease)
+        if isinstance(self.lock_store, FileLockStore):  # a killed writer's torn sidecars
+            self.lock_store.repair_torn_sidecars(None if cleared else name)
         for lock in cleared:
             if self._on_lock_cleared is not None:
                 self._on_lock_cleared(lock)
+        for stack in sorted({lock.stack for lock in cleared}):
+            # the dead run's interrupted creates stay in the checkpoint forever otherwise
+            self._drop_pending(stack)
         return cleared
 
     def stack(self, name: str) -> Any:
@@ -156,13 +162,23 @@ class Engine:
         so an export + import is the engine's own way. Safe once `audit` has looked: our
         providers' creates adopt by name, so the next `up` finds what the interrupted one made.
         """
-        from pulumi.automation import Deployment
-
         self.clear_stale_locks(stack_name)
-        state = self.workspace.export_stack(stack_name)
+        self._drop_pending(stack_name)
+
+    def _drop_pending(self, stack_name: str) -> bool:
+        from pulumi.automation import Deployment
+        from pulumi.automation.errors import StackNotFoundError
+
+        try:
+            state = self.workspace.export_stack(stack_name)
+        except StackNotFoundError:
+            return False
+        if not (state.deployment or {}).get("pending_operations"):
+            return False
         self.workspace.import_stack(
             stack_name, Deployment(version=state.version, deployment=state.deployment)
         )
+        return True
 
     def forget(self, stack_name: str, tenant: str) -> int:
         """Drop a tenant's resources from a stack's state WITHOUT deleting them.

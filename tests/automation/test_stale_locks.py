@@ -305,3 +305,23 @@ def test_live_holders_lock_is_never_touched(
             fm.up("free")
         assert "retry" in str(err.value)
         assert path.exists()
+
+
+@pytest.mark.engine
+def test_torn_checkpoint_sidecar_left_by_a_kill_is_repaired(
+    metadata_emulator: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The chaos matrix's find: a SIGKILL while fileblob writes `<stack>.json.attrs` in place
+    leaves it empty and every later run fails with "failed to load checkpoint: EOF"."""
+    root = tmp_path_factory.mktemp("torn-sidecar")
+    with make_manager(root, metadata_emulator, Recorder()) as fm:
+        save_fleet(
+            fm.fleet_path("free"),
+            FleetSpec(tier="free", shards=1, tenants=(TenantSpec(id="ts-00"),)),
+        )
+        fm.up("free")
+        sidecar = root / "state" / ".pulumi" / "stacks" / "neon-tenants" / "free.json.attrs"
+        assert json.loads(sidecar.read_text())  # the engine writes one
+        sidecar.write_bytes(b"")  # what os.Create + SIGKILL leaves
+        assert fm.up("free") == ["free"]
+        assert sorted(fm.connections("free")) == ["ts-00"]
