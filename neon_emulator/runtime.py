@@ -13,6 +13,7 @@ from collections import Counter
 
 from neon_emulator.compute.backend import ComputeBackend
 from neon_emulator.compute.metadata import MetadataBackend
+from neon_emulator.compute.tls import Authority
 from neon_emulator.engine.clock import Clock
 from neon_emulator.engine.faults import Faults
 from neon_emulator.engine.operations import OperationRunner, Step
@@ -38,7 +39,8 @@ def make_backend(settings: EmulatorSettings) -> ComputeBackend:
             f"(import failed: {exc}); use compute: metadata for a control-plane-only emulator"
         ) from exc
     backend: ComputeBackend = module.PostgresBackend(
-        data_dir=settings.data_dir / "compute", endpoint_port=settings.endpoint_port
+        data_dir=settings.data_dir / "compute", endpoint_port=settings.endpoint_port,
+        tls_dir=settings.tls_dir,
     )
     return backend
 
@@ -82,6 +84,9 @@ class Runtime:
         self.counters: Counter[str] = Counter()
         self.counters_lock = threading.Lock()
         self.persister.flush()
+        ca = Authority(settings.tls_dir).ensure()
+        if not settings.ca_file.exists() or settings.ca_file.read_bytes() != ca.read_bytes():
+            settings.ca_file.write_bytes(ca.read_bytes())  # next to credentials.json
         if fresh or not settings.credentials_file.exists():
             write_credentials(settings.credentials_file, world)
         if not self.initial_key_ids:

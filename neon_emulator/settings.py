@@ -107,6 +107,16 @@ class EmulatorSettings(BaseModel):
     def credentials_file(self) -> Path:
         return self.data_dir / "credentials.json"
 
+    @property
+    def tls_dir(self) -> Path:
+        """The CA and server keys (compute/tls.py), one set per data dir."""
+        return self.data_dir / "tls"
+
+    @property
+    def ca_file(self) -> Path:
+        """The CA certificate, next to credentials.json: `sslrootcert=` for verify-full."""
+        return self.data_dir / "ca.pem"
+
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """YAML is a superset of JSON, but JSON files are parsed as JSON for clear errors."""

@@ -51,6 +51,11 @@ class EmulatorProcess:
         return self.data_dir / "credentials.json"
 
     @property
+    def ca_file(self) -> Path:
+        """The emulator's CA certificate (sslrootcert for verify-ca/verify-full)."""
+        return self.data_dir / "ca.pem"
+
+    @property
     def client_env(self) -> dict[str, str]:
         """The two variables that point a Neon client at this emulator (ARCHITECTURE.md,
         "Credentials": the client reads the same names for real Neon)."""

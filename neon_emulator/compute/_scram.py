@@ -29,3 +29,129 @@ def verifier(password: str) -> str:
         return base64.b64encode(raw).decode()
 
     return f"SCRAM-SHA-256${ITERATIONS}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
+
+
+# -- the SCRAM-SHA-256(-PLUS) exchange (RFC 5802, RFC 7677, RFC 5929 tls-server-end-point) ------
+# The proxy speaks it on both sides (compute/_pgwire.py). Written on hashlib/hmac here rather
+# than taken from `scramp`: libpq sends an empty SCRAM username (`n=`; PostgreSQL takes the
+# user from the startup packet), which scramp's server refuses as malformed.
+
+
+class ScramError(Exception):
+    """The peer's SCRAM message is malformed, or its proof or channel binding is wrong."""
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def _attrs(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if sep and len(key) == 1:
+            out.setdefault(key, value)
+    return out
+
+
+def _keys(password: str, salt: bytes, iterations: int) -> tuple[bytes, bytes, bytes]:
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    return client_key, hashlib.sha256(client_key).digest(), server_key
+
+
+def _sign(key: bytes, message: str) -> bytes:
+    return hmac.new(key, message.encode(), hashlib.sha256).digest()
+
+
+class ScramServer:
+    """One server-side exchange. `cbind`: the tls-server-end-point hash of the certificate
+    this connection presented (None without TLS); `plus`: the client chose the -PLUS
+    mechanism."""
+
+    def __init__(self, password: str, *, cbind: bytes | None, plus: bool) -> None:
+        self._password = password
+        self._cbind = cbind
+        self._plus = plus
+        self._nonce = ""
+        self._header = ""
+        self._first = ""
+        self._bare = ""
+        self._stored = self._server_key = b""
+
+    def first(self, client_first: str) -> str:
+        flag = client_first[:1]
+        parts = client_first.split(",", 2)
+        if len(parts) != 3:
+            raise ScramError("malformed client-first message")
+        if flag == "p":
+            if not self._plus or self._cbind is None or parts[0] != "p=tls-server-end-point":
+                raise ScramError("unsupported channel binding")
+        elif flag == "y":
+            if self._cbind is not None:
+                raise ScramError("channel binding downgrade (client chose not to bind)")
+        elif flag != "n" or self._plus:
+            raise ScramError("SCRAM-SHA-256-PLUS needs channel binding")
+        self._header = f"{parts[0]},{parts[1]},"
+        self._bare = parts[2]
+        client_nonce = _attrs(self._bare).get("r", "")
+        if not client_nonce:
+            raise ScramError("missing client nonce")
+        salt = os.urandom(16)
+        _, self._stored, self._server_key = _keys(self._password, salt, ITERATIONS)
+        self._nonce = client_nonce + _b64(os.urandom(18))
+        self._first = f"r={self._nonce},s={_b64(salt)},i={ITERATIONS}"
+        return self._first
+
+    def final(self, client_final: str) -> str:
+        head, sep, proof_b64 = client_final.rpartition(",p=")
+        attrs = _attrs(head)
+        if not sep or attrs.get("r") != self._nonce:
+            raise ScramError("malformed client-final message")
+        bound = self._header.startswith("p") and self._cbind is not None
+        binding = self._header.encode() + (self._cbind if bound and self._cbind else b"")
+        if attrs.get("c") != _b64(binding):
+            raise ScramError("channel binding does not match")
+        auth = f"{self._bare},{self._first},{head}"
+        try:
+            proof = base64.b64decode(proof_b64, validate=True)
+        except ValueError as exc:
+            raise ScramError("malformed proof") from exc
+        signature = _sign(self._stored, auth)
+        if len(proof) != len(signature):
+            raise ScramError("malformed proof")
+        client_key = bytes(a ^ b for a, b in zip(proof, signature, strict=True))
+        if not hmac.compare_digest(hashlib.sha256(client_key).digest(), self._stored):
+            raise ScramError("wrong password")
+        return "v=" + _b64(_sign(self._server_key, auth))
+
+
+class ScramClient:
+    """One client-side exchange without channel binding (upstream is a unix socket)."""
+
+    def __init__(self, password: str) -> None:
+        self._password = password
+        self._nonce = _b64(os.urandom(18))
+        self._bare = f"n=,r={self._nonce}"
+        self._verify = ""
+
+    def first(self) -> str:
+        return "n,," + self._bare
+
+    def final(self, server_first: str) -> str:
+        attrs = _attrs(server_first)
+        nonce, salt, iterations = attrs.get("r", ""), attrs.get("s", ""), attrs.get("i", "")
+        if not nonce.startswith(self._nonce) or not salt or not iterations.isdigit():
+            raise ScramError("malformed server-first message")
+        client_key, stored, server_key = _keys(self._password, base64.b64decode(salt),
+                                               int(iterations))
+        head = f"c=biws,r={nonce}"
+        auth = f"{self._bare},{server_first},{head}"
+        proof = bytes(a ^ b for a, b in zip(client_key, _sign(stored, auth), strict=True))
+        self._verify = "v=" + _b64(_sign(server_key, auth))
+        return f"{head},p={_b64(proof)}"
+
+    def check(self, server_final: str) -> None:
+        if not hmac.compare_digest(server_final.encode(), self._verify.encode()):
+            raise ScramError("server signature does not match")

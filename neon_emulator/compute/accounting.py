@@ -17,6 +17,7 @@ import time
 from .backend import BranchUsage, QuotaPolicy
 from .runtime import Runtime
 from .state import BranchState, EndpointState
+from .tls import Identity
 
 _SUSPENDING = ("active_time_seconds", "compute_time_seconds", "written_data_bytes",
                "data_transfer_bytes")
@@ -25,10 +26,15 @@ _SUSPENDING = ("active_time_seconds", "compute_time_seconds", "written_data_byte
 class _Route:
     """What the proxy calls back for one endpoint listener (direct or pooled)."""
 
-    def __init__(self, runtime: Accounting, ep: EndpointState, pooled: bool) -> None:
+    def __init__(self, runtime: Accounting, ep: EndpointState, pooled: bool,
+                 identity: Identity | None) -> None:
         self.runtime = runtime
         self.ep = ep
         self.pooled = pooled
+        self.identity = identity
+
+    def password(self, user: str) -> str | None:
+        return self.runtime.role_password(self.ep, user)
 
     @property
     def read_only(self) -> bool:

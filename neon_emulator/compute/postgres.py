@@ -39,10 +39,11 @@ class PostgresBackend(History):
         *,
         monitor_interval: float = 0.5,
         backup_every_bytes: int = 64 * 1024 * 1024,
+        tls_dir: Path | None = None,
         **_settings: Any,
     ) -> None:
         super().__init__(Path(data_dir), endpoint_port, monitor_interval,
-                         backup_every_bytes=backup_every_bytes)
+                         backup_every_bytes=backup_every_bytes, tls_dir=tls_dir)
         atexit.register(self.shutdown)
 
     # -- branches ---------------------------------------------------------------------------
@@ -124,8 +125,11 @@ class PostgresBackend(History):
 
     def _listen(self, ep: EndpointState) -> None:
         a = ep.spec.address
-        self.proxy.listen(f"{ep.endpoint_id}/direct", a.host, a.port, _Route(self, ep, False))
-        self.proxy.listen(f"{ep.endpoint_id}/pooler", a.pooler_host, a.port, _Route(self, ep, True))
+        identity = self.tls.identity([a.host, a.pooler_host])
+        self.proxy.listen(f"{ep.endpoint_id}/direct", a.host, a.port,
+                          _Route(self, ep, False, identity))
+        self.proxy.listen(f"{ep.endpoint_id}/pooler", a.pooler_host, a.port,
+                          _Route(self, ep, True, identity))
 
     def update_endpoint(self, project_id: str, spec: EndpointSpec) -> None:
         ep = self.endpoint(spec.endpoint_id)

@@ -4,18 +4,27 @@ Each endpoint address (host:port, e.g. 127.1.0.7:5432) gets a listener. On a new
 connection the route's ``resolve`` runs in a worker thread (it may start a suspended
 cluster: wake-on-connect), then bytes are piped to the unix socket it returns. A refused
 connection (quota) gets a PostgreSQL ErrorResponse, so psql/psycopg show the reason.
+
+TLS (issue #15): an SSLRequest is answered 'S' and the handshake presents the address's
+certificate (tls.py); the wake-up happens after it, so a suspended endpoint wakes for TLS
+clients too. Over TLS the proxy authenticates roles it knows with SCRAM-SHA-256-PLUS
+(_pgwire.py); `sslmode=disable` clients get the plain byte pipe as before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import struct
 import threading
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+from . import _pgwire
 from .backend import ComputeError
+from .tls import Identity
 
 _SSL_REQUEST = 80877103
 _GSS_REQUEST = 80877104
@@ -32,6 +41,15 @@ class Route(Protocol):
     @property
     def read_only(self) -> bool:
         """Sessions start with default_transaction_read_only=on."""
+        ...
+
+    @property
+    def identity(self) -> Identity | None:
+        """The certificate this address presents (None: plaintext only)."""
+        ...
+
+    def password(self, user: str) -> str | None:
+        """The role's password if the emulator knows it (then the proxy authenticates)."""
         ...
 
     def resolve(self) -> str:
@@ -54,23 +72,6 @@ def error_response(message: str, code: str = "53400") -> bytes:
     return b"E" + struct.pack("!I", len(fields) + 4) + fields
 
 
-async def _refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, text: str) -> None:
-    """Read the startup packet (answer 'N' to SSL/GSS requests), then send the error."""
-    with contextlib.suppress(Exception):
-        for _ in range(3):
-            head = await asyncio.wait_for(reader.readexactly(8), 5)
-            length, code = struct.unpack("!II", head)
-            if code in (_SSL_REQUEST, _GSS_REQUEST) and length == 8:
-                writer.write(b"N")
-                await writer.drain()
-                continue
-            await asyncio.wait_for(reader.readexactly(max(0, length - 8)), 5)
-            break
-        writer.write(error_response(text))
-        await writer.drain()
-    writer.close()
-
-
 def _with_option(body: bytes, option: str) -> bytes:
     """Add to the 'options' parameter of a v3 StartupMessage body (after the version)."""
     parts = body.split(b"\0")
@@ -81,25 +82,53 @@ def _with_option(body: bytes, option: str) -> bytes:
     return b"".join(k + b"\0" + v + b"\0" for k, v in pairs.items()) + b"\0"
 
 
-async def _forward_startup(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, upstream: asyncio.StreamWriter,
-    option: str,
-) -> None:
-    """Read the client's startup (answering SSL/GSS requests 'N' as the server would) and
-    send it upstream with an extra option; anything else is forwarded as is."""
+@dataclass
+class Hello:
+    """The client's first real packet (after SSL/GSS negotiation) and whether TLS is on."""
+
+    code: int
+    body: bytes
+    tls: bool
+
+    @property
+    def packet(self) -> bytes:
+        return struct.pack("!II", len(self.body) + 8, self.code) + self.body
+
+
+async def _negotiate(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, identity: Identity | None
+) -> Hello:
+    """Answer SSLRequest with 'S' and a TLS handshake (when the route has a certificate),
+    GSSENCRequest with 'N'; return the startup (or cancel) packet that follows."""
+    tls = False
     for _ in range(3):
         head = await reader.readexactly(8)
         length, code = struct.unpack("!II", head)
-        if code in (_SSL_REQUEST, _GSS_REQUEST) and length == 8:
+        if code == _SSL_REQUEST and length == 8:
+            if identity is None or tls:
+                writer.write(b"N")
+                await writer.drain()
+                continue
+            writer.write(b"S")
+            await writer.drain()
+            await writer.start_tls(identity.context)
+            tls = True
+            continue
+        if code == _GSS_REQUEST and length == 8:
             writer.write(b"N")
             await writer.drain()
             continue
-        body = await reader.readexactly(max(0, length - 8))
-        if code == _PROTOCOL_3:
-            body = _with_option(body, option)
-        upstream.write(struct.pack("!II", len(body) + 8, code) + body)
-        await upstream.drain()
-        return
+        if not 8 <= length <= 10_000:
+            raise ConnectionError("invalid startup packet length")
+        return Hello(code, await reader.readexactly(length - 8), tls)
+    raise ConnectionError("no startup packet")
+
+
+async def _fail(writer: asyncio.StreamWriter, text: str, code: str = "53400") -> None:
+    with contextlib.suppress(Exception):
+        writer.write(error_response(text, code))
+        await writer.drain()
+    writer.close()
 
 
 async def _pipe(
@@ -157,31 +186,73 @@ class Proxy:
         route.opened()
         try:
             try:
+                hello = await asyncio.wait_for(_negotiate(reader, writer, route.identity), 30)
+            except (asyncio.IncompleteReadError, ConnectionError, OSError, ssl.SSLError,
+                    TimeoutError):
+                writer.close()
+                return
+            try:
                 path = await asyncio.to_thread(route.resolve)
             except Refused as exc:
-                await _refuse(reader, writer, str(exc))
+                await _fail(writer, str(exc))
                 return
             except Exception as exc:  # noqa: BLE001 - anything else: tell the client, close
                 text = str(exc) if isinstance(exc, ComputeError) else "compute failed to start"
-                await _refuse(reader, writer, text)
+                await _fail(writer, text)
                 return
             try:
                 up_reader, up_writer = await asyncio.open_unix_connection(path)
             except OSError:
-                await _refuse(reader, writer, "compute is not reachable")
+                await _fail(writer, "compute is not reachable")
                 return
-            if route.read_only:
-                try:
-                    await _forward_startup(reader, writer, up_writer, READ_ONLY_OPTION)
-                except (asyncio.IncompleteReadError, ConnectionError, OSError):
-                    up_writer.close()
-                    writer.close()
-                    return
+            try:
+                await self._login(route, hello, reader, writer, up_reader, up_writer)
+            except (asyncio.IncompleteReadError, ConnectionError, OSError, ssl.SSLError):
+                up_writer.close()
+                writer.close()
+                return
             await asyncio.gather(
                 _pipe(reader, up_writer, None), _pipe(up_reader, writer, route)
             )
         finally:
             route.closed()
+
+    async def _login(
+        self, route: Route, hello: Hello, reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter, up_reader: asyncio.StreamReader,
+        up_writer: asyncio.StreamWriter,
+    ) -> None:
+        """Forward the startup; over TLS, for a role the emulator knows, authenticate the
+        client here (SCRAM-SHA-256-PLUS) and log in upstream (see _pgwire)."""
+        if hello.code == _PROTOCOL_3 and route.read_only:
+            hello = Hello(hello.code, _with_option(hello.body, READ_ONLY_OPTION), hello.tls)
+        user = _pgwire.startup_params(hello.body).get("user", "") if (
+            hello.code == _PROTOCOL_3) else ""
+        password = route.password(user) if hello.tls and user else None
+        identity = route.identity
+        if password is None or identity is None:
+            up_writer.write(hello.packet)  # plaintext, or a role only the server knows
+            await up_writer.drain()
+            return
+        try:
+            final = await _pgwire.authenticate_client(reader, writer, user, password,
+                                                      identity.end_point_hash)
+        except _pgwire.AuthFailed as exc:
+            up_writer.close()
+            await _fail(writer, str(exc), "28P01")
+            raise ConnectionError("client authentication failed") from exc
+        try:
+            await _pgwire.login_upstream(up_reader, up_writer, hello.packet, password)
+        except _pgwire.UpstreamRefused as exc:
+            up_writer.close()
+            if exc.raw:
+                writer.write(exc.raw)
+                await writer.drain()
+            else:
+                writer.write(error_response("compute refused the login", "28000"))
+            raise ConnectionError("upstream login failed") from exc
+        writer.write(_pgwire.auth(12, final) + _pgwire.auth(0))
+        await writer.drain()
 
     def close(self, key: str) -> None:
         if key in self._servers:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from . import _proc
+from . import _proc, tls
 from .backend import ComputeError, QuotaPolicy
 from .cluster import Cluster, reap_orphans
 from .layout import Backup, BranchMeta, Layout, lsn_to_int
@@ -36,6 +36,7 @@ class Runtime:
     def __init__(
         self, data_dir: Path, endpoint_port: int, monitor_interval: float,
         backup_every_bytes: int = 64 * 1024 * 1024, keep_backups: int = 3,
+        tls_dir: Path | None = None,
     ) -> None:
         self.backup_every_bytes = backup_every_bytes
         self.keep_backups = keep_backups
@@ -43,6 +44,7 @@ class Runtime:
         data_dir.mkdir(parents=True, exist_ok=True)
         _proc.ensure_traversable(data_dir)
         self.layout = Layout(data_dir)
+        self.tls = tls.Authority(tls_dir.resolve() if tls_dir else data_dir / "tls")
         self.endpoint_port = endpoint_port
         # sockets live under a short path (unix socket paths are limited to 107 bytes)
         self.rundir = Path(tempfile.mkdtemp(prefix="nemu-", dir="/tmp"))
@@ -306,6 +308,10 @@ class Runtime:
                 ep.pooler = Pooler(rundir, cluster.sockdir, read_only=ep.spec.read_only)
                 ep.pooler.start(br.meta.roles)
             return str(ep.pooler.socket)
+
+    def role_password(self, ep: EndpointState, user: str) -> str | None:
+        """The password the emulator gave this role on the endpoint's branch (proxy auth)."""
+        return self.branch(ep.project_id, ep.branch_id).meta.roles.get(user)
 
     def refresh_poolers(self, br: BranchState) -> None:
         for ep in self.endpoints_of(br.project_id, br.branch_id):

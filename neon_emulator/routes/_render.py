@@ -264,7 +264,7 @@ def organization(o: OrgRecord) -> Json:
 
 def connection_uri(role_name: str, password: str, host: str, db: str, port: int) -> str:
     hostport = host if port == 5432 else f"{host}:{port}"
-    return f"postgresql://{role_name}:{password}@{hostport}/{db}?sslmode=disable"
+    return f"postgresql://{role_name}:{password}@{hostport}/{db}?sslmode=require&channel_binding=require"
 
 
 def connection_details(r: RoleRecord, d: DatabaseRecord, e: EndpointRecord, port: int) -> Json:

@@ -102,6 +102,7 @@ def state(rt: RuntimeDep, full: bool = False) -> Json:
         body: Json = {
             "now": iso(rt.clock.now()),
             "compute": rt.settings.compute,
+            "ca_file": str(rt.settings.ca_file.resolve()),
             "orgs": {o.alias: {"id": o.id, "limits": o.limits.model_dump()}
                      for o in w.orgs.values()},
             "projects": sum(1 for p in w.projects.values() if not p.deleted_at),

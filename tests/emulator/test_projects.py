@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-URI = re.compile(r"^postgresql://neondb_owner:(npg_\w+)@(127\.1\.\d+\.\d+)/neondb\?sslmode=disable$")
+URI = re.compile(r"^postgresql://neondb_owner:(npg_\w+)@(127\.1\.\d+\.\d+)/neondb"
+                 r"\?sslmode=require&channel_binding=require$")
 
 
 def test_first_start_writes_credentials_for_free_and_paid_orgs(emu):
@@ -101,7 +102,8 @@ def test_connection_uri_direct_and_pooled(free):
     pooled = free.ok("GET", f"/projects/{pid}/connection_uri",
                      params=params | {"pooled": "true"})["uri"]
     assert password in direct and "@127.1." in direct
-    assert "@127.2." in pooled and pooled.endswith("/neondb?sslmode=disable")
+    assert "@127.2." in pooled
+    assert pooled.endswith("/neondb?sslmode=require&channel_binding=require")
     missing = free.get(f"/projects/{pid}/connection_uri",
                        params={"database_name": "nope", "role_name": "neondb_owner"})
     assert missing.status_code == 404
