@@ -147,7 +147,7 @@ def run(n: int, scratch: str | None) -> None:
     root = Path(tempfile.mkdtemp(prefix="nemu-bench-", dir=scratch))
     be = PostgresBackend(root / "compute", endpoint_port=_port())
     try:
-        _report("initdb_template", [_time(be.layout.ensure_template)])
+        _report("initdb_template", [_time(lambda: be.layout.ensure_template(15))])
         root_first_start = []
         for i in range(n):
             project = f"p-empty-{i}"

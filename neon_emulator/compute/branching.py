@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import _proc
+from . import _proc, majors
 from .backend import ComputeError
 from .cluster import ADMIN, SOCKET_PORT, Cluster
 from .layout import Backup, Layout, checkpoint_lsn, lsn_to_int
@@ -44,21 +44,23 @@ def ensure_first_backup(branch_dir: Path, backups: list[Backup]) -> None:
         tmp.rename(target)
 
 
-def from_template(layout: Layout, dest: Path) -> Backup:
+def from_template(layout: Layout, dest: Path, major: int) -> Backup:
     """A fresh branch: copy the pre-initialised template; the template is its backup."""
-    template = layout.ensure_template()
+    template = layout.ensure_template(major)
     prepare_dest(dest)
     when = time.time()
     _proc.copy_tree(template, dest / "pgdata")
-    return Backup(dir=None, time=when, lsn=layout.template_lsn())
+    return Backup(dir=None, time=when, lsn=layout.template_lsn(major))
 
 
 def basebackup(src: Cluster, target: Path) -> str:
     """Online ``pg_basebackup -c fast -X stream`` into target; returns an LSN at or after
-    the end of the backup (where recovery from it is consistent)."""
+    the end of the backup (where recovery from it is consistent). pg_basebackup of the
+    branch's major, else of a newer installed one (majors.py)."""
+    tool = majors.require_client_tool("pg_basebackup", src.major)
     _proc.run(
         [
-            _proc.pg_bin("pg_basebackup"), "-D", str(target), "-h", str(src.sockdir),
+            tool, "-D", str(target), "-h", str(src.sockdir),
             "-p", str(SOCKET_PORT), "-U", ADMIN, "-c", "fast", "-X", "stream", "--no-sync",
             "--no-manifest",
         ],
@@ -151,6 +153,7 @@ def at_point(
     timestamp: datetime | None,
     roles: dict[str, str],
     databases: list[list[str]],
+    major: int,
     snapshot: bool = False,
 ) -> Backup:
     """Real point-in-time recovery: a base backup + the source's archived WAL, promote.
@@ -162,7 +165,7 @@ def at_point(
     backup = choose_backup(backups, lsn=lsn, timestamp=timestamp)
     if backup is None:
         raise ComputeError("the point is before the branch's history window", status=422)
-    base = layout.template if backup.dir is None else src_dir / "backups" / backup.dir
+    base = layout.template(major) if backup.dir is None else src_dir / "backups" / backup.dir
     prepare_dest(dest)
     pgdata = dest / "pgdata"
     _proc.copy_tree(base, pgdata)
@@ -174,7 +177,7 @@ def at_point(
     )
     for path in (pgdata / "recovery.signal", pgdata / "neon_emulator.conf"):
         _proc.own(path, mode=0o600)
-    cluster = Cluster(pgdata, sockdir)
+    cluster = Cluster(pgdata, sockdir, major)
     try:
         cluster.start(timeout=300, wait_promoted=True)
         if backup.dir is None:

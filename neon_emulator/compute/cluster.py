@@ -1,4 +1,5 @@
-"""One PostgreSQL 15 cluster: a data dir, its postmaster process and admin SQL.
+"""One PostgreSQL cluster (of its branch's major, see majors.py): a data dir, its postmaster
+process and admin SQL.
 
 Clusters listen only on a unix socket in a private runtime dir (no TCP port to allocate or
 collide on); clients reach them through the loopback proxy. The admin role ``cloud_admin``
@@ -20,7 +21,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from . import _proc
+from . import _proc, majors
 from ._scram import verifier
 from .backend import ComputeError
 
@@ -108,9 +109,10 @@ def reap_orphans(markers: list[str], timeout: float = 30.0) -> list[int]:
 class Cluster:
     """A postmaster we started (or not yet) for one data dir. Not thread-safe: callers lock."""
 
-    def __init__(self, pgdata: Path, sockdir: Path) -> None:
+    def __init__(self, pgdata: Path, sockdir: Path, major: int = 15) -> None:
         self.pgdata = pgdata
         self.sockdir = sockdir
+        self.major = major
         self.proc: subprocess.Popen[bytes] | None = None
         self.started_at: float | None = None
 
@@ -134,7 +136,7 @@ class Cluster:
         _proc.own(self.sockdir, mode=0o700)
         self._stop_orphan()
         cmd = [
-            _proc.pg_bin("postgres"),
+            str(majors.server_bin(self.major) / "postgres"),
             "-D", str(self.pgdata),
             "-c", f"unix_socket_directories={self.sockdir}",
         ]
@@ -287,11 +289,12 @@ class Cluster:
             for name, owner in databases:
                 if conn.execute("SELECT 1 FROM pg_database WHERE datname=%s", (name,)).fetchone():
                     continue
-                # FILE_COPY: WAL_LOG (PG 15's default) would write the whole template
-                # database into WAL and the archive
+                # FILE_COPY: WAL_LOG (the default from 15) would write the whole template
+                # database into WAL and the archive; 14 knows only file copy
+                strategy = sql.SQL(" STRATEGY FILE_COPY" if self.major >= 15 else "")
                 conn.execute(
-                    sql.SQL("CREATE DATABASE {} OWNER {} STRATEGY FILE_COPY").format(
-                        sql.Identifier(name), sql.Identifier(owner)
+                    sql.SQL("CREATE DATABASE {} OWNER {}{}").format(
+                        sql.Identifier(name), sql.Identifier(owner), strategy
                     )
                 )
 

@@ -46,7 +46,8 @@ class History(Accounting):
                 return branching.at_point(
                     self.layout, src.path, src.meta.backups, dest, self._sockdir(),
                     lsn=lsn, timestamp=timestamp, roles=src.meta.roles,
-                    databases=src.meta.databases, snapshot=snapshot,
+                    databases=src.meta.databases, major=src.meta.pg_version,
+                    snapshot=snapshot,
                 )
         return branching.from_head(src.path, src.cluster, dest, snapshot=snapshot)
 
@@ -96,6 +97,7 @@ class History(Accounting):
         else:
             _proc.remove_tree(target.path)
         meta = target.meta
+        meta.pg_version = src_meta.pg_version
         meta.roles = {**src_meta.roles, **meta.roles}
         meta.databases = _merge_dbs(src_meta.databases, meta.databases)
         meta.wal_mark = meta.stopped_lsn = None
@@ -163,7 +165,7 @@ class History(Accounting):
         path = self.layout.snapshot(project_id, snapshot_id)
         with br.lock:
             info: dict[str, Any] = {"roles": br.meta.roles, "databases": br.meta.databases,
-                                    "lsn": None}
+                                    "lsn": None, "pg_version": br.meta.pg_version}
             if br.meta.materialized:
                 self._build(path, br, lsn=lsn, timestamp=timestamp, snapshot=True)
                 info["lsn"] = checkpoint_lsn(path / "pgdata")
@@ -182,7 +184,8 @@ class History(Accounting):
         if not (path / "meta.json").exists():
             raise ComputeError(f"snapshot {snapshot_id} has no data", status=404)
         info = json.loads((path / "meta.json").read_text())
-        src_meta = BranchMeta(roles=info["roles"], databases=info["databases"])
+        src_meta = BranchMeta(roles=info["roles"], databases=info["databases"],
+                              pg_version=int(info.get("pg_version", 15)))
         target = self.branch(project_id, new_branch_id)
         with target.lock:
             build = target.path.parent / f".build-{new_branch_id}-{secrets.token_hex(4)}"

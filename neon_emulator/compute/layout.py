@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import struct
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import _proc
+from . import _proc, majors
 from .backend import BranchUsage, ComputeError
 from .cluster import ADMIN, BASE_CONF, HBA
 
@@ -67,6 +68,7 @@ class BranchMeta:
     wal_mark: str | None = None  # LSN already counted in usage.written_data_bytes
     read_only_quota: bool = False
     running_since: float | None = None  # set while a postmaster runs; left set by a crash
+    pg_version: int = 15  # the major its data dir was made by (meta.json before #15: 15)
 
     @classmethod
     def load(cls, path: Path) -> BranchMeta:
@@ -84,12 +86,23 @@ class BranchMeta:
 
 
 def checkpoint_lsn(pgdata: Path) -> str:
-    """The checkpoint a stopped data dir would start from (pg_controldata)."""
-    out = _proc.run([_proc.pg_bin("pg_controldata"), "-D", str(pgdata)], what="pg_controldata")
-    for line in out.splitlines():
-        if line.startswith("Latest checkpoint location:"):
-            return line.split(":", 1)[1].strip()
-    raise ComputeError("pg_controldata printed no checkpoint location")
+    """The checkpoint a stopped data dir would start from, read from global/pg_control.
+
+    ControlFileData starts with system_identifier (8 bytes), pg_control_version and
+    catalog_version_no (4 + 4), state (4, padded to 8) and time (8), then checkPoint (the
+    XLogRecPtr pg_controldata prints as "Latest checkpoint location"): offset 32 in every
+    major from 9.x to 18, so no major-specific pg_controldata is needed (the npm builds of
+    other majors do not ship one).
+    """
+    try:
+        with open(pgdata / "global" / "pg_control", "rb") as fh:
+            head = fh.read(40)
+    except OSError as exc:
+        raise ComputeError(f"cannot read pg_control: {exc.strerror}") from exc
+    if len(head) < 40:
+        raise ComputeError("pg_control is truncated")
+    (lsn,) = struct.unpack("<Q", head[32:40])
+    return f"{lsn >> 32:X}/{lsn & 0xFFFFFFFF:X}"
 
 
 class Layout:
@@ -106,27 +119,30 @@ class Layout:
     def snapshot(self, project_id: str, snapshot_id: str) -> Path:
         return self.project(project_id) / "snapshots" / safe_id(snapshot_id)
 
-    @property
-    def template(self) -> Path:
-        return self.root / "template" / "pgdata"
+    def _template_base(self, major: int) -> Path:
+        return self.root / ("template" if major == 15 else f"template-{major}")
 
-    def template_lsn(self) -> str:
-        return (self.root / "template" / "lsn").read_text().strip()
+    def template(self, major: int) -> Path:
+        return self._template_base(major) / "pgdata"
 
-    def ensure_template(self) -> Path:
-        """initdb once per data dir (1 MB WAL segments keep archives small)."""
+    def template_lsn(self, major: int) -> str:
+        return (self._template_base(major) / "lsn").read_text().strip()
+
+    def ensure_template(self, major: int) -> Path:
+        """initdb once per data dir and major (1 MB WAL segments keep archives small)."""
         with self._template_lock:
-            if self.template.is_dir():
-                return self.template
-            base = self.root / "template"
-            build = self.root / f"template.build-{os.getpid()}"
+            if self.template(major).is_dir():
+                return self.template(major)
+            base = self._template_base(major)
+            build = self.root / f"{base.name}.build-{os.getpid()}"
             _proc.remove_tree(build)
             build.mkdir(parents=True)
             _proc.own(build, mode=0o700)
             pgdata = build / "pgdata"
             _proc.run(
                 [
-                    _proc.pg_bin("initdb"), "-D", str(pgdata), "-U", ADMIN, "--auth=trust",
+                    str(majors.server_bin(major) / "initdb"), "-D", str(pgdata), "-U", ADMIN,
+                    "--auth=trust",
                     "-E", "UTF8", "--locale=C.UTF-8", "--wal-segsize=1", "--no-sync",
                     "--no-instructions",
                 ],
@@ -140,4 +156,4 @@ class Layout:
             (build / "lsn").write_text(checkpoint_lsn(pgdata))
             _proc.remove_tree(base)
             build.rename(base)
-            return self.template
+            return self.template(major)

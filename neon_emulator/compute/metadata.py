@@ -16,6 +16,7 @@ from neon_emulator.compute.backend import (
     QuotaPolicy,
     RoleSpec,
 )
+from neon_emulator.compute.majors import NEON_MAJORS
 
 SUSPENDING = ("active_time_seconds", "compute_time_seconds", "written_data_bytes",
               "data_transfer_bytes")
@@ -49,6 +50,9 @@ class MetadataBackend:
         with self._lock:
             self._lsn += 0x100
             return f"0/{self._lsn:X}"
+
+    def available_pg_versions(self) -> list[int]:
+        return list(NEON_MAJORS)  # no processes: every major Neon offers
 
     def create_branch(
         self, project_id: str, branch_id: str, *, source: BranchSource,

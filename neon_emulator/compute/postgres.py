@@ -7,7 +7,8 @@ and snapshots use real point-in-time recovery. Endpoints are loopback proxy list
 wake the cluster on connect; see runtime.py and accounting.py for lifecycle and quotas,
 history.py for PITR, restore and snapshots.
 
-Always PostgreSQL 15, whatever pg_version the project asks for.
+Each branch runs the major its project asked for (majors.py: 15 from Debian, the others from
+the bootstrap's npm builds); a major that is not installed is refused.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from . import _proc
+from . import _proc, majors
 from .accounting import _Route
 from .backend import (
     BranchSource,
@@ -58,12 +59,14 @@ class PostgresBackend(History):
         pg_version: int,
     ) -> str | None:
         meta = BranchMeta(roles={r.name: r.password for r in roles},
-                          databases=[[d, o] for d, o in databases])
+                          databases=[[d, o] for d, o in databases], pg_version=pg_version)
+        majors.server_bin(pg_version)  # a major that is not installed fails here, not later
         if source.branch_id is None:
             self.new_branch(project_id, branch_id, meta)
             return None
         parent = self.branch(project_id, source.branch_id)
         with parent.lock:
+            meta.pg_version = parent.meta.pg_version
             meta.roles = {**parent.meta.roles, **meta.roles}
             meta.databases = _merge_dbs(parent.meta.databases, meta.databases)
             if not parent.meta.materialized:
@@ -93,7 +96,8 @@ class PostgresBackend(History):
             for db, schema in dumps.items():
                 if schema:
                     _proc.run(
-                        [_proc.pg_bin("psql"), "-h", str(cluster.sockdir), "-U", "cloud_admin",
+                        [majors.require_client_tool("psql", cluster.major), "-h",
+                         str(cluster.sockdir), "-U", "cloud_admin",
                          "-d", db, "-v", "ON_ERROR_STOP=0", "-q"],
                         input_text=schema, what="psql (schema)",
                     )
@@ -112,6 +116,9 @@ class PostgresBackend(History):
                 br.cluster.stop(mode="immediate")
             _proc.remove_tree(br.path)
             self.forget_branch(project_id, branch_id)
+
+    def available_pg_versions(self) -> list[int]:
+        return majors.available()
 
     # -- endpoints --------------------------------------------------------------------------------
     def register_endpoint(self, project_id: str, spec: EndpointSpec) -> None:
@@ -223,7 +230,8 @@ class PostgresBackend(History):
                 return ""
             with self.running(br) as cluster:
                 return _proc.run(
-                    [_proc.pg_bin("pg_dump"), "-s", "-h", str(cluster.sockdir), "-U",
+                    [majors.require_client_tool("pg_dump", cluster.major), "-s", "-h",
+                     str(cluster.sockdir), "-U",
                      "cloud_admin", "-d", database],
                     what="pg_dump",
                 )

@@ -162,7 +162,7 @@ class Runtime:
     def _materialize(self, br: BranchState) -> None:
         from .branching import from_template
 
-        backup = from_template(self.layout, br.path)
+        backup = from_template(self.layout, br.path, br.meta.pg_version)
         backup.time = br.meta.created_at  # state at creation == template + roles (applied below)
         br.meta.backups = [backup]
         br.meta.materialized = True

@@ -36,7 +36,7 @@ class BranchState:
 
     def get_cluster(self) -> Cluster:
         if self.cluster is None:
-            self.cluster = Cluster(self.path / "pgdata", self.sockdir)
+            self.cluster = Cluster(self.path / "pgdata", self.sockdir, self.meta.pg_version)
         return self.cluster
 
     @property

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from neon_emulator.compute.majors import NEON_DEFAULT
 from neon_emulator.deps import CallerDep, RuntimeDep
 from neon_emulator.engine import ids, limits, provision
 from neon_emulator.engine.operations import Step
@@ -41,6 +42,19 @@ def _target_org(caller: Caller, org_id: str | None) -> str:
     return own
 
 
+def _pg_version(rt: Runtime, asked: int | None) -> int:
+    """The major the backend can run: the one asked for, or Neon's default (17) when it is
+    installed, else the newest installed; an uninstalled major is a 400, never another."""
+    available = rt.backend.available_pg_versions()
+    if asked is None:
+        return NEON_DEFAULT if NEON_DEFAULT in available or not available else max(available)
+    if asked not in available:
+        raise bad_request(
+            f"pg_version {asked} is not available in this emulator; available: "
+            f"{', '.join(map(str, sorted(available)))} (scripts/bootstrap.sh installs them)")
+    return asked
+
+
 @router.post("/projects", status_code=201)
 def create_project(body: ProjectCreateRequest, rt: RuntimeDep, caller: CallerDep) -> Json:
     req = body.project
@@ -65,11 +79,12 @@ def create_project(body: ProjectCreateRequest, rt: RuntimeDep, caller: CallerDep
         if retention is None:
             retention = min(86_400, lim.max_history_retention_seconds)
         limits.check_retention(lim, retention)
+        pg_version = _pg_version(rt, req.pg_version)
         ts = provision.now(rt)
         pid = ids.project_id()
         p = ProjectRecord(
             id=pid, org_id=org_id, name=req.name or pid,
-            region_id=req.region_id or rt.settings.region_id, pg_version=req.pg_version or 17,
+            region_id=req.region_id or rt.settings.region_id, pg_version=pg_version,
             provisioner=req.provisioner or "k8s-neonvm",
             store_passwords=True if req.store_passwords is None else req.store_passwords,
             history_retention_seconds=retention, default_endpoint_settings=des,

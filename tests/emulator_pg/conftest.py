@@ -67,7 +67,7 @@ def template_dir() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="nemu-tpl-", dir=_scratch()))
     try:
         be = PostgresBackend(path / "compute", endpoint_port=free_port())
-        be.layout.ensure_template()
+        be.layout.ensure_template(15)
         be.shutdown()
         yield path / "compute" / "template"
     finally:
