@@ -88,3 +88,13 @@ def test_contract_validation_update_and_nested_routes_refused_unchanged(free, or
     assert free.ok("GET", f"/projects/{pid}/branches")["branches"] == branches_before
     assert free.ok("GET", f"/projects/{pid}/endpoints/{eid}")["endpoint"] == endpoint_before
     assert free.ok("GET", f"/projects/{pid}/operations")["operations"] == ops_before
+
+
+def test_contract_left_out_operation_answers_general_error_shape(free):
+    """A spec operation the emulator does not emulate (LEFT_OUT) answers in the spec's error
+    shape for that route (GeneralError, validated by the client's spec check)."""
+    created = free.create_project(name="left-out")
+    r = free.get(f"/projects/{created['project']['id']}/advisors")
+    assert r.status_code == 404
+    body = r.json()
+    assert set(body) == {"code", "message", "request_id"} and body["code"] == "NOT_FOUND"
