@@ -14,6 +14,7 @@ from neon_tenants.automation._errors import (
     StackNotFound,
     TenantConflict,
     TenantNotFound,
+    WaitTimeout,
     translate,
 )
 from neon_tenants.automation._manager import FleetManager
@@ -24,7 +25,7 @@ from neon_tenants.automation.events import (
     ResourceStep,
     StackProgress,
 )
-from neon_tenants.automation.models import RestoreResult, TenantConnection, Usage
+from neon_tenants.automation.models import RestoreResult, TenantConnection, TenantStatus, Usage
 from neon_tenants.automation.preview import FleetDiff, fleet_diff, render_markdown
 
 __all__ = [
@@ -49,7 +50,9 @@ __all__ = [
     "TenantConflict",
     "TenantConnection",
     "TenantNotFound",
+    "TenantStatus",
     "Usage",
+    "WaitTimeout",
     "fleet_diff",
     "render_markdown",
     "translate",

@@ -88,6 +88,12 @@ class ArchiveFailed(FleetError):
     http_status = 502
 
 
+class WaitTimeout(FleetError):
+    """The tenant was not ready in time; its request stays queued (poll `status`)."""
+
+    http_status = 504
+
+
 class NeonUnavailable(FleetError):
     """An imperative Neon call (restore, usage read) failed."""
 

@@ -25,10 +25,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from neon_tenants.automation import _revisions, _usage
-from neon_tenants.automation._core import FleetCore
 from neon_tenants.automation._errors import (
     ArchiveFailed,
     DeploymentFailed,
@@ -38,10 +37,11 @@ from neon_tenants.automation._errors import (
     TenantNotFound,
 )
 from neon_tenants.automation._locks import retry_concurrent, shard_lock, shard_locks
+from neon_tenants.automation._queued import QueuedOps
 from neon_tenants.automation._revisions import RollbackResult, RolloutResult
 from neon_tenants.automation.audit import AuditReport
 from neon_tenants.automation.events import COMPONENT_TYPE, StackProgress
-from neon_tenants.automation.models import RestoreResult, TenantConnection
+from neon_tenants.automation.models import RestoreResult, TenantConnection, TenantStatus
 from neon_tenants.automation.preview import FleetDiff, PlannedStep, fleet_diff, step_from_event
 from neon_tenants.checkpoint import Checkpoint, MetadataValue
 from neon_tenants.fleet.program import build_program
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 from neon_tenants.fleet.spec import DevBranchEntry, SnapshotEntry, TenantSpec
 
 
-class FleetManager(FleetCore):
+class FleetManager(QueuedOps):
     """Provision, move, undo and delete tenants; each call is safe to repeat and to run
     concurrently with others (per-shard queueing, retry on ConcurrentUpdateError).
 
@@ -66,13 +66,39 @@ class FleetManager(FleetCore):
 
     # -- the platform backend's API -------------------------------------------------------
 
-    def provision(self, tenant: str, tier: str, spec: TenantSpec | None = None) -> TenantConnection:
-        """Idempotent: provisioning an existing tenant of the same tier returns it unchanged."""
+    @overload
+    def provision(
+        self, tenant: str, tier: str, spec: TenantSpec | None = None, *,
+        wait: Literal[True] = True, timeout: float = 600.0,
+    ) -> TenantConnection: ...
+
+    @overload
+    def provision(
+        self, tenant: str, tier: str, spec: TenantSpec | None = None, *,
+        wait: Literal[False], timeout: float = 600.0,
+    ) -> TenantStatus: ...
+
+    def provision(
+        self, tenant: str, tier: str, spec: TenantSpec | None = None, *,
+        wait: bool = True, timeout: float = 600.0,
+    ) -> TenantConnection | TenantStatus:
+        """Idempotent: provisioning an existing tenant of the same tier returns it unchanged.
+
+        `wait=False` returns the request's status at once (PostgreSQL mode: the row is
+        written and the shard's run queued; a worker applies it); `status`/`wait` follow it.
+        """
         self._tier(tier)
         try:
             wanted = spec or TenantSpec(id=tenant)
         except ValueError as exc:
             raise InvalidRequest(str(exc)) from exc
+        if self.queue is not None:
+            status = self._request(tier, wanted, wait, timeout)
+            return self._connection_of(status) if wait else status
+        conn = self._provision_here(tenant, tier, wanted)
+        return conn if wait else self.status(tenant)
+
+    def _provision_here(self, tenant: str, tier: str, wanted: TenantSpec) -> TenantConnection:
         found = self.locate(tenant)
         if found is not None and found[0].tier != tier:
             raise TenantConflict(
@@ -109,6 +135,8 @@ class FleetManager(FleetCore):
         return out
 
     def show(self, tenant: str) -> TenantConnection:
+        if self.queue is not None:
+            return self._connection_of(self.queue.status(tenant))
         fleet, _ = self._require(tenant)
         return self._connection(self._outputs(self.stack_of(fleet, tenant)), fleet, tenant)
 
@@ -187,7 +215,13 @@ class FleetManager(FleetCore):
         of the tenant, so it is deleted first), then deletes the project (Neon soft-deletes
         it, recoverable for 7 days). A failed archive stops the engine before anything else
         of the tenant is deleted: the tenant goes back into its fleet and ArchiveFailed says
-        why."""
+        why.
+
+        PostgreSQL mode: the row is marked for removal and the shard's run queued; this
+        waits for it (the worker's run deletes the project, then the row)."""
+        if self.queue is not None:
+            self._remove_queued(tenant)
+            return
         fleet, spec = self._require(tenant)
         if spec.protected:
             raise InvalidRequest(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
@@ -61,3 +62,22 @@ class RestoreResult(BaseModel):
     branch_id: str
     restored_to: str
     preserved_branch: str
+
+
+TenantStatusName = Literal["pending", "applying", "ready", "failed", "deleted"]
+
+
+class TenantStatus(BaseModel):
+    """Where a tenant's last request is; `error` is set when `failed`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant: str
+    tier: str
+    shard: int
+    stack: str
+    status: TenantStatusName
+    error: str | None = None
+    version: int = 0
+    requested_at: datetime | None = None
+    updated_at: datetime | None = None

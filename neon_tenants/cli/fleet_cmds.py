@@ -129,9 +129,29 @@ def preview(
 
 
 @tenant_app.command("provision")
-def provision(tenant: str, tier: str = TIER, as_json: bool = JSON) -> None:
+def provision(
+    tenant: str,
+    tier: str = TIER,
+    no_wait: bool = typer.Option(
+        False, "--no-wait", help="return the request's status at once (PostgreSQL mode: queued)"
+    ),
+    as_json: bool = JSON,
+) -> None:
     """Create the tenant's database (idempotent) and print its connection info."""
-    _run(as_json, lambda fm: fm.provision(tenant, tier))
+    if no_wait:
+        _run(as_json, lambda fm: fm.provision(tenant, tier, wait=False))
+    else:
+        _run(as_json, lambda fm: fm.provision(tenant, tier))
+
+
+@tenant_app.command("status")
+def status(
+    tenant: str,
+    wait: float = typer.Option(0.0, help="wait up to this many seconds for ready/failed"),
+    as_json: bool = JSON,
+) -> None:
+    """Where the tenant's last request is: pending, applying, ready or failed (with error)."""
+    _run(as_json, lambda fm: fm.wait(tenant, wait) if wait > 0 else fm.status(tenant))
 
 
 @tenant_app.command("upgrade")

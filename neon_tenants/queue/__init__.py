@@ -8,7 +8,8 @@
 
 from __future__ import annotations
 
-from neon_tenants.queue._client import ShardQueue, TenantStatus
+from neon_tenants.automation.models import TenantStatus
+from neon_tenants.queue._client import ShardQueue
 from neon_tenants.queue._tasks import QUEUE, make_app, shard_lock_name
 from neon_tenants.queue._worker import WorkerSettings, run_worker
 

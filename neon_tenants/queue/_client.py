@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict
-
-from neon_tenants.automation._errors import FleetError, InvalidRequest, TenantNotFound
+from neon_tenants.automation._errors import InvalidRequest, TenantNotFound, WaitTimeout
 from neon_tenants.automation.events import ProgressCallback, StackProgress
+from neon_tenants.automation.models import TenantStatus, TenantStatusName
 from neon_tenants.fleet.program import tenant_args
 from neon_tenants.fleet.sharding import shard_of, stack_name
 from neon_tenants.fleet.spec import TenantSpec
@@ -26,31 +24,6 @@ from neon_tenants.queue._tasks import defer_shard, make_app
 if TYPE_CHECKING:
     from neon_tenants.catalog import Catalog
     from neon_tenants.db.store import PostgresFleetStore, TenantRecord
-
-Status = Literal["pending", "applying", "ready", "failed", "deleted"]
-
-
-class TenantStatus(BaseModel):
-    """Where a tenant's last request is; `error` is set when `failed`."""
-
-    model_config = ConfigDict(frozen=True)
-
-    tenant: str
-    tier: str
-    shard: int
-    stack: str
-    status: Status
-    error: str | None = None
-    version: int = 0
-    requested_at: datetime | None = None
-    updated_at: datetime | None = None
-
-
-class WaitTimeout(FleetError):
-    """The tenant was not ready in time; its request stays queued (poll `status`)."""
-
-    http_status = 504
-
 
 class ShardQueue:
     """Requests through the database and the job queue (no engine in this process)."""
@@ -155,7 +128,7 @@ class ShardQueue:
     def _status(self, record: TenantRecord) -> TenantStatus:
         shape = self.store.fleet_shape(record.tier)
         shards = shape[0] if shape else 1
-        status: Status = record.status
+        status: TenantStatusName = record.status
         if not record.present and record.status == "ready":
             status = "deleted"
         return TenantStatus(

@@ -19,9 +19,11 @@ pytestmark = pytest.mark.engine
 
 @pytest.fixture
 def pg_mode(monkeypatch: pytest.MonkeyPatch, db_url: str) -> str:
-    monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
+    # PULUMI_BACKEND_URL names the database (fleets stay in files here; with
+    # NEON_TENANTS_DATABASE_URL the whole PostgreSQL mode is on: test_queue_engine.py)
+    monkeypatch.delenv("NEON_TENANTS_DATABASE_URL", raising=False)
     monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE_FILE", raising=False)
-    monkeypatch.setenv("NEON_TENANTS_DATABASE_URL", db_url)
+    monkeypatch.setenv("PULUMI_BACKEND_URL", db_url)
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "team-secret-from-a-vault")
     return db_url
 
@@ -70,7 +72,7 @@ def test_wrong_database_password_error_never_shows_the_password(
         ":" + pg_mode.split(":")[2].split("@")[0], ":", 1
     )
     assert "x-Wr0ngPassw0rd" in bad
-    monkeypatch.setenv("NEON_TENANTS_DATABASE_URL", bad)
+    monkeypatch.setenv("PULUMI_BACKEND_URL", bad)
     with host(tmp_path / "d", metadata_emulator, monkeypatch) as fm:
         with pytest.raises(Exception) as info:
             fm.engine.stack_names()

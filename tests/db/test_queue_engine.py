@@ -268,3 +268,46 @@ def _preview_changes(platform: Platform, stack: str, shard: int) -> dict[str, in
         os.environ.clear()
         os.environ.update(old)
     return {k: v for k, v in (result.change_summary or {}).items() if k != "same"}
+
+
+def test_fleet_manager_async_api_and_cli_through_the_workers(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from neon_tenants.automation import FleetManager, TenantNotFound
+
+    env = platform.env("backend")
+    for key in ("HOME", "NEON_TENANTS_DATABASE_URL", "PULUMI_CONFIG_PASSPHRASE",
+                "NEON_TENANTS_ARCHIVE"):
+        monkeypatch.setenv(key, env[key])
+    monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
+    fm = FleetManager(tmp_path / "stacks", work_dir=tmp_path / "work",
+                      neon_env=platform.emu.client_env, default_shards={"free": SHARDS})
+    with fm:
+        queued = fm.provision("async-one", "free", wait=False)
+        assert queued.status in ("pending", "applying")
+        assert fm.wait("async-one", 300).status == "ready"
+        conn = fm.provision("async-one", "free")
+        by_name = {p.name: p.id for p in _projects(platform.emu)}
+        assert conn.project_id == by_name["nt-async-one"]
+        assert fm.show("async-one").project_id == conn.project_id
+        with pytest.raises(InvalidRequest):
+            fm.provision("Not_A_Valid_Id", "free", wait=False)
+        fm.delete("async-one")
+        assert "nt-async-one" not in {p.name for p in _projects(platform.emu)}
+        with pytest.raises(TenantNotFound):
+            fm.status("async-one")
+    assert not (tmp_path / "stacks" / "fleets").exists()  # nothing went to fleet files
+
+    exe = str(Path(sys.executable).parent / "neon-tenants")
+    cli_env = {**env, "NEON_TENANTS_STACKS_DIR": str(tmp_path / "cli" / "stacks")}
+    cli_env.pop("PULUMI_BACKEND_URL", None)
+    asked = subprocess.run([exe, "tenant", "provision", "cli-one", "--tier", "free",
+                            "--no-wait", "--json"], env=cli_env, capture_output=True, text=True,
+                           timeout=120)
+    assert asked.returncode == 0, asked.stdout + asked.stderr
+    assert '"status": "pending"' in asked.stdout or '"status": "applying"' in asked.stdout
+    shown = subprocess.run([exe, "tenant", "status", "cli-one", "--wait", "300", "--json"],
+                           env=cli_env, capture_output=True, text=True, timeout=400)
+    assert shown.returncode == 0 and '"status": "ready"' in shown.stdout, shown.stderr
+    for done in (asked, shown):
+        assert platform.url.split(":")[2].split("@")[0] not in done.stdout + done.stderr
