@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from neon_tenants.automation.events import COMPONENT_TYPE, tenant_of_urn, urn_parts
+from neon_tenants.migrate import MIGRATE_SUFFIX
 
 EXIT_NO_CHANGES = 0
 EXIT_ERROR = 1
@@ -65,11 +66,24 @@ class TenantMove:
     to_stack: str
 
 
+@dataclass(frozen=True)
+class PlannedMigration:
+    """A tenant whose migration Command would run (issue 12): from one app revision to the
+    next (`from_revision` None: the tenant's first revision)."""
+
+    tenant: str
+    stack: str
+    tier: str
+    from_revision: str | None
+    to_revision: str
+
+
 @dataclass
 class FleetDiff:
     stacks: list[str]
     tenants: list[TenantDiff]
     moves: list[TenantMove]
+    migrations: list[PlannedMigration] = field(default_factory=list)
 
     @property
     def has_changes(self) -> bool:
@@ -90,6 +104,7 @@ class FleetDiff:
             "removed": [_diff_json(t) for t in self.of_kind("removed")],
             "updated": [_diff_json(t) for t in self.of_kind("updated")],
             "moved": [asdict(m) for m in self.moves],
+            "migrations": [asdict(m) for m in self.migrations],
             "replaces": [
                 {"tenant": t.tenant, "stack": t.stack, "resources": t.replaces}
                 for t in self.tenants
@@ -166,7 +181,9 @@ def tenant_diffs(steps: Iterable[PlannedStep]) -> list[TenantDiff]:
                 diff.kind = "removed"
             continue
         resource = name[len(tenant) + 1 :] if name.startswith(tenant + "-") else name
-        if step.op in _REPLACE_OPS and resource not in diff.replaces:
+        # a migration Command is replaced on every new revision: listed as a migration
+        migrating = resource == MIGRATE_SUFFIX.lstrip("-")
+        if step.op in _REPLACE_OPS and resource not in diff.replaces and not migrating:
             diff.replaces.append(resource)
         if step.op in ("update", "replace", "create-replacement"):
             for k in step.diffs or tuple(set(step.old_inputs) | set(step.new_inputs)):
@@ -194,7 +211,33 @@ def fleet_diff(stacks: list[str], steps: Iterable[PlannedStep]) -> FleetDiff:
         if d.tenant in paired and d.kind in ("added", "removed"):
             continue
         kept.append(d)
-    return FleetDiff(sorted(stacks), kept, moves)
+    return FleetDiff(sorted(stacks), kept, moves, planned_migrations(steps))
+
+
+def planned_migrations(steps: Iterable[PlannedStep]) -> list[PlannedMigration]:
+    """Migration Commands the engine would create or replace, with the revisions (their only
+    trigger) before and after."""
+    found: dict[tuple[str, str], PlannedMigration] = {}
+    for step in steps:
+        _, name = urn_parts(step.urn)
+        tenant = tenant_of_urn(step.urn)
+        if tenant is None or name != f"{tenant}{MIGRATE_SUFFIX}":
+            continue
+        if step.op not in ("create", "replace", "create-replacement"):
+            continue
+        new = _revision(step.new_inputs)
+        if new is None:
+            continue
+        old = _revision(step.old_inputs)
+        found[(step.stack, tenant)] = PlannedMigration(tenant, step.stack, step.tier, old, new)
+    return sorted(found.values(), key=lambda m: (m.tenant, m.stack))
+
+
+def _revision(inputs: dict[str, Any]) -> str | None:
+    triggers = inputs.get("triggers")
+    if isinstance(triggers, list) and triggers and isinstance(triggers[0], str):
+        return triggers[0]
+    return None
 
 
 def _fmt(value: Any) -> str:
@@ -225,6 +268,14 @@ def render_markdown(diff: FleetDiff) -> str:
         lines.append("> **Replacements** (the resource is deleted and created again):")
         for d in replaced:
             lines.append(f"> - `{d.tenant}` (`{d.stack}`): {', '.join(d.replaces)}")
+        lines.append("")
+    if diff.migrations:
+        lines.append("**Migrations** (run once per tenant, app revision from → to):")
+        for mig in diff.migrations:
+            lines.append(
+                f"- `{mig.tenant}` ({mig.tier}, `{mig.stack}`): {_fmt(mig.from_revision)} → "
+                f"{_fmt(mig.to_revision)}"
+            )
         lines.append("")
     lines += ["| change | tenant | tier | stack | details |", "| --- | --- | --- | --- | --- |"]
     for d in added:

@@ -164,3 +164,41 @@ def test_json_has_the_same_content_and_masks_uris() -> None:
     assert data["replaces"] == [{"tenant": "dave", "stack": "free-00", "resources": ["project"]}]
     text = json.dumps(data)
     assert "oldpass" not in text and "newpass" not in text
+
+
+def test_preview_lists_the_tenants_that_would_migrate_from_and_to_revision() -> None:
+    cmd = "command:local:Command"
+    events = [
+        pre_event(
+            "replace",
+            urn("free", "amy", "migrate", cmd),
+            diffs=["triggers"],
+            old={"triggers": ["r1"], "create": "./migrate"},
+            new={"triggers": ["r2"], "create": "./migrate"},
+        ),
+        pre_event(
+            "create-replacement",
+            urn("free", "amy", "migrate", cmd),
+            old={"triggers": ["r1"]},
+            new={"triggers": ["r2"]},
+        ),
+        pre_event("create", urn("free", "ben"), new={}),
+        pre_event("create", urn("free", "ben", "migrate", cmd), new={"triggers": ["r2"]}),
+        pre_event(
+            "same",
+            urn("free", "cal", "migrate", cmd),
+            old={"triggers": ["r2"]},
+            new={"triggers": ["r2"]},
+        ),
+    ]
+    diff = fleet_diff(["free"], steps("free", "free", events))
+    assert [(m.tenant, m.from_revision, m.to_revision) for m in diff.migrations] == [
+        ("amy", "r1", "r2"),
+        ("ben", None, "r2"),
+    ]
+    md = diff.to_markdown()
+    assert "- `amy` (free, `free`): `r1` → `r2`" in md
+    assert "- `ben` (free, `free`): – → `r2`" in md
+    assert "cal" not in md
+    assert "Replacements" not in md  # a new revision is a migration, not a lost database
+    assert json.loads(dumps(diff))["migrations"][0]["to_revision"] == "r2"

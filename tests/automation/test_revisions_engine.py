@@ -97,8 +97,14 @@ def test_migrations_run_once_per_revision_and_a_failing_canary_stops_the_rollout
     fm.up("free")  # unchanged: nothing runs
     assert [_runs(fm, t) for t in tenants] == [{"r1": 1}] * 3
 
-    preview = fm.preview(["free"])  # nothing would migrate
-    assert "r1 → r2" not in preview.to_markdown()
+    assert fm.preview(["free"]).migrations == []  # nothing would migrate
+    # the CI preview of a revision bump lists every tenant that would migrate, from -> to
+    fm._edit_fleet("free", lambda f: f.model_copy(update={"app_revision": "r2"}))
+    md = fm.preview(["free"]).to_markdown()
+    fm._edit_fleet("free", lambda f: f.model_copy(update={"app_revision": "r1"}))
+    for t in tenants:
+        assert f"- `{t}` (free, `free`): `r1` → `r2`" in md
+    assert [_runs(fm, t) for t in tenants] == [{"r1": 1}] * 3  # a preview runs nothing
 
     ok = fm.rollout("free", "r2", canary=1)
     assert ok.ok and ok.migrated == tenants
