@@ -169,8 +169,9 @@ def _pg_client_checks(p: Paths) -> list[Check]:
             )
         ]
     newest = clients[-1]
+    versions = ", ".join(c.version for c in clients)
     checks = [
-        Check(name="pg_dump/pg_restore", ok=True, detail=f"{newest.version} ({newest.bin_dir})")
+        Check(name="pg_dump/pg_restore", ok=True, detail=f"{versions} (newest: {newest.bin_dir})")
     ]
     for major, where in _server_majors(p):
         if major > newest.major:

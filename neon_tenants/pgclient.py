@@ -1,11 +1,12 @@
 """Which `pg_dump` / `pg_restore` to run against a server (issue 12: archives and restores).
 
 pg_dump refuses a server whose major version is newer than its own ("aborting because of
-server version mismatch") and reads any older one, so the newest installed client is the
-right one for every server up to its major. Clients are found where Debian installs each
-major (`/usr/lib/postgresql/<N>/bin`), in the directories of `NEON_TENANTS_PG_BIN_DIRS`
-(os.pathsep-separated, for majors installed elsewhere) and on PATH; the version is read by
-running the tool, never guessed from a path.
+server version mismatch"), and a newer pg_dump's output may use settings an older server
+rejects on restore, so a server gets the installed client of its own major, else the oldest
+newer one. Clients are found where Debian installs each major (`/usr/lib/postgresql/<N>/bin`),
+in the bootstrap's cache of the other majors (`<cache>/postgres/<N>/bin`, issue 15), in the
+directories of `NEON_TENANTS_PG_BIN_DIRS` (os.pathsep-separated) and on PATH; the version is
+read by running the tool, never guessed from a path.
 """
 
 from __future__ import annotations
@@ -61,9 +62,12 @@ def tool_version(binary: Path) -> tuple[int, str] | None:
 
 
 def _candidate_dirs(env: Mapping[str, str]) -> list[Path]:
+    from neon_tenants._settings import paths
+
     dirs = [Path(d) for d in env.get(BIN_DIRS_ENV, "").split(os.pathsep) if d]
-    if PG_LIB.is_dir():
-        dirs += sorted(p / "bin" for p in PG_LIB.iterdir() if (p / "bin").is_dir())
+    for root in (PG_LIB, paths(environ=env).cache_root / "postgres"):
+        if root.is_dir():
+            dirs += sorted(p / "bin" for p in root.iterdir() if (p / "bin").is_dir())
     on_path = shutil.which("pg_dump", path=env.get("PATH"))
     if on_path:
         dirs.append(Path(on_path).resolve().parent)
@@ -100,14 +104,20 @@ def local_server_majors(environ: Mapping[str, str] | None = None) -> list[int]:
 
 
 def client_for(server_major: int | None, environ: Mapping[str, str] | None = None) -> PgClient:
-    """The newest client; PgClientTooOld when it cannot read `server_major`."""
+    """The client of `server_major`, else the oldest newer one (None: the newest);
+    PgClientTooOld when every installed client is older than the server."""
     clients = installed_clients(environ)
     if not clients:
         raise PgClientTooOld(
             "no pg_dump/pg_restore found: run `make setup` (installs postgresql-client)"
         )
     newest = clients[-1]
-    if server_major is not None and server_major > newest.major:
+    if server_major is None:
+        return newest
+    fitting = [c for c in clients if c.major >= server_major]
+    if fitting:
+        return fitting[0]
+    if server_major > newest.major:
         raise PgClientTooOld(
             f"server is PostgreSQL {server_major}, newest local pg_dump is {newest.version} "
             f"({newest.bin_dir}); install postgresql-client-{server_major} or put its bin "

@@ -18,12 +18,16 @@ def test_doctor_passes_on_a_bootstrapped_machine(capsys: pytest.CaptureFixture[s
     assert "the local emulator will be used" in out
     assert "ok      pulumi-command 1.2.1" in out
     assert "ok      pg_dump/pg_restore      15." in out
-    assert "pg_dump vs server" not in out  # the emulator runs 15, the client is 15
+    assert "pg_dump vs server" not in out  # a client for every major the emulator runs
 
 
 def test_doctor_warns_when_neon_tiers_run_a_newer_major_than_pg_dump(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # only Debian's client 15: no cached majors, no extra bin dirs
+    monkeypatch.setenv("NEON_TENANTS_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("NEON_TENANTS_PG_BIN_DIRS", "")
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
     monkeypatch.setenv("NEON_API_BASE_URL", "https://console.neon.tech/api/v2")
     run_doctor()
     out = capsys.readouterr().out

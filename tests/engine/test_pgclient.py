@@ -30,9 +30,12 @@ def test_client_for_a_newer_server_names_the_package_to_install() -> None:
         client_for(99)
 
 
-def test_newest_client_from_extra_bin_dirs_wins(tmp_path: Path) -> None:
-    d = _fake_client(tmp_path / "pg18" / "bin", "18.1")
+def test_a_server_gets_its_own_major_else_the_oldest_newer_client(tmp_path: Path) -> None:
+    d = _fake_client(tmp_path / "pg90" / "bin", "90.1")
     env = {**os.environ, BIN_DIRS_ENV: str(d)}
     majors = [c.major for c in installed_clients(env)]
-    assert majors[-1] == 18 and 15 in majors
-    assert client_for(17, env).bin_dir == d.resolve()
+    assert majors[-1] == 90 and 15 in majors
+    assert client_for(90, env).bin_dir == d.resolve()
+    assert client_for(89, env).bin_dir == d.resolve()
+    assert client_for(15, env).major == 15  # its own major, not the newest
+    assert client_for(None, env).major == 90
