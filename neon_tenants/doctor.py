@@ -81,14 +81,24 @@ def collect_checks(p: Paths) -> list[Check]:
     ]
     if os.geteuid() == 0:
         checks.append(_postgres_user_check())
-    return checks
+    return checks + _database_checks()
+
+
+def _database_checks() -> list[Check]:
+    """PostgreSQL mode (issue 11): database, schema version, workers, stack secrets."""
+    from neon_tenants.db.health import database_checks
+
+    return [
+        Check(name=c.name, ok=c.ok, detail=c.detail, required=c.required)
+        for c in database_checks()
+    ]
 
 
 def locations(p: Paths) -> list[tuple[str, str]]:
     return [
         ("engine (pulumi + helpers)", str(pulumi_bin_dir(p))),
         ("PULUMI_HOME (plugins)", str(p.pulumi_home)),
-        ("Pulumi state (backend)", _safe_url(p.backend_url)),
+        ("Pulumi state (backend)", _safe_url(_effective_backend(p))),
         ("emulator data (make run)", str(p.emulator_data_dir)),
         ("virtualenv", str(p.venv)),
     ]
@@ -213,6 +223,19 @@ def _postgres_user_check() -> Check:
             detail="absent: running as root needs it (apt-get install postgresql-15 creates it)",
         )
     return Check(name="postgres system user", ok=True, detail="present (clusters run as postgres)")
+
+
+def _effective_backend(p: Paths) -> str:
+    """The backend the engine will use: PostgreSQL mode puts state in the database."""
+    from neon_tenants.db import DatabaseUrlError, database_url
+
+    if os.environ.get("PULUMI_BACKEND_URL"):
+        return p.backend_url
+    try:
+        url = database_url()
+    except DatabaseUrlError:
+        return p.backend_url
+    return url.pulumi_backend()[0] if url is not None else p.backend_url
 
 
 def _safe_url(url: str) -> str:
