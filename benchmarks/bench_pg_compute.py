@@ -50,10 +50,14 @@ def _endpoint(be: PostgresBackend, project: str, branch: str) -> EndpointSpec:
     return spec
 
 
-def _connect(spec: EndpointSpec) -> psycopg.Connection:
-    return psycopg.connect(host=spec.address.host, port=spec.address.port, user=OWNER.name,
-                           password=OWNER.password, dbname="neondb", sslmode="disable",
-                           autocommit=True)
+def _connect(spec: EndpointSpec, *, tls: bool = False, pooled: bool = False
+             ) -> psycopg.Connection:
+    """sslmode=disable (plain pipe), or the URIs' sslmode=require&channel_binding=require."""
+    ssl = {"sslmode": "require", "channel_binding": "require"} if tls else {"sslmode": "disable"}
+    host = spec.address.pooler_host if pooled else spec.address.host
+    return psycopg.connect(host=host, port=spec.address.port, user=OWNER.name,
+                           password=OWNER.password, dbname="neondb", autocommit=True,
+                           prepare_threshold=None, **ssl)
 
 
 def _report(name: str, samples: list[float], **extra: object) -> None:
@@ -143,11 +147,31 @@ def _du_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1024 / 1024
 
 
-def run(n: int, scratch: str | None) -> None:
+def _connect_figures(spec: EndpointSpec, n: int) -> None:
+    """Warm connects, plain vs TLS + SCRAM-SHA-256-PLUS (#15), direct and pooled, measured
+    interleaved in one run so the ratio compares like with like."""
+    for pooled in (False, True):
+        _connect(spec, pooled=pooled).close()  # start the pooler outside the samples
+        plain: list[float] = []
+        tls: list[float] = []
+        for _ in range(n):
+            plain.append(_time(lambda p=pooled: _connect(spec, pooled=p).close()))  # type: ignore[misc]
+            tls.append(_time(lambda p=pooled: _connect(spec, tls=True, pooled=p).close()))  # type: ignore[misc]
+        kind = "pooled" if pooled else "direct"
+        _report(f"warm_connect_{kind}_plain", plain)
+        _report(f"warm_connect_{kind}_tls_channel_binding", tls,
+                ratio_to_plain=round(statistics.median(tls) / statistics.median(plain), 2))
+
+
+def run(n: int, scratch: str | None, connect_only: bool = False) -> None:
     root = Path(tempfile.mkdtemp(prefix="nemu-bench-", dir=scratch))
     be = PostgresBackend(root / "compute", endpoint_port=_port())
     try:
         _report("initdb_template", [_time(lambda: be.layout.ensure_template(15))])
+        if connect_only:
+            spec, _ = _project(be, "p-connect", 0)
+            _connect_figures(spec, n)
+            return
         root_first_start = []
         for i in range(n):
             project = f"p-empty-{i}"
@@ -174,6 +198,7 @@ def run(n: int, scratch: str | None) -> None:
         _report("cold_start_connect_to_first_query", cold)
         warm = [_time(lambda: _connect(spec).close()) for _ in range(n)]
         _report("warm_connect", warm)
+        _connect_figures(spec, n)
         time.sleep(1)
         print(json.dumps({"name": "idle_cluster_pss_mb", "value": round(_pss_mb(be), 1)}))
         be.suspend_endpoint("p-cold", spec.endpoint_id)
@@ -188,8 +213,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=5)
     parser.add_argument("--scratch", default=None, help="parent dir of the data dir")
+    parser.add_argument("--connect-only", action="store_true",
+                        help="only the warm-connect figures (plain vs TLS, direct and pooled)")
     args = parser.parse_args()
-    run(args.n, args.scratch)
+    run(args.n, args.scratch, args.connect_only)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ emulator's CA works and fails with another CA; `sslmode=disable` still works.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import tempfile
@@ -157,6 +158,41 @@ def test_second_role_and_connection_uri_route_bind_too(emu, project):
         with psycopg.connect(uri, connect_timeout=30, prepare_threshold=None) as conn:
             assert conn.pgconn.ssl_in_use
             assert conn.execute("SELECT current_user").fetchone() == ("app",)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed on this machine")
+def test_node_postgres_channel_binding_verified_ca_wakes_suspended(emu, project):
+    """node-postgres from tests/emulator/neon_ts_client (installed by the bootstrap)."""
+    client_dir = Path(__file__).parent.parent / "emulator" / "neon_ts_client"
+    assert (client_dir / "node_modules" / "pg").is_dir(), "run `make setup`"
+    _suspend(emu, project)
+    run = subprocess.run(["node", "connect.js", str(emu.proc.ca_file), *_uris(project)],
+                         cwd=client_dir, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    seen = json.loads(run.stdout)
+    assert [s["who"] for s in seen] == ["neondb_owner", "neondb_owner"]
+    assert all(s["tls"] for s in seen)
+    wrong = subprocess.run(["node", "connect.js", str(Authority(emu.proc.data_dir / "x").ensure()),
+                            _uris(project)[0]], cwd=client_dir, capture_output=True, text=True,
+                           timeout=120)
+    assert wrong.returncode != 0 and "certificate" in wrong.stderr
+
+
+def test_sql_created_role_is_relayed_without_binding(project):
+    """A role made in SQL is unknown to the control plane: the proxy relays PostgreSQL's own
+    SCRAM (TLS still on), so channel_binding=require cannot be met for it."""
+    uri = _uris(project)[0]
+    with psycopg.connect(uri, connect_timeout=30, autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS sqlrole")
+        conn.execute("CREATE ROLE sqlrole LOGIN PASSWORD 'sql-Pw-1'")
+    password = project["connection_uris"][0]["connection_parameters"]["password"]
+    mine = uri.replace(f"neondb_owner:{password}", "sqlrole:sql-Pw-1")
+    prefer = mine.replace("channel_binding=require", "channel_binding=prefer")
+    with psycopg.connect(prefer, connect_timeout=30) as conn:
+        assert conn.pgconn.ssl_in_use
+        assert conn.execute("SELECT current_user").fetchone() == ("sqlrole",)
+    with pytest.raises(psycopg.OperationalError, match="channel binding"):
+        psycopg.connect(mine, connect_timeout=30)
 
 
 def test_ca_generated_once_per_data_dir(emu):
