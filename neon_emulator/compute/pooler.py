@@ -52,7 +52,24 @@ class Pooler:
         _proc.own(tmp, mode=0o600)
         tmp.replace(path)
         if self.running and self.proc is not None:
-            self.proc.send_signal(signal.SIGHUP)  # reload the auth file
+            self._reload()
+
+    def _reloads(self) -> int:
+        try:
+            return (self.rundir / "log").read_bytes().count(b"got SIGHUP")
+        except OSError:
+            return 0
+
+    def _reload(self, timeout: float = 5.0) -> None:
+        """SIGHUP, then wait for pgbouncer's "got SIGHUP, re-reading config" line: it
+        reloads in that same event-loop turn, so a connection made after the line sees the
+        new auth file (without the wait, a role created a moment ago could fail SCRAM)."""
+        assert self.proc is not None
+        before = self._reloads()
+        self.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while self._reloads() <= before and time.monotonic() < deadline and self.running:
+            time.sleep(0.005)
 
     def _write_config(self) -> Path:
         conf = self.rundir / "pgbouncer.ini"
