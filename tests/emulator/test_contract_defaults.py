@@ -8,74 +8,12 @@ Neon default the emulator promises (ALWAYS: the blocks clients read without nil 
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
+from _defaults_walk import ALWAYS, response_schema, template, walk
 
 from neon_emulator.spec import load_spec
-
-# Example keys that Neon shows only in some states: a root branch has no parent, an
-# endpoint has no name unless given one and a pending_state only while it transitions,
-# project-level operations name no branch or endpoint.
-CONTEXTUAL = {
-    "Branch": {"parent_id", "parent_lsn"},
-    "Endpoint": {"name", "pending_state"},
-    "Operation": {"branch_id", "endpoint_id"},
-}
-ALWAYS = {
-    "ProjectSettingsData": {"allowed_ips", "enable_logical_replication", "maintenance_window",
-                            "block_public_connections", "block_vpc_connections", "hipaa",
-                            "preload_libraries"},
-    "AllowedIps": {"ips", "protected_branches_only"},
-    "DefaultEndpointSettings": {"autoscaling_limit_min_cu", "autoscaling_limit_max_cu",
-                                "suspend_timeout_seconds"},
-    "Project": {"settings", "default_endpoint_settings", "org_id", "owner"},
-    "ProjectListItem": {"settings", "default_endpoint_settings", "org_id"},
-    "EndpointSettingsData": {"pg_settings"},
-}
-
-
-def _resolve(schema: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
-    ref = schema.get("$ref")
-    if ref is None:
-        return None, schema
-    name = ref.rsplit("/", 1)[-1]
-    return name, load_spec()["components"]["schemas"][name]
-
-
-def _expected(name: str | None, schema: dict[str, Any]) -> set[str]:
-    keys = set(schema.get("required", []))
-    example = schema.get("example")
-    if isinstance(example, dict) and "additionalProperties" not in schema:  # maps: free keys
-        keys |= set(example) - CONTEXTUAL.get(name or "", set())
-    return keys | ALWAYS.get(name or "", set())
-
-
-def walk(schema: dict[str, Any], value: Any, where: str, missing: list[str],
-         seen: set[str]) -> None:
-    name, schema = _resolve(schema)
-    if name:
-        seen.add(name)
-    for part in schema.get("allOf", []):
-        walk(part, value, where, missing, seen)
-    if isinstance(value, dict):
-        for key in sorted(_expected(name, schema) - set(value)):
-            missing.append(f"{where}.{key} ({name or 'inline'})")
-        for key, sub in (schema.get("properties") or {}).items():
-            if key in value and value[key] is not None:
-                walk(sub, value[key], f"{where}.{key}", missing, seen)
-    elif isinstance(value, list) and "items" in schema:
-        for i, item in enumerate(value):
-            walk(schema["items"], item, f"{where}[{i}]", missing, seen)
-
-
-def _template(method: str, path: str) -> str:
-    for template, item in load_spec()["paths"].items():
-        pattern = "^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$"
-        if method.lower() in item and re.match(pattern, path):
-            return template
-    raise AssertionError(f"{method} {path} is not a spec operation")
 
 
 class Walker:
@@ -86,11 +24,8 @@ class Walker:
 
     def check(self, api: Any, method: str, path: str, status: int = 200, **kw: Any) -> Any:
         body = api.ok(method, path, status, **kw)
-        op = load_spec()["paths"][_template(method, path)][method.lower()]
-        response = op["responses"][str(status)]
-        if "$ref" in response:
-            response = load_spec()["components"]["responses"][response["$ref"].rsplit("/", 1)[-1]]
-        schema = response["content"]["application/json"]["schema"]
+        schema = response_schema(method, template(method, path), status)
+        assert schema is not None
         walk(schema, body, f"{method} {path}", self.missing, self.seen)
         self.responses += 1
         return body

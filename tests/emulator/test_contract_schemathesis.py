@@ -15,6 +15,7 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
+from _defaults_walk import response_schema, walk
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -75,6 +76,30 @@ def _operations():
 SCHEMA, OPERATIONS = _operations()
 
 
+def neon_defaults_present(ctx, response, case):
+    """Every 2xx body carries what Neon always returns (issue #15; _defaults_walk.py)."""
+    if not 200 <= response.status_code < 300 or not response.content:
+        return None
+    path = case.operation.path
+    schema = response_schema(case.method, path, response.status_code)
+    if schema is None:
+        return None
+    missing: list[str] = []
+    walk(schema, response.json(), f"{case.method} {path}", missing, set())
+    if missing:
+        raise AssertionError(f"missing Neon defaults: {missing}")
+    return None
+
+
+def _register_check():
+    import schemathesis
+
+    return schemathesis.check(neon_defaults_present)
+
+
+NEON_DEFAULTS = _register_check()
+
+
 def test_contract_schemathesis_covers_every_mounted_route():
     covered = {(op.method.upper(), op.full_path) for op in OPERATIONS}
     assert covered == _mounted()
@@ -94,7 +119,7 @@ def test_contract_schemathesis(operation, app_and_ids):
     SCHEMA.app = app
     operation.schema.app = app
     checks = [not_a_server_error, status_code_conformance, content_type_conformance,
-              response_schema_conformance]
+              response_schema_conformance, NEON_DEFAULTS]
 
     @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
               suppress_health_check=list(HealthCheck))
