@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import os
+from functools import lru_cache
 
 ITERATIONS = 4096
 
@@ -54,7 +55,11 @@ def _attrs(text: str) -> dict[str, str]:
     return out
 
 
+@lru_cache(maxsize=1024)
 def _keys(password: str, salt: bytes, iterations: int) -> tuple[bytes, bytes, bytes]:
+    """(ClientKey, StoredKey, ServerKey). Cached: PBKDF2 is the cost of a connection, and the
+    proxy runs it on its event loop for both sides of every TLS login; the salts repeat (the
+    server's per role below, PostgreSQL's and PgBouncer's per verifier)."""
     salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
     client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
     server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
@@ -63,6 +68,13 @@ def _keys(password: str, salt: bytes, iterations: int) -> tuple[bytes, bytes, by
 
 def _sign(key: bytes, message: str) -> bytes:
     return hmac.new(key, message.encode(), hashlib.sha256).digest()
+
+
+@lru_cache(maxsize=1024)
+def _server_salt(password: str) -> bytes:
+    """One salt per password for this process, as a stored verifier has one per role (the
+    nonces, not the salt, make each exchange unique)."""
+    return os.urandom(16)
 
 
 class ScramServer:
@@ -98,7 +110,7 @@ class ScramServer:
         client_nonce = _attrs(self._bare).get("r", "")
         if not client_nonce:
             raise ScramError("missing client nonce")
-        salt = os.urandom(16)
+        salt = _server_salt(self._password)
         _, self._stored, self._server_key = _keys(self._password, salt, ITERATIONS)
         self._nonce = client_nonce + _b64(os.urandom(18))
         self._first = f"r={self._nonce},s={_b64(salt)},i={ITERATIONS}"
