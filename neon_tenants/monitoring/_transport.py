@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import httpx
 
+_EPSILON = 1e-6  # float time: wait a hair past the window so the oldest entry really leaves
 _ID = re.compile(r"/projects/[^/?]+")
 
 
@@ -59,13 +60,14 @@ class RateBudget:
                 if len(self._times) < self.limit:
                     self._times.append(now)
                     return
-                wait = self.window - (now - self._times[0])
+                wait = self.window - (now - self._times[0]) + _EPSILON
                 self.slept += wait
                 self._sleep(wait)
 
 
 class MeteredTransport(httpx.BaseTransport):
-    """Counts every request by route; requests whose path contains a budget's key wait for it."""
+    """Counts every request by route; a request whose route (`route_of`) starts with a
+    budget's key waits for that budget first."""
 
     def __init__(
         self,
@@ -78,11 +80,12 @@ class MeteredTransport(httpx.BaseTransport):
         self._lock = threading.Lock()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        for needle, budget in self.budgets.items():
-            if needle in request.url.path:
+        route = route_of(request)
+        for prefix, budget in self.budgets.items():
+            if route.startswith(prefix):
                 budget.acquire()
         with self._lock:
-            self.counts[route_of(request)] += 1
+            self.counts[route] += 1
         return self._inner.handle_request(request)
 
     def take_counts(self) -> dict[str, int]:

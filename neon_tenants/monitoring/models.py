@@ -72,13 +72,15 @@ class CycleReport(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     started_at: str
-    duration_seconds: float
+    duration_seconds: float = Field(description="wall time of the cycle")
+    scheduled_seconds: float = Field(default=0.0, description="on the pacing clock")
     tenants: int
     readings: int
     requests: dict[str, int]
     requests_total: int
     consumption_requests: int
     consumption_paced_seconds: float = 0.0
+    paced_seconds: float = 0.0
     project_reads: int
     orgs_without_consumption: list[str] = Field(default_factory=list)
     missing_projects: list[str] = Field(default_factory=list)

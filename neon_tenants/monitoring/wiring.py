@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from neon_tenants.monitoring._transport import RateBudget
 from neon_tenants.monitoring.cleanup import Cleanup, CleanupPolicy
 from neon_tenants.monitoring.delivery import (
     CallbackSink,
@@ -23,7 +22,7 @@ from neon_tenants.monitoring.delivery import (
 )
 from neon_tenants.monitoring.directory import fleet_directory
 from neon_tenants.monitoring.models import CycleReport, Event
-from neon_tenants.monitoring.poller import Poller, PollerConfig, make_client
+from neon_tenants.monitoring.poller import Pacing, Poller, PollerConfig, make_client
 from neon_tenants.monitoring.rules import AlertRules
 from neon_tenants.monitoring.service import UsageService
 from neon_tenants.monitoring.store import FileUsageStore
@@ -50,10 +49,10 @@ def build_service(
 ) -> UsageService:
     """`cleanup` turns on inactive-tenant notices and deletes through `manager.delete`."""
     cfg = config or PollerConfig()
-    budget = RateBudget(cfg.consumption_per_minute, 60.0)
+    pacing = Pacing(cfg)
     fleet_client = manager.client
     client, transport = make_client(
-        fleet_client.credentials, fleet_client.config.base_url, budget,
+        fleet_client.credentials, fleet_client.config.base_url, pacing,
         list_page_size=cfg.list_page_size,
     )  # fmt: skip
     store = FileUsageStore(store_dir or default_store_dir(manager))
@@ -66,6 +65,6 @@ def build_service(
                             backoff_initial=hook.backoff_initial if hook else 0.5,
                             backoff_max=hook.backoff_max if hook else 30.0)  # fmt: skip
     poller = Poller(client, transport, fleet_directory(manager), store, manager.catalog, cfg,
-                    budget=budget)  # fmt: skip
+                    pacing=pacing)  # fmt: skip
     step = Cleanup(store, cleanup, manager.delete, now=now) if cleanup is not None else None
     return UsageService(poller, store, dispatcher, rules, cleanup=step, on_cycle=on_cycle)

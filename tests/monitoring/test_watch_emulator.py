@@ -17,7 +17,6 @@ from pydantic import SecretStr
 
 from neon_tenants.catalog import load_catalog
 from neon_tenants.client import NeonClient, NeonCredentials
-from neon_tenants.monitoring._transport import RateBudget
 from neon_tenants.monitoring.delivery import (
     EVENT_HEADER,
     SIGNATURE_HEADER,
@@ -28,7 +27,7 @@ from neon_tenants.monitoring.delivery import (
 )
 from neon_tenants.monitoring.directory import static_directory
 from neon_tenants.monitoring.models import Event
-from neon_tenants.monitoring.poller import Poller, PollerConfig, make_client
+from neon_tenants.monitoring.poller import Pacing, Poller, PollerConfig, make_client
 from neon_tenants.monitoring.readings import TenantRef
 from neon_tenants.monitoring.service import UsageService
 from neon_tenants.monitoring.store import FileUsageStore
@@ -41,11 +40,12 @@ SECRET = "s3cret-for-tests"
 def build(emulator: Any, root: Path, refs: list[TenantRef], sinks: list[Any],
           **config: Any) -> UsageService:
     creds = NeonCredentials.from_file(emulator.credentials_file)
-    budget = RateBudget(30, 60)
-    client, transport = make_client(creds, emulator.base_url, budget)
+    cfg = PollerConfig(**config)
+    pacing = Pacing(cfg)
+    client, transport = make_client(creds, emulator.base_url, pacing)
     store = FileUsageStore(root)
-    poller = Poller(client, transport, static_directory(refs), store, load_catalog(),
-                    PollerConfig(**config), budget=budget)
+    poller = Poller(client, transport, static_directory(refs), store, load_catalog(), cfg,
+                    pacing=pacing)
     dispatcher = Dispatcher(store, sinks, backoff_initial=0.01, backoff_max=0.05)
     return UsageService(poller, store, dispatcher)
 
