@@ -61,13 +61,12 @@ def _metadata(rt: Runtime) -> MetadataBackend:
     return rt.backend
 
 
-def _apply(rt: Runtime, project_id: str, body: UsageIn) -> Json:
+def _apply(rt: Runtime, project_id: str, body: UsageIn, branch: BranchRecord | None) -> Json:
     """Counters need the metadata backend (Postgres measures real ones); the last-activity
     stamp is control-plane metadata and works with either backend."""
     p = rt.store.world.projects.get(project_id)
-    if p is None or p.deleted_at:
+    if p is None or p.deleted_at or branch is None:
         raise not_found(f"project {project_id}")
-    branch = rt.store.default_branch(project_id)
     fields = body.model_dump(exclude_none=True, exclude={"compute_last_active_at"})
     out: Json = {"project_id": project_id, "branch_id": branch.id}
     if fields:
@@ -85,7 +84,7 @@ def _apply(rt: Runtime, project_id: str, body: UsageIn) -> Json:
 @router.put("/projects/{project_id}/usage")
 def set_usage(project_id: str, body: UsageIn, rt: RuntimeDep) -> Json:
     with rt.store.lock:
-        out = _apply(rt, project_id, body)
+        out = _apply(rt, project_id, body, rt.store.default_branch(project_id))
     rt.changed()
     return out
 
@@ -98,8 +97,10 @@ def set_usage_bulk(body: BulkUsageIn, rt: RuntimeDep) -> Json:
         missing = [pid for pid in body.projects if pid not in rt.store.world.projects]
         if missing:
             raise not_found(f"projects {missing[:5]}")
+        defaults = {b.project_id: b for b in rt.store.world.branches.values()
+                    if b.default and b.project_id in body.projects}  # one pass, not one each
         for pid, usage in body.projects.items():
-            _apply(rt, pid, usage)
+            _apply(rt, pid, usage, defaults.get(pid))
     rt.changed()
     return {"updated": len(body.projects)}
 

@@ -10,8 +10,9 @@ Three sources, cheapest first (issue 13; CONTRACT.md sections 1 and 6):
    figures). Plans that consumption v2 does not serve answer 403: that org is marked and
    its tenants rely on the other two sources;
 3. `GET /projects/{id}` (every counter), only for tenants close to a threshold (any ratio at
-   or above `near_ratio`, fresh or remembered) and, within a per-cycle cap, for limited
-   metrics no cheap source carries that were never read or are the stalest.
+   or above `near_ratio`, fresh or remembered) and, for limited metrics no cheap source
+   carries, once per period and then again when the remembered value is older than
+   `reread_after_seconds` (4 hours), oldest first: a rotation, not a read per cycle.
 Per-project reads have a budget of their own too (300/min by default, leaving most of the
 account's 700/min to the platform) and only use what is left of the cycle once the cheap
 sources are done. A 30,000-tenant fleet costs 75 list pages and at most 300 consumption pages:
@@ -69,6 +70,7 @@ class PollerConfig(BaseModel):
     near_ratio: float = Field(default=0.7, gt=0, le=1)
     max_project_reads: int = Field(default=1500, ge=0)
     project_reads_per_minute: int = Field(default=300, ge=1, le=700)
+    reread_after_seconds: float = Field(default=4 * 3600, ge=MIN_INTERVAL_SECONDS)
     list_page_size: int = Field(default=400, ge=1, le=400)
     consumption_page_size: int = Field(default=100, ge=1, le=100)
 
@@ -103,14 +105,17 @@ def make_client(
     *,
     inner: Any = None,
     list_page_size: int = 400,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[NeonClient, MeteredTransport]:
-    """The poller's own client: every request counted, consumption and reads paced."""
+    """The poller's own client: every request counted, consumption and reads paced; the
+    client's own 700/min limiter runs on the pacing clock too."""
     from neon_tenants.client import ClientConfig, NeonClient
 
     budgets = {CONSUMPTION_ROUTE: pacing.consumption, PROJECT_ROUTE: pacing.reads}
     transport = MeteredTransport(inner, budgets)
     config = ClientConfig(base_url=base_url, projects_page_size=list_page_size)
-    return NeonClient(credentials, config, transport), transport
+    client = NeonClient(credentials, config, transport, sleep=sleep, clock=pacing.clock)
+    return client, transport
 
 
 class Poller:
@@ -151,6 +156,8 @@ class Poller:
 
         used: dict[str, dict[str, int]] = {t.tenant: {} for t in tenants}
         sources: dict[str, dict[str, Source]] = {t.tenant: {} for t in tenants}
+        taken = iso(moment)
+        read_at: dict[str, dict[str, str]] = {t.tenant: {} for t in tenants}
         limits: dict[str, dict[str, int]] = {}
         active: dict[str, str | None] = {}
         missing: list[str] = []
@@ -190,16 +197,23 @@ class Poller:
                 if m not in used[ref.tenant] and m in old.used:
                     used[ref.tenant][m] = old.used[m]
                     sources[ref.tenant][m] = "carried"
+                    read_at[ref.tenant][m] = old.read_at.get(m, old.taken_at)
+        for ref in present:
+            for m, src in sources[ref.tenant].items():
+                if src != "carried":
+                    read_at[ref.tenant][m] = taken
 
         left = self.config.interval_seconds * CYCLE_SHARE - (self.pacing.clock() - started)
         cap = min(self.config.max_project_reads,
                   max(0, int(left * self.config.project_reads_per_minute / 60)))
-        reads = self._read_projects(present, used, sources, limits, previous, period, cap)
-        taken = iso(moment)
+        stale_before = iso(moment - timedelta(seconds=self.config.reread_after_seconds))
+        reads = self._read_projects(present, used, sources, limits, read_at, stale_before, cap,
+                                    taken)  # fmt: skip
         readings = [
             Reading(tenant=r.tenant, tier=r.tier, project_id=r.project_id, org=r.org,
                     period=period, taken_at=taken, used=used[r.tenant], limits=limits[r.tenant],
-                    sources=sources[r.tenant], last_active_at=active.get(r.tenant),
+                    sources=sources[r.tenant], read_at=read_at[r.tenant],
+                    last_active_at=active.get(r.tenant),
                     protected=r.protected)
             for r in present
         ]  # fmt: skip
@@ -266,13 +280,15 @@ class Poller:
         used: dict[str, dict[str, int]],
         sources: dict[str, dict[str, Source]],
         limits: dict[str, dict[str, int]],
-        previous: dict[str, Reading],
-        period: str,
+        read_at: dict[str, dict[str, str]],
+        stale_before: str,
         cap: int,
+        taken: str,
     ) -> int:
         """Per-project reads: near a threshold first (highest ratio first), then limited
-        metrics nobody carried (never read first, then the stalest), up to `cap` (what the
-        reads budget allows in the time left of the cycle)."""
+        metrics no live source gave that were never read this period or were read before
+        `stale_before` (oldest first), up to `cap` (what the reads budget allows in the time
+        left of the cycle)."""
         near: list[tuple[float, TenantRef]] = []
         uncovered: list[tuple[str, TenantRef]] = []
         for ref in refs:
@@ -281,12 +297,11 @@ class Poller:
             if ratios and max(ratios) >= self.config.near_ratio:
                 near.append((max(ratios), ref))
                 continue
-            stale = [m for m in METRICS if lim[m] > 0 and sources[ref.tenant].get(m) in
-                     (None, "carried")]  # fmt: skip
-            if stale:
-                old = previous.get(ref.tenant)
-                seen = old.taken_at if old is not None and old.period == period else ""
-                uncovered.append((seen, ref))
+            when = [read_at[ref.tenant].get(m, "") for m in METRICS
+                    if lim[m] > 0 and sources[ref.tenant].get(m) in (None, "carried")]
+            oldest = min(when, default=None)
+            if oldest is not None and oldest < stale_before:  # "" (never read) sorts first
+                uncovered.append((oldest, ref))
         near.sort(key=lambda x: (-x[0], x[1].tenant))
         uncovered.sort(key=lambda x: (x[0], x[1].tenant))
         close = {r.tenant for _, r in near}
@@ -310,4 +325,5 @@ class Poller:
                 if v is not None and not keep:
                     used[ref.tenant][m] = int(v)
                     sources[ref.tenant][m] = "project"
+                    read_at[ref.tenant][m] = taken
         return count

@@ -51,6 +51,7 @@ class Reading(BaseModel):
     used: dict[str, int]
     limits: dict[str, int]
     sources: dict[str, Source]
+    read_at: dict[str, str] = Field(default_factory=dict, description="last live measurement")
     last_active_at: str | None = None
     protected: bool = False
 

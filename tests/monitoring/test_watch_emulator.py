@@ -184,6 +184,13 @@ def test_paid_tenant_compute_time_comes_from_consumption_v2(
     readings, report = svc.poller.cycle()
     assert report.project_reads == 1
     assert readings[0].sources["compute_time_seconds"] == "project"
+    # far from the lines again: the remembered written-data value is carried, not re-read,
+    # until it is older than reread_after_seconds (4 h)
+    set_usage(metadata_emulator, ref.project_id, compute_time_seconds=3_100)
+    readings, report = svc.poller.cycle()
+    assert report.project_reads == 0
+    assert readings[0].sources["written_data_bytes"] == "carried"
+    assert readings[0].used["written_data_bytes"] == 10**8
 
 
 def test_cycle_interval_below_15_minutes_is_refused() -> None:
