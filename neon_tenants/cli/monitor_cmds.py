@@ -26,13 +26,14 @@ from neon_tenants.cli._output import Output
 if TYPE_CHECKING:
     from neon_tenants.automation import FleetManager
     from neon_tenants.monitoring import CleanupPolicy, Reading, UsageService
-    from neon_tenants.monitoring.store import FileUsageStore
+    from neon_tenants.monitoring.store import UsageStore
 
 monitor_app = typer.Typer(no_args_is_help=True, help="Usage polling, alerts, metrics, billing.")
 
 JSON = typer.Option(False, "--json", help="machine-readable output on stdout")
 RULES = typer.Option(None, "--rules", help="alert rules YAML (per tier and metric)")
-STORE = typer.Option(None, "--store", help="monitoring store; default .state/monitoring")
+STORE = typer.Option(None, "--store", help="store folder; default PostgreSQL in the PostgreSQL "
+                     "mode, else .state/monitoring")
 PERIOD = typer.Option(None, "--period", help="billing period YYYY-MM; default this month")
 INACTIVE = typer.Option(None, "--inactive-days", help="idle this long gets a deletion notice")
 NOTICE = typer.Option(7.0, "--notice-days", help="days between the notice and the deletion")
@@ -48,10 +49,10 @@ def _default_store() -> Path:
     return stacks.parent / ".state" / "monitoring"
 
 
-def _store(folder: Path | None) -> FileUsageStore:
-    from neon_tenants.monitoring.store import FileUsageStore
+def _store(folder: Path | None) -> UsageStore:
+    from neon_tenants.monitoring.wiring import open_store
 
-    return FileUsageStore(folder or _default_store())
+    return open_store(folder, _default_store())
 
 
 def _period(value: str | None) -> str:
@@ -224,7 +225,7 @@ def watch(
     out = Output(as_json)
     with _fleet(out) as fm:
         service = _service(fm, out, as_json, config=config, rules=alert_rules,
-                           store_dir=store_dir or _default_store(), cleanup=policy)  # fmt: skip
+                           store_dir=store_dir, cleanup=policy)  # fmt: skip
         try:
             service.run(cycles=1 if once else cycles)
         except KeyboardInterrupt:
@@ -248,13 +249,12 @@ def serve(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     out = Output(False)
-    folder = store_dir or _default_store()
-    server, _ = serve_metrics(_store(folder), port, addr, alert_rules)
-    out.text(f"metrics on http://{addr}:{server.server_port}/metrics (store {folder})")
+    server, _ = serve_metrics(_store(store_dir), port, addr, alert_rules)
+    out.text(f"metrics on http://{addr}:{server.server_port}/metrics")
     run: Callable[[], Any] = threading.Event().wait
     if with_watch:
         def run() -> None:
-            watch(interval=900.0, once=False, cycles=None, rules=rules, store_dir=folder,
+            watch(interval=900.0, once=False, cycles=None, rules=rules, store_dir=store_dir,
                   max_reads=1500, inactive_days=None, notice_days=7.0, as_json=False)
     try:
         run()
@@ -282,7 +282,7 @@ def cleanup(
     store = _store(store_dir)
     if apply:
         with _fleet(out) as fm:
-            _service(fm, out, as_json, store_dir=store.root, cleanup=policy).run_once()
+            _service(fm, out, as_json, store_dir=store_dir, cleanup=policy).run_once()
     now = datetime.now(UTC)
     idle: list[dict[str, Any]] = [
         {"tenant": r.tenant, "tier": r.tier, "project_id": r.project_id,

@@ -56,6 +56,47 @@ CREATE TABLE nt_runs (
 CREATE INDEX nt_runs_shard ON nt_runs (tier, shard, started_at);
 """
 
+# usage monitoring (issue 13): neon_tenants/monitoring/pg_store.py reads and writes these
+USAGE_SQL = """
+CREATE TABLE nt_usage_latest (
+    tenant    text PRIMARY KEY,
+    period    text NOT NULL,
+    reading   jsonb NOT NULL,
+    taken_at  timestamptz NOT NULL
+);
+CREATE TABLE nt_usage_readings (
+    id        bigserial PRIMARY KEY,
+    tenant    text NOT NULL,
+    period    text NOT NULL,
+    reading   jsonb NOT NULL,
+    taken_at  timestamptz NOT NULL
+);
+CREATE INDEX nt_usage_readings_tenant ON nt_usage_readings (tenant, period, taken_at);
+CREATE TABLE nt_usage_events (
+    seq        bigserial UNIQUE,
+    id         text PRIMARY KEY,
+    period     text NOT NULL,
+    event      jsonb NOT NULL,
+    delivered  text[] NOT NULL DEFAULT '{}',
+    settled    boolean NOT NULL DEFAULT false
+);
+CREATE INDEX nt_usage_events_pending ON nt_usage_events (seq) WHERE NOT settled;
+CREATE INDEX nt_usage_events_period ON nt_usage_events (period, seq);
+CREATE TABLE nt_usage_deliveries (
+    id        bigserial PRIMARY KEY,
+    event_id  text NOT NULL,
+    record    jsonb NOT NULL
+);
+CREATE TABLE nt_usage_notices (
+    tenant  text PRIMARY KEY,
+    notice  jsonb NOT NULL
+);
+CREATE TABLE nt_usage_cycles (
+    id      bigserial PRIMARY KEY,
+    report  jsonb NOT NULL
+);
+"""
+
 
 def _procrastinate(conn: psycopg.Connection[Any]) -> None:
     from procrastinate.schema import SchemaManager
@@ -83,6 +124,8 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "fleet store: fleets, tenants (one row each), shard runs", _sql(FLEET_SQL)),
     Migration(2, "job queue: procrastinate schema", _procrastinate),
+    Migration(3, "usage monitoring: readings, events, deliveries, notices, cycles",
+              _sql(USAGE_SQL)),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -2,7 +2,8 @@
 
 The poller gets a client of its own (counted, consumption paced) on the same credentials and
 base URL as the fleet's; the webhook comes from NEON_TENANTS_WEBHOOK_* (delivery.py); the
-store is the embedded file store under `.state/monitoring` unless a folder is given.
+store is the embedded file store under `.state/monitoring`, or PostgreSQL in the PostgreSQL
+mode (`open_store`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from neon_tenants.monitoring.models import CycleReport, Event
 from neon_tenants.monitoring.poller import Pacing, Poller, PollerConfig, make_client
 from neon_tenants.monitoring.rules import AlertRules
 from neon_tenants.monitoring.service import UsageService
-from neon_tenants.monitoring.store import FileUsageStore
+from neon_tenants.monitoring.store import FileUsageStore, UsageStore
 
 if TYPE_CHECKING:
     from neon_tenants.automation import FleetManager
@@ -33,6 +34,21 @@ if TYPE_CHECKING:
 
 def default_store_dir(manager: FleetManager) -> Path:
     return manager.work_dir / ".state" / "monitoring"
+
+
+def open_store(folder: Path | None, default: Path) -> UsageStore:
+    """An explicit folder wins; else PostgreSQL when NEON_TENANTS_DATABASE_URL is set (the
+    PostgreSQL mode, tables from `neon-tenants db migrate`); else files in `default`."""
+    if folder is not None:
+        return FileUsageStore(folder)
+    from neon_tenants.db import database_url
+
+    url = database_url()
+    if url is not None:
+        from neon_tenants.monitoring.pg_store import PostgresUsageStore
+
+        return PostgresUsageStore(url.conninfo())
+    return FileUsageStore(default)
 
 
 def build_service(
@@ -55,7 +71,7 @@ def build_service(
         fleet_client.credentials, fleet_client.config.base_url, pacing,
         list_page_size=cfg.list_page_size,
     )  # fmt: skip
-    store = FileUsageStore(store_dir or default_store_dir(manager))
+    store = open_store(store_dir, default_store_dir(manager))
     sinks: list[Sink] = [CallbackSink(fn, f"callback-{i}") for i, fn in
                          enumerate(callbacks or [])]  # fmt: skip
     hook = webhook if webhook is not None else WebhookConfig.from_env()
