@@ -140,7 +140,10 @@ class FileUsageStore:
         if not path.exists():
             return []
         found = [Event.model_validate_json(x) for x in path.read_text("utf-8").splitlines() if x]
-        return [e for e in found if period is None or e.period == period]
+        # a crash between this log and events.json raises the event again: keep the first
+        unique = {e.id: e for e in reversed(found)}
+        return [e for e in found if unique.get(e.id) is e and (period is None or
+                                                                e.period == period)]
 
     def pending(self) -> list[Event]:
         data = self._events()
