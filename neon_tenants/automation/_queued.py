@@ -19,7 +19,7 @@ from neon_tenants.fleet.sharding import shard_for
 from neon_tenants.fleet.spec import TenantSpec
 
 if TYPE_CHECKING:
-    from neon_tenants.queue import ShardQueue
+    from neon_tenants.jobs import ShardQueue
 
 
 class QueuedOps(FleetCore):
@@ -44,7 +44,7 @@ class QueuedOps(FleetCore):
             return None
         # import here: the queue imports this package's errors and models (a cycle)
         from neon_tenants.db.store import PostgresFleetStore
-        from neon_tenants.queue import ShardQueue
+        from neon_tenants.jobs import ShardQueue
 
         store = PostgresFleetStore(url.conninfo())
         return ShardQueue(

@@ -150,7 +150,7 @@ def worker(
 ) -> None:
     """Run shard jobs from the PostgreSQL queue (any number of workers, on any hosts)."""
     from neon_tenants._env import SharedBackendSecrets
-    from neon_tenants.queue import WorkerSettings, run_worker
+    from neon_tenants.jobs import WorkerSettings, run_worker
 
     out = Output(False)
     conninfo, shown = _database(out)

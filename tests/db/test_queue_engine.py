@@ -25,7 +25,7 @@ from neon_tenants.catalog import load_catalog
 from neon_tenants.db.schema import migrate
 from neon_tenants.db.store import PostgresFleetStore
 from neon_tenants.fleet.spec import TenantSpec
-from neon_tenants.queue import ShardQueue
+from neon_tenants.jobs import ShardQueue
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 

@@ -19,7 +19,7 @@ from neon_tenants.automation.models import TenantStatus, TenantStatusName
 from neon_tenants.fleet.program import tenant_args
 from neon_tenants.fleet.sharding import shard_of, stack_name
 from neon_tenants.fleet.spec import TenantSpec
-from neon_tenants.queue._tasks import defer_shard, make_app
+from neon_tenants.jobs._tasks import defer_shard, make_app
 
 if TYPE_CHECKING:
     from neon_tenants.catalog import Catalog

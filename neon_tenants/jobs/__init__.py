@@ -9,9 +9,9 @@
 from __future__ import annotations
 
 from neon_tenants.automation.models import TenantStatus
-from neon_tenants.queue._client import ShardQueue
-from neon_tenants.queue._tasks import QUEUE, make_app, shard_lock_name
-from neon_tenants.queue._worker import WorkerSettings, run_worker
+from neon_tenants.jobs._client import ShardQueue
+from neon_tenants.jobs._tasks import QUEUE, make_app, shard_lock_name
+from neon_tenants.jobs._worker import WorkerSettings, run_worker
 
 __all__ = [
     "QUEUE",

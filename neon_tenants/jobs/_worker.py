@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from neon_tenants.queue._tasks import QUEUE, defer_shard, make_app
+from neon_tenants.jobs._tasks import QUEUE, defer_shard, make_app
 
 log = logging.getLogger("neon_tenants.worker")
 
@@ -64,7 +64,7 @@ def run_worker(settings: WorkerSettings) -> None:
     from neon_tenants.automation._workspace import Engine, engine_env
     from neon_tenants.catalog import load_catalog
     from neon_tenants.db.store import PostgresFleetStore
-    from neon_tenants.queue._run import ShardRunner
+    from neon_tenants.jobs._run import ShardRunner
 
     tiers = settings.stacks_dir / "tiers.yaml" if settings.stacks_dir else None
     catalog = load_catalog(tiers if tiers is not None and tiers.exists() else None)
@@ -80,7 +80,7 @@ def run_worker(settings: WorkerSettings) -> None:
 
     def retry_later(tier: str, shard: int) -> None:
         name = app.tasks["neon_tenants.run_shard"]
-        from neon_tenants.queue._tasks import shard_lock_name
+        from neon_tenants.jobs._tasks import shard_lock_name
 
         lock = shard_lock_name(tier, shard)
         try:
