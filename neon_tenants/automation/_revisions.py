@@ -12,7 +12,9 @@ the revision on the tenant (its migration Command is replaced: the migration run
 `up`. A failure stops the rollout: the failed tenant is rolled back to its checkpoint, the
 tenants not reached keep their old revision, the ones done keep the new one. Sequential on
 purpose: "stop at the first failure" needs one tenant's migration to finish before the next
-starts. The fleet's own revision moves only when every tenant is on the new one.
+starts. The fleet's own revision moves only when every tenant is on the new one. A rollout
+run again after a crash (or after fixing a failed migration) skips the tenants done and
+re-applies the pinned ones, whose `up` runs nothing when their migration already ran.
 
 Migration commands must be idempotent for their revision: a rollback re-declares the old
 revision, which may run its command again on the restored database (tools that record the
@@ -187,9 +189,12 @@ def rollout(fm: FleetManager, tier: str, revision: str, *, canary: int = 1) -> R
         if spec is None:  # deleted meanwhile
             continue
         old = fm.fleet(tier).revision_of(spec)
-        if old == revision:
+        if old == revision and spec.app_revision != revision:
             done.append(tenant)
             continue
+        # pinned to `revision` already: an interrupted rollout (or an earlier canary); the
+        # checkpoint below exists (idempotent per label) and the `up` converges: it runs the
+        # migration if the crash came before it, nothing otherwise
         stack = fm.stack_of(fleet, tenant)
         fm._emit(StackProgress(stack, "imperative", f"migrate {tenant}: {old} -> {revision}"))
         cp = checkpoint(

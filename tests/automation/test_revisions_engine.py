@@ -111,6 +111,7 @@ def test_migrations_run_once_per_revision_and_a_failing_canary_stops_the_rollout
     assert [_runs(fm, t) for t in tenants] == [{"r1": 1, "r2": 1}] * 3
     assert fm.fleet("free").app_revision == "r2"
     fm.up("free")
+    assert fm.rollout("free", "r2").migrated == tenants  # again: every tenant done, no run
     assert [_runs(fm, t) for t in tenants] == [{"r1": 1, "r2": 1}] * 3
 
     failed = fm.rollout("free", "r3", canary=1)
