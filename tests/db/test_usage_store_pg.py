@@ -116,3 +116,42 @@ def test_a_service_cycle_keeps_its_state_in_postgresql(
         finally:
             pg.close()
             neon.org("free").delete_project(pid)
+
+
+def test_the_usage_cycle_runs_as_a_periodic_job_on_the_queue(
+    migrated_url: str, metadata_emulator: Any, tmp_path: Path
+) -> None:
+    """Registered every 15 minutes; a deferred tick is run by a real procrastinate worker on
+    PostgreSQL and leaves its cycle and events in the PostgreSQL store."""
+    from procrastinate import App, PsycopgConnector
+
+    from neon_tenants.client import ClientConfig, NeonClient, NeonCredentials, ProjectCreate
+    from neon_tenants.client.models.projects import ProjectQuota, ProjectSettings
+    from neon_tenants.monitoring.jobs import USAGE_QUEUE, USAGE_TASK, register_usage_job
+    from tests.monitoring.test_watch_emulator import build, set_usage
+
+    creds = NeonCredentials.from_file(metadata_emulator.credentials_file)
+    with NeonClient(creds, ClientConfig(base_url=metadata_emulator.base_url)) as neon:
+        made = neon.org("free").create_project(ProjectCreate(
+            name="pgjob-t", settings=ProjectSettings(quota=ProjectQuota(
+                active_time_seconds=100))))
+        pid = made.project.id
+        try:
+            set_usage(metadata_emulator, pid, active_time_seconds=81)
+            ref = TenantRef(tenant="pgjob-t", tier="free", project_id=pid, org="free")
+            got: list[Event] = []
+            svc = build(metadata_emulator, tmp_path, [ref], [CallbackSink(got.append)])
+            pg = PostgresUsageStore(migrated_url)
+            svc.store = svc.poller.store = svc.dispatcher.store = pg
+            app = App(connector=PsycopgConnector(conninfo=migrated_url))
+            task = register_usage_job(app, svc.run_once)
+            periodic = app.periodic_registry.periodic_tasks[(USAGE_TASK, "usage-cycle")]
+            assert periodic.cron == "*/15 * * * *"
+            with app.open():
+                task.defer(timestamp=0)
+                app.run_worker(queues=[USAGE_QUEUE], wait=False, install_signal_handlers=False)
+            assert [(e.tenant, e.level) for e in got] == [("pgjob-t", "warning")]
+            assert pg.last_cycle() is not None and pg.last_cycle().readings == 1
+            pg.close()
+        finally:
+            neon.org("free").delete_project(pid)
