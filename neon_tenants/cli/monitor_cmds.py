@@ -224,6 +224,12 @@ def watch(
     policy = _policy(inactive_days, notice_days)
     out = Output(as_json)
     with _fleet(out) as fm:
+        from neon_tenants.monitoring.rules import check_tiers
+
+        try:
+            check_tiers(alert_rules, fm.catalog.tiers, str(rules or "rules"))
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
         service = _service(fm, out, as_json, config=config, rules=alert_rules,
                            store_dir=store_dir, cleanup=policy)  # fmt: skip
         try:

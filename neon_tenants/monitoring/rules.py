@@ -58,6 +58,15 @@ class AlertRules(BaseModel):
         return rules
 
 
+def check_tiers(rules: AlertRules, known: Iterable[str], source: str = "rules") -> None:
+    """Refuse rules for tiers the catalog does not have (a typo would silently never apply)."""
+    names = sorted(known)
+    for part, tiers in (("tiers", rules.tiers), ("suspended", rules.suspended)):
+        bad = sorted(set(tiers) - set(names))
+        if bad:
+            raise ValueError(f"{source}: {part}: unknown tier(s) {bad}; allowed: {names}")
+
+
 def _event(r: Reading, kind: EventKind, metric: str, level: Level | None, at: str,
            **detail: str) -> Event:
     limit = r.limits[metric]

@@ -103,3 +103,15 @@ def test_event_ids_are_stable_per_tenant_metric_level_and_period() -> None:
     c = events_for([later], AlertRules())
     assert [e.id for e in a] == [e.id for e in b]
     assert a[0].id != c[0].id
+
+
+def test_rules_for_a_tier_the_catalog_lacks_are_refused(tmp_path: Path) -> None:
+    from neon_tenants.catalog import load_catalog
+    from neon_tenants.monitoring.rules import check_tiers
+
+    path = tmp_path / "rules.yaml"
+    path.write_text("tiers:\n  gold:\n    '*': {warning: 0.5, critical: 0.6}\n")
+    with pytest.raises(ValueError, match=r"tiers: unknown tier\(s\) \['gold'\]; allowed: "
+                                         r"\['enterprise', 'free', 'pro'\]"):
+        check_tiers(AlertRules.load(path), load_catalog().tiers, str(path))
+    check_tiers(AlertRules(suspended={"pro": "raise_quota"}), load_catalog().tiers)
