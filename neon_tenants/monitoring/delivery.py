@@ -60,7 +60,7 @@ class DeliveryFailed(Exception):
 class WebhookConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    url: str
+    url: str = Field(repr=False)  # may carry a token in its path or query
     secret: SecretStr
     timeout_seconds: float = Field(default=10.0, gt=0)
     attempts: int = Field(default=5, ge=1)

@@ -205,7 +205,8 @@ def test_webhook_settings_come_from_env_or_a_file_and_never_print(tmp_path: Path
            "NEON_TENANTS_WEBHOOK_SECRET_FILE": str(secret_file)}
     config = WebhookConfig.from_env(env)
     assert config is not None and config.secret.get_secret_value() == "from-file"
-    assert "from-file" not in repr(config) and config.where == "https://hooks.example"
+    assert "from-file" not in repr(config) and "t0k3n" not in repr(config)
+    assert config.where == "https://hooks.example"
     with pytest.raises(ValueError, match="SECRET"):
         WebhookConfig.from_env({"NEON_TENANTS_WEBHOOK_URL": "https://hooks.example/x"})
     assert WebhookConfig.from_env({}) is None
