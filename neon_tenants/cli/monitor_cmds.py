@@ -196,7 +196,10 @@ def _service(fm: FleetManager, out: Output, as_json: bool, **kw: Any) -> UsageSe
                      f"{r.events} events, {r.webhook_failures} webhook failures, "
                      f"{r.duration_seconds:.1f}s")  # fmt: skip
 
-    return build_service(fm, on_cycle=show, **kw)
+    def failed(exc: Exception) -> None:
+        out.error(f"cycle failed, next one as scheduled: {exc}", kind=type(exc).__name__)
+
+    return build_service(fm, on_cycle=show, on_error=failed, **kw)
 
 
 @monitor_app.command()

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from neon_tenants.client.errors import NeonError
 from neon_tenants.monitoring.delivery import Dispatcher
 from neon_tenants.monitoring.models import CycleReport
 from neon_tenants.monitoring.poller import Poller
@@ -33,6 +34,7 @@ class UsageService:
         *,
         cleanup: CleanupStep | None = None,
         on_cycle: Callable[[CycleReport], None] | None = None,
+        on_error: Callable[[Exception], None] | None = None,
     ) -> None:
         self.poller = poller
         self.store = store
@@ -40,6 +42,7 @@ class UsageService:
         self.rules = rules or AlertRules()
         self.cleanup = cleanup
         self.on_cycle = on_cycle
+        self.on_error = on_error
 
     def run_once(self) -> CycleReport:
         readings, report = self.poller.cycle()
@@ -61,12 +64,20 @@ class UsageService:
         stop: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """Until `stop` is set (or `cycles` have run); waits are interruptible by `stop`."""
+        """Until `stop` is set (or `cycles` have run); waits are interruptible by `stop`. A
+        cycle that fails on the API (Neon down past the client's retries) is reported to
+        `on_error` and the service goes on with the next cycle: nothing was raised or
+        delivered from it, and the outbox keeps what an earlier cycle left."""
         halt = stop or threading.Event()
         done = 0
         while not halt.is_set():
             started = clock()
-            self.run_once()
+            try:
+                self.run_once()
+            except NeonError as exc:
+                if self.on_error is None:
+                    raise
+                self.on_error(exc)
             done += 1
             if cycles is not None and done >= cycles:
                 return

@@ -61,6 +61,7 @@ def build_service(
     webhook: WebhookConfig | None = None,
     cleanup: CleanupPolicy | None = None,
     on_cycle: Callable[[CycleReport], None] | None = None,
+    on_error: Callable[[Exception], None] | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> UsageService:
     """`cleanup` turns on inactive-tenant notices and deletes through `manager.delete`."""
@@ -83,4 +84,5 @@ def build_service(
     poller = Poller(client, transport, fleet_directory(manager), store, manager.catalog, cfg,
                     pacing=pacing)  # fmt: skip
     step = Cleanup(store, cleanup, manager.delete, now=now) if cleanup is not None else None
-    return UsageService(poller, store, dispatcher, rules, cleanup=step, on_cycle=on_cycle)
+    return UsageService(poller, store, dispatcher, rules, cleanup=step, on_cycle=on_cycle,
+                        on_error=on_error)

@@ -291,3 +291,22 @@ def test_metrics_endpoint_shows_ratios_thresholds_and_the_last_cycle(
     assert 'neon_tenants_poll_requests{route="GET /projects"}' in text
     assert "neon_tenants_poll_cycle_duration_seconds " in text
     assert "neon_tenants_webhook_failures_total 0.0" in text
+
+
+def test_a_cycle_that_fails_on_the_api_is_reported_and_the_service_goes_on(
+    metadata_emulator: Any, free_tenant: TenantRef, tmp_path: Path
+) -> None:
+    set_usage(metadata_emulator, free_tenant.project_id, active_time_seconds=900)
+    got: list[Event] = []
+    errors: list[Exception] = []
+    svc = build(metadata_emulator, tmp_path, [free_tenant], [CallbackSink(got.append)])
+    svc.on_error = errors.append
+    svc.poller.config = PollerConfig(interval_seconds=900)
+    metadata_emulator.admin("PUT", "faults", json={"faults": [
+        {"route": "GET /projects", "error_rate": 1.0, "status": 500, "times": 1}]})
+    try:
+        svc.run(cycles=2, clock=iter([0.0, 1.0e9, 1.0e9, 2.0e9]).__next__)
+    finally:
+        metadata_emulator.admin("PUT", "faults", json={"faults": []})
+    assert len(errors) == 1 and "500" in str(errors[0])
+    assert [(e.metric, e.level) for e in got] == [("active_time_seconds", "warning")]
