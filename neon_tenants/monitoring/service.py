@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from neon_tenants.automation._errors import FleetError
 from neon_tenants.client.errors import NeonError
 from neon_tenants.monitoring.delivery import Dispatcher
 from neon_tenants.monitoring.models import CycleReport
@@ -65,16 +66,16 @@ class UsageService:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Until `stop` is set (or `cycles` have run); waits are interruptible by `stop`. A
-        cycle that fails on the API (Neon down past the client's retries) is reported to
-        `on_error` and the service goes on with the next cycle: nothing was raised or
-        delivered from it, and the outbox keeps what an earlier cycle left."""
+        cycle that fails on the API (Neon down past the client's retries) or on reading the
+        fleet (engine, state backend) is reported to `on_error` and the service goes on with
+        the next cycle; events it had already raised stay in the outbox until delivered."""
         halt = stop or threading.Event()
         done = 0
         while not halt.is_set():
             started = clock()
             try:
                 self.run_once()
-            except NeonError as exc:
+            except (NeonError, FleetError) as exc:  # Neon, or the fleet's engine/state
                 if self.on_error is None:
                     raise
                 self.on_error(exc)
