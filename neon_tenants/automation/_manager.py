@@ -218,9 +218,21 @@ class FleetManager(QueuedOps):
         why.
 
         PostgreSQL mode: the row is marked for removal and the shard's run queued; this
-        waits for it (the worker's run deletes the project, then the row)."""
+        waits for it (the worker's run deletes the project, then the row).
+
+        A rerun after a crash between the fleet write and the `up` finds the tenant in no
+        fleet but still in its stack: it finishes the delete (issue 14)."""
         if self.queue is not None:
             self._remove_queued(tenant)
+            return
+        if self.locate(tenant) is None:
+            tier = self._left_in_a_stack(tenant)
+            if tier is None:
+                raise TenantNotFound(f"tenant {tenant!r} is in no fleet")
+            stack = self.stack_of(self.fleet(tier), tenant)
+            with shard_lock(self.lock_dir, stack):
+                self._emit(StackProgress(stack, "imperative", f"finish deleting {tenant}"))
+                self._up(tier, tenant)
             return
         fleet, spec = self._require(tenant)
         if spec.protected:
@@ -270,6 +282,14 @@ class FleetManager(QueuedOps):
         """Migrate a tier's tenants to `revision`: canaries first, then shard by shard;
         stops at the first failure (that tenant rolled back, the rest left as they were)."""
         return _revisions.rollout(self, tier, revision, canary=canary)
+
+    def _left_in_a_stack(self, tenant: str) -> str | None:
+        """The tier whose stack still has outputs for a tenant no fleet lists, if any."""
+        for tier in self.tiers_on_disk():
+            fleet = self.fleet(tier)
+            if self._outputs(self.stack_of(fleet, tenant)).get(tenant):
+                return tier
+        return None
 
     def archives(self, tenant: str) -> list[Path]:
         """The tenant's archive manifests (oldest first), also after it was deleted."""
@@ -348,7 +368,9 @@ class FleetManager(QueuedOps):
         org = self.catalog.orgs.get(tier.org)
         cap = min(tier.snapshot_cap, org.max_snapshots) if org else tier.snapshot_cap
         if any(s.name == name for s in spec.snapshots):
-            return self.show(tenant)
+            # declared already, but a run killed between the fleet write and its `up` never
+            # made it: `up` again (a no-op when it exists) instead of trusting the fleet file
+            return self._change(tenant, lambda s: s)
         keep = list(spec.snapshots)
         while len(keep) + 1 > cap:
             victim = next((s for s in keep if not s.pinned), None)

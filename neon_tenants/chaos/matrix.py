@@ -36,6 +36,13 @@ from neon_tenants.chaos.driver import manager
 from neon_tenants.fleet import FleetSpec, TenantSpec, save_fleet
 
 MAX_RERUNS = 3
+# seconds after the driver starts (Python start-up ~1 s included) in which kill -9 lands
+KILL_WINDOW = {
+    "shard_up": (2.0, 9.0),
+    "undo": (1.0, 3.0),
+    "snapshot": (1.0, 4.0),
+    "delete": (1.0, 4.0),
+}
 RUN_TIMEOUT = 300.0
 SHARD_TENANTS = 20
 
@@ -93,6 +100,7 @@ class CaseResult:
     audit_problems: list[str] = field(default_factory=list)
     check_failures: list[str] = field(default_factory=list)
     seconds_to_converge: float = 0.0
+    unexpected_errors: int = 0
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -103,6 +111,7 @@ class CaseResult:
             and not (self.duplicates or self.orphans or self.lost or self.plaintext_secrets)
             and self.audit_consistent
             and not self.check_failures
+            and not self.unexpected_errors
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -249,7 +258,7 @@ def run_case(case: Case, seed: int, work: Path | None = None) -> CaseResult:
         emu.faults(PROFILES[case.profile])
         kill_after = None
         if case.profile == "kill9":
-            kill_after = rng.uniform(2.0, 9.0) if case.op == "shard_up" else rng.uniform(0.8, 4.0)
+            kill_after = rng.uniform(*KILL_WINDOW.get(case.op, (1.5, 6.0)))
         restarter: threading.Timer | None = None
         if case.profile == "restart":
 
@@ -271,11 +280,13 @@ def run_case(case: Case, seed: int, work: Path | None = None) -> CaseResult:
             result.first_run_ok = code == 0
             if code != 0 and err:
                 result.errors.append(err)
+            result.unexpected_errors += code == 2  # not a FleetError: nothing says what to do
             while code != 0 and result.reruns < MAX_RERUNS:
                 result.reruns += 1
                 code, _, err = _drive(root, env, case, arg, None)
                 if code != 0 and err:
                     result.errors.append(err)
+                result.unexpected_errors += code == 2
         result.converged = code == 0
         result.seconds_to_converge = round(time.monotonic() - start, 1)
         emu.faults([])
@@ -376,7 +387,7 @@ def _op_checks(case: Case, client: Any, conns: dict[str, Any], where: dict[str, 
 
 
 def cases(profile: str) -> list[Case]:
-    """`short`: each fault profile at least once and three kill -9 points (make test);
+    """`short`: each fault profile at least once and four kill -9 points (make test);
     `full`: every operation under every profile (make chaos)."""
     if profile == "short":
         return [
@@ -386,6 +397,7 @@ def cases(profile: str) -> list[Case]:
             Case("dev_branch", "latency"),
             Case("delete", "restart"),
             Case("provision", "kill9"),
+            Case("snapshot", "kill9"),
             Case("downgrade", "kill9"),
             Case("shard_up", "kill9"),
         ]

@@ -19,6 +19,7 @@ _COLUMNS = (
     "lost",
     "plaintext",
     "audit",
+    "non-FleetError",
     "converge s",
     "clean",
 )
@@ -69,12 +70,13 @@ def render(results: list[CaseResult], *, seed: int, profile: str, commit_id: str
         f"run: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- {clean}/{len(results)} cases clean (converged within 2 reruns, no duplicate, "
         "orphan or lost tenant, no plaintext secret in state, `audit` consistent, the "
-        "operation's result read back from Neon)",
+        "operation's result read back from Neon, every failure a `FleetError`)",
         f"- totals: {totals['duplicates']} duplicate projects, {totals['orphans']} orphans, "
         f"{totals['lost']} lost tenants, {totals['plaintext']} state files with a plaintext "
         "secret",
         "",
-        "Fault profiles (emulator, metadata compute; each case has its own emulator and state):",
+        "Fault profiles (emulator, metadata compute: no database behind branches, so the "
+        "archive-before-delete step is off; each case has its own emulator and state):",
         "`errors` 10 % 503 + 5 % 429 on every route; `locked` 423 windows of 1-2 s every 1-3 s "
         "on every project; `drop` act-then-drop on every create and on transfer; `latency` "
         "500 ms on every request; `restart` the emulator restarts once during the run; "
@@ -98,6 +100,7 @@ def render(results: list[CaseResult], *, seed: int, profile: str, commit_id: str
             str(r.lost),
             str(r.plaintext_secrets),
             audit,
+            str(r.unexpected_errors),
             f"{r.seconds_to_converge:.1f}",
             "yes" if r.clean else "NO",
         )
