@@ -7,7 +7,9 @@ PgBouncer. PgBouncer offers no SCRAM-SHA-256-PLUS to clients at all (pgbouncer/p
 and a backend behind a unix socket cannot bind to a TLS channel it never saw. So, as Neon's
 own proxy does, the emulator's proxy is the SCRAM server for the client (advertising
 SCRAM-SHA-256-PLUS with tls-server-end-point binding to the certificate it presented), then
-logs in upstream with the role's password as an ordinary SCRAM client (_scram.py).
+logs in upstream as an ordinary SCRAM client (_scram.py): with the role's password when the
+control plane made the role, else (a role made in SQL, direct address) with the ClientKey
+the client just proved against the verifier read from pg_authid (SCRAM pass-through).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import struct
 
-from ._scram import ScramClient, ScramError, ScramServer
+from ._scram import ScramClient, ScramError, ScramServer, Secret
 
 _AUTH_OK, _AUTH_CLEARTEXT, _AUTH_SASL, _AUTH_SASL_CONTINUE, _AUTH_SASL_FINAL = 0, 3, 10, 11, 12
 PLUS, PLAIN = "SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"
@@ -72,17 +74,18 @@ async def _client_says(reader: asyncio.StreamReader) -> bytes:
 
 
 async def authenticate_client(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, user: str, password: str,
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, user: str, secret: Secret,
     end_point_hash: bytes,
-) -> bytes:
+) -> tuple[bytes, bytes]:
     """SCRAM server side over TLS; returns the server-final message to send once the
-    upstream login succeeded. Raises AuthFailed on a wrong proof or a downgrade."""
+    upstream login succeeded, and the ClientKey the client proved. Raises AuthFailed on a
+    wrong proof or a downgrade."""
     writer.write(auth(_AUTH_SASL, f"{PLUS}\0{PLAIN}\0\0".encode()))
     await writer.drain()
     name, client_first = _initial_response(await _client_says(reader))
     if name not in (PLUS, PLAIN):
         raise AuthFailed(f"unsupported SASL mechanism {name!r}")
-    server = ScramServer(password, cbind=end_point_hash, plus=name == PLUS)
+    server = ScramServer(secret, cbind=end_point_hash, plus=name == PLUS)
     try:
         first = server.first(client_first.decode())
         writer.write(auth(_AUTH_SASL_CONTINUE, first.encode()))
@@ -90,13 +93,16 @@ async def authenticate_client(
         final = server.final((await _client_says(reader)).decode())
     except (ScramError, UnicodeDecodeError) as exc:
         raise AuthFailed(f'password authentication failed for user "{user}"') from exc
-    return final.encode()
+    assert server.client_key is not None
+    return final.encode(), server.client_key
 
 
 async def login_upstream(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, startup: bytes, password: str,
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, startup: bytes,
+    credential: str | Secret,
 ) -> None:
-    """Send the startup packet and answer the server's authentication until AuthenticationOk.
+    """Send the startup packet and answer the server's authentication until AuthenticationOk:
+    with the password, or with a proved Secret (the server must hold that same verifier).
 
     Raises UpstreamRefused (with the server's ErrorResponse when it sent one)."""
     writer.write(startup)
@@ -113,10 +119,10 @@ async def login_upstream(
         try:
             if code == _AUTH_OK:
                 return
-            if code == _AUTH_CLEARTEXT:
-                writer.write(message(b"p", password.encode() + b"\0"))
+            if code == _AUTH_CLEARTEXT and isinstance(credential, str):
+                writer.write(message(b"p", credential.encode() + b"\0"))
             elif code == _AUTH_SASL and PLAIN.encode() in data.split(b"\0"):
-                client = ScramClient(password)
+                client = ScramClient(credential)
                 first = client.first().encode()
                 writer.write(message(b"p", PLAIN.encode() + b"\0"
                                      + struct.pack("!i", len(first)) + first))

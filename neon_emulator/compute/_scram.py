@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import os
+from dataclasses import dataclass
 from functools import lru_cache
 
 ITERATIONS = 4096
@@ -70,6 +71,40 @@ def _sign(key: bytes, message: str) -> bytes:
     return hmac.new(key, message.encode(), hashlib.sha256).digest()
 
 
+@dataclass(frozen=True)
+class Secret:
+    """What a SCRAM server needs (a pg_authid verifier's parts). `client_key` is known only
+    after a client proved it: then the proxy can log in upstream with the same verifier
+    without ever having the password (SCRAM pass-through, as PgBouncer does)."""
+
+    salt: bytes
+    iterations: int
+    stored_key: bytes
+    server_key: bytes
+    client_key: bytes | None = None
+
+    @classmethod
+    def from_password(cls, password: str) -> Secret:
+        salt = _server_salt(password)
+        client_key, stored, server = _keys(password, salt, ITERATIONS)
+        return cls(salt, ITERATIONS, stored, server, client_key)
+
+    @classmethod
+    def from_verifier(cls, text: str) -> Secret | None:
+        """`SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`, else None."""
+        try:
+            mech, rest = text.split("$", 1)
+            head, keys = rest.split("$", 1)
+            iterations, salt = head.split(":", 1)
+            stored, server = keys.split(":", 1)
+            if mech != "SCRAM-SHA-256":
+                return None
+            return cls(base64.b64decode(salt), int(iterations), base64.b64decode(stored),
+                       base64.b64decode(server))
+        except (ValueError, TypeError):
+            return None
+
+
 @lru_cache(maxsize=1024)
 def _server_salt(password: str) -> bytes:
     """One salt per password for this process, as a stored verifier has one per role (the
@@ -82,15 +117,15 @@ class ScramServer:
     this connection presented (None without TLS); `plus`: the client chose the -PLUS
     mechanism."""
 
-    def __init__(self, password: str, *, cbind: bytes | None, plus: bool) -> None:
-        self._password = password
+    def __init__(self, secret: Secret, *, cbind: bytes | None, plus: bool) -> None:
+        self._secret = secret
+        self.client_key: bytes | None = None  # set once the client proved it
         self._cbind = cbind
         self._plus = plus
         self._nonce = ""
         self._header = ""
         self._first = ""
         self._bare = ""
-        self._stored = self._server_key = b""
 
     def first(self, client_first: str) -> str:
         flag = client_first[:1]
@@ -110,10 +145,9 @@ class ScramServer:
         client_nonce = _attrs(self._bare).get("r", "")
         if not client_nonce:
             raise ScramError("missing client nonce")
-        salt = _server_salt(self._password)
-        _, self._stored, self._server_key = _keys(self._password, salt, ITERATIONS)
+        secret = self._secret
         self._nonce = client_nonce + _b64(os.urandom(18))
-        self._first = f"r={self._nonce},s={_b64(salt)},i={ITERATIONS}"
+        self._first = f"r={self._nonce},s={_b64(secret.salt)},i={secret.iterations}"
         return self._first
 
     def final(self, client_final: str) -> str:
@@ -130,20 +164,23 @@ class ScramServer:
             proof = base64.b64decode(proof_b64, validate=True)
         except ValueError as exc:
             raise ScramError("malformed proof") from exc
-        signature = _sign(self._stored, auth)
+        signature = _sign(self._secret.stored_key, auth)
         if len(proof) != len(signature):
             raise ScramError("malformed proof")
         client_key = bytes(a ^ b for a, b in zip(proof, signature, strict=True))
-        if not hmac.compare_digest(hashlib.sha256(client_key).digest(), self._stored):
+        if not hmac.compare_digest(hashlib.sha256(client_key).digest(), self._secret.stored_key):
             raise ScramError("wrong password")
-        return "v=" + _b64(_sign(self._server_key, auth))
+        self.client_key = client_key
+        return "v=" + _b64(_sign(self._secret.server_key, auth))
 
 
 class ScramClient:
-    """One client-side exchange without channel binding (upstream is a unix socket)."""
+    """One client-side exchange without channel binding (upstream is a unix socket), from
+    the password, or from a Secret whose client_key a client proved (then the server must
+    use the same verifier: same salt and iterations)."""
 
-    def __init__(self, password: str) -> None:
-        self._password = password
+    def __init__(self, credential: str | Secret) -> None:
+        self._credential = credential
         self._nonce = _b64(os.urandom(18))
         self._bare = f"n=,r={self._nonce}"
         self._verify = ""
@@ -156,8 +193,15 @@ class ScramClient:
         nonce, salt, iterations = attrs.get("r", ""), attrs.get("s", ""), attrs.get("i", "")
         if not nonce.startswith(self._nonce) or not salt or not iterations.isdigit():
             raise ScramError("malformed server-first message")
-        client_key, stored, server_key = _keys(self._password, base64.b64decode(salt),
-                                               int(iterations))
+        raw_salt = base64.b64decode(salt)
+        cred = self._credential
+        if isinstance(cred, str):
+            client_key, stored, server_key = _keys(cred, raw_salt, int(iterations))
+        elif cred.client_key is None or (cred.salt, cred.iterations) != (raw_salt,
+                                                                         int(iterations)):
+            raise ScramError("the server's verifier is not the one the client proved")
+        else:
+            client_key, stored, server_key = cred.client_key, cred.stored_key, cred.server_key
         head = f"c=biws,r={nonce}"
         auth = f"{self._bare},{server_first},{head}"
         proof = bytes(a ^ b for a, b in zip(client_key, _sign(stored, auth), strict=True))

@@ -14,6 +14,7 @@ import contextlib
 import threading
 import time
 
+from ._scram import Secret
 from .backend import BranchUsage, QuotaPolicy
 from .runtime import Runtime
 from .state import BranchState, EndpointState
@@ -35,6 +36,10 @@ class _Route:
 
     def password(self, user: str) -> str | None:
         return self.runtime.role_password(self.ep, user)
+
+    def verifier(self, user: str) -> Secret | None:
+        # PgBouncer knows only the control plane's roles (its auth file): no pass-through
+        return None if self.pooled else self.runtime.role_verifier(self.ep, user)
 
     @property
     def read_only(self) -> bool:

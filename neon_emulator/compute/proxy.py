@@ -19,10 +19,11 @@ import ssl
 import struct
 import threading
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from . import _pgwire
+from ._scram import Secret
 from .backend import ComputeError
 from .tls import Identity
 
@@ -50,6 +51,11 @@ class Route(Protocol):
 
     def password(self, user: str) -> str | None:
         """The role's password if the emulator knows it (then the proxy authenticates)."""
+        ...
+
+    def verifier(self, user: str) -> Secret | None:
+        """Blocking: the role's SCRAM verifier from the running server (roles made in SQL),
+        or None (then the server's own authentication is relayed)."""
         ...
 
     def resolve(self) -> str:
@@ -228,21 +234,26 @@ class Proxy:
             hello = Hello(hello.code, _with_option(hello.body, READ_ONLY_OPTION), hello.tls)
         user = _pgwire.startup_params(hello.body).get("user", "") if (
             hello.code == _PROTOCOL_3) else ""
-        password = route.password(user) if hello.tls and user else None
         identity = route.identity
-        if password is None or identity is None:
-            up_writer.write(hello.packet)  # plaintext, or a role only the server knows
+        password = route.password(user) if hello.tls and user else None
+        secret = Secret.from_password(password) if password is not None else None
+        if secret is None and hello.tls and user and identity is not None:
+            secret = await asyncio.to_thread(route.verifier, user)  # a role made in SQL
+        if secret is None or identity is None:
+            up_writer.write(hello.packet)  # plaintext, or no SCRAM verifier: the server asks
             await up_writer.drain()
             return
         try:
-            final = await _pgwire.authenticate_client(reader, writer, user, password,
-                                                      identity.end_point_hash)
+            final, client_key = await _pgwire.authenticate_client(
+                reader, writer, user, secret, identity.end_point_hash)
         except _pgwire.AuthFailed as exc:
             up_writer.close()
             await _fail(writer, str(exc), "28P01")
             raise ConnectionError("client authentication failed") from exc
         try:
-            await _pgwire.login_upstream(up_reader, up_writer, hello.packet, password)
+            await _pgwire.login_upstream(
+                up_reader, up_writer, hello.packet,
+                password if password is not None else replace(secret, client_key=client_key))
         except _pgwire.UpstreamRefused as exc:
             up_writer.close()
             if exc.raw:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _proc, tls
+from ._scram import Secret
 from .backend import ComputeError, QuotaPolicy
 from .cluster import Cluster, reap_orphans
 from .layout import Backup, BranchMeta, Layout, lsn_to_int
@@ -312,6 +313,19 @@ class Runtime:
     def role_password(self, ep: EndpointState, user: str) -> str | None:
         """The password the emulator gave this role on the endpoint's branch (proxy auth)."""
         return self.branch(ep.project_id, ep.branch_id).meta.roles.get(user)
+
+    def role_verifier(self, ep: EndpointState, user: str) -> Secret | None:
+        """A login role's SCRAM verifier from the endpoint's running cluster (pg_authid)."""
+        cluster = self.branch(ep.project_id, ep.branch_id).cluster
+        if cluster is None or not cluster.running:
+            return None
+        try:
+            with cluster.admin() as conn:
+                row = conn.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s "
+                                   "AND rolcanlogin", (user,)).fetchone()
+        except ComputeError:
+            return None
+        return Secret.from_verifier(row[0]) if row and row[0] else None
 
     def refresh_poolers(self, br: BranchState) -> None:
         for ep in self.endpoints_of(br.project_id, br.branch_id):

@@ -178,21 +178,26 @@ def test_node_postgres_channel_binding_verified_ca_wakes_suspended(emu, project)
     assert wrong.returncode != 0 and "certificate" in wrong.stderr
 
 
-def test_sql_created_role_is_relayed_without_binding(project):
-    """A role made in SQL is unknown to the control plane: the proxy relays PostgreSQL's own
-    SCRAM (TLS still on), so channel_binding=require cannot be met for it."""
+def test_sql_created_role_binds_through_scram_pass_through(project):
+    """A role made in SQL is unknown to the control plane: the proxy checks the client's proof
+    against the verifier in pg_authid (channel-bound) and logs in upstream with the ClientKey
+    it proved, so channel_binding=require works for it too, and a password changed in SQL
+    takes effect at once."""
     uri = _uris(project)[0]
     with psycopg.connect(uri, connect_timeout=30, autocommit=True) as conn:
         conn.execute("DROP ROLE IF EXISTS sqlrole")
         conn.execute("CREATE ROLE sqlrole LOGIN PASSWORD 'sql-Pw-1'")
     password = project["connection_uris"][0]["connection_parameters"]["password"]
     mine = uri.replace(f"neondb_owner:{password}", "sqlrole:sql-Pw-1")
-    prefer = mine.replace("channel_binding=require", "channel_binding=prefer")
-    with psycopg.connect(prefer, connect_timeout=30) as conn:
+    with psycopg.connect(mine, connect_timeout=30) as conn:
         assert conn.pgconn.ssl_in_use
         assert conn.execute("SELECT current_user").fetchone() == ("sqlrole",)
-    with pytest.raises(psycopg.OperationalError, match="channel binding"):
+        conn.execute("ALTER ROLE sqlrole PASSWORD 'sql-Pw-2'")
+        conn.commit()
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
         psycopg.connect(mine, connect_timeout=30)
+    with psycopg.connect(mine.replace("sql-Pw-1", "sql-Pw-2"), connect_timeout=30) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == ("sqlrole",)
 
 
 def test_ca_generated_once_per_data_dir(emu):
