@@ -2,8 +2,9 @@
 
 Run by the language host's exec shim with runpy as a script, hence absolute imports.
 Stack config (`stacks/Pulumi.<stack>.yaml`): `neon-tenants:tier`, `neon-tenants:fleetFile`,
-optional `neon-tenants:shards` (must agree with the fleet file, else tenants of other shards
-would be deleted) and `neon-tenants:shard` (default: parsed from the stack name).
+`neon-tenants:catalogFile` (the tiers, see catalog/source.py), optional `neon-tenants:shards`
+(must agree with the fleet file, else tenants of other shards would be deleted) and
+`neon-tenants:shard` (default: parsed from the stack name).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import pulumi
 
 from neon_tenants.archive.resource import settings_from_env
-from neon_tenants.catalog import load_catalog
+from neon_tenants.catalog import stack_catalog
 from neon_tenants.fleet.program import build_program
 from neon_tenants.fleet.sharding import parse_stack_name
 from neon_tenants.fleet.spec import load_fleet
@@ -52,8 +53,9 @@ def main() -> None:
     shard = config.get_int("shard")
     if shard is None:
         shard = ref.shard
-    tiers_file = config.get("tiersFile")
-    catalog = load_catalog(Path(tiers_file) if tiers_file else None)
+    # the one catalog loader FleetManager uses too; relative paths from the project root
+    stacks_dir = Path(pulumi.get_root_directory()) / "stacks"
+    catalog = stack_catalog(stacks_dir, config.get("catalogFile") or "")
     # the same archive step FleetManager declares (same env, same default dir), so infra
     # teams' `pulumi up` and the backend see no drift in each other's stacks
     archive = settings_from_env(Path(pulumi.get_root_directory()), os.environ)

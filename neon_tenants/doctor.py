@@ -203,10 +203,9 @@ def _server_majors(p: Paths) -> list[tuple[int, str]]:
     host = urlsplit(base).hostname if base else None
     if base is None or host in ("localhost", "::1") or (host or "").startswith("127."):
         return [(m, "the emulator") for m in local_server_majors()]
-    from neon_tenants.catalog import load_catalog
+    from neon_tenants.catalog import stack_catalog
 
-    tiers_yaml = p.repo_root / "stacks" / "tiers.yaml"
-    catalog = load_catalog(tiers_yaml if tiers_yaml.exists() else None)
+    catalog = stack_catalog(p.repo_root / "stacks")
     return sorted({(t.pg_version, f"tier {t.name} (Neon)") for t in catalog.tiers.values()})
 
 

@@ -14,6 +14,7 @@ from neon_tenants.automation._errors import (
     StackNotFound,
     TenantConflict,
     TenantNotFound,
+    TransferBlocked,
     WaitTimeout,
     translate,
 )
@@ -25,11 +26,19 @@ from neon_tenants.automation.events import (
     ResourceStep,
     StackProgress,
 )
-from neon_tenants.automation.models import RestoreResult, TenantConnection, TenantStatus, Usage
+from neon_tenants.automation.models import (
+    BranchConnection,
+    NeonAuthKeys,
+    RestoreResult,
+    TenantConnection,
+    TenantStatus,
+    Usage,
+)
 from neon_tenants.automation.preview import FleetDiff, fleet_diff, render_markdown
 
 __all__ = [
     "ArchiveFailed",
+    "BranchConnection",
     "DeploymentFailed",
     "EngineUnavailable",
     "FleetDiff",
@@ -37,6 +46,7 @@ __all__ = [
     "FleetManager",
     "InvalidRequest",
     "LimitsExceeded",
+    "NeonAuthKeys",
     "NeonUnavailable",
     "ProgressCallback",
     "ProgressEvent",
@@ -51,6 +61,7 @@ __all__ = [
     "TenantConnection",
     "TenantNotFound",
     "TenantStatus",
+    "TransferBlocked",
     "Usage",
     "WaitTimeout",
     "fleet_diff",

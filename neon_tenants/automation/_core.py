@@ -1,50 +1,45 @@
-"""FleetManager's plumbing: fleet files, locks, the engine, outputs (one shard at a time).
+"""FleetManager's wiring: the catalog, the fleet store, the shard runner, the Neon client.
 
-Kept apart from `_manager.py` (the API the backend calls) so each module has one job;
-see `_manager.py` for the design of tier moves and why every call touches one shard.
+The operations (`_manager.py`) are written against three parts given to them here, each
+with one job (STYLE.md review step 2): the fleet **store** (`_store.py`, per tenant), the
+**shard runner** (`_runner.py`, engine operations on one stack) and the Neon client for the
+imperative steps. A tenant's place is resolved once into a `Placement` and passed down.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+
+from pydantic import BaseModel
 
 from neon_tenants.automation._backend_locks import BackendLock
 from neon_tenants.automation._errors import (
-    FleetError,
     InvalidRequest,
     TenantNotFound,
     translate,
 )
-from neon_tenants.automation._locks import retry_concurrent, shard_lock
+from neon_tenants.automation._locks import shard_lock
+from neon_tenants.automation._runner import ShardRunner, guard
+from neon_tenants.automation._store import FileFleetStore, FleetStore, Placement
 from neon_tenants.automation._workspace import Engine, engine_env
-from neon_tenants.automation.events import (
-    ProgressCallback,
-    ProgressEvent,
-    StackProgress,
-    from_engine_event,
-)
+from neon_tenants.automation.events import ProgressCallback, ProgressEvent, StackProgress
 from neon_tenants.automation.models import TenantConnection
-from neon_tenants.fleet.program import build_program
-from neon_tenants.fleet.sharding import shard_for, stack_name
-from neon_tenants.fleet.spec import (
-    FleetSpec,
-    TenantSpec,
-    load_fleet,
-    save_fleet,
-)
+from neon_tenants.fleet.spec import FleetSpec
+from neon_tenants.tenant import TenantInvalid, TenantSpec, require_valid
+
+M = TypeVar("M", bound=BaseModel)
 
 if TYPE_CHECKING:
     from neon_tenants.archive import ArchiveSettings
-    from neon_tenants.catalog import Catalog, Tier
+    from neon_tenants.catalog import Catalog, Limits, Tier
     from neon_tenants.client import NeonClient
 
 
 class FleetCore:
-    """Shared state and the one-shard primitives FleetManager's operations are built from."""
+    """Shared state and the helpers FleetManager's operations are built from."""
 
     def __init__(
         self,
@@ -59,6 +54,7 @@ class FleetCore:
         on_event: ProgressCallback | None = None,
         default_shards: Mapping[str, int] | None = None,
         archive: ArchiveSettings | bool = True,
+        store: FleetStore | None = None,
     ) -> None:
         self.stacks_dir = Path(stacks_dir)
         self.work_dir = Path(work_dir) if work_dir else self.stacks_dir.parent
@@ -83,6 +79,12 @@ class FleetCore:
         self._engine: Engine | None = None
         self.archive = self._archive_settings(archive)
         self._init_lock = threading.Lock()
+        self.store: FleetStore = store or FileFleetStore(
+            self.stacks_dir, self.lock_dir, self.default_shards
+        )
+        self.runner = ShardRunner(
+            lambda: self.engine, lambda: self.catalog, self.store, self._emit, self.archive
+        )
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -101,11 +103,12 @@ class FleetCore:
 
     @property
     def catalog(self) -> Catalog:
+        """The same catalog `pulumi up -s <tier>` loads (catalog/source.py)."""
         if self._catalog is None:
-            from neon_tenants.catalog import load_catalog
+            from neon_tenants.catalog import stack_catalog
 
-            tiers = self.stacks_dir / "tiers.yaml"
-            self._catalog = load_catalog(tiers if tiers.exists() else None)
+            with guard():
+                self._catalog = stack_catalog(self.stacks_dir)
         return self._catalog
 
     @property
@@ -157,41 +160,52 @@ class FleetCore:
         if self.on_event is not None:
             self.on_event(event)
 
+    # -- tiers, fleets, placements -----------------------------------------------------------
+
     def _tier(self, name: str) -> Tier:
         tier = self.catalog.tiers.get(name)
         if tier is None:
             known = ", ".join(sorted(self.catalog.tiers))
-            raise InvalidRequest(f"unknown tier {name!r}; known tiers: {known}")
+            raise InvalidRequest(f"tier: unknown tier {name!r}; allowed: {known}", field="tier")
         return tier
+
+    def _limits(self, tier: Tier) -> Limits:
+        from neon_tenants.catalog import Limits
+
+        return Limits.of(tier, self.catalog.org_limits(tier))
 
     def fleet_path(self, tier: str) -> Path:
         return self.stacks_dir / "fleets" / f"{tier}.yaml"
 
     def fleet(self, tier: str) -> FleetSpec:
         self._tier(tier)
-        return load_fleet(self.fleet_path(tier), tier=tier, shards=self.default_shards.get(tier, 1))
+        with guard():
+            return self.store.load(tier)
 
-    def _edit_fleet(self, tier: str, edit: Callable[[FleetSpec], FleetSpec]) -> FleetSpec:
-        with shard_lock(self.lock_dir, f"fleet-{tier}"):
-            before = self.fleet(tier)
-            after = edit(before)
-            if after != before:
-                save_fleet(self.fleet_path(tier), after)
-        return after
+    def placement(self, tier: str, tenant: str) -> Placement:
+        self._tier(tier)
+        with guard():
+            return self.store.placement(tier, tenant)
+
+    def _placements(self, tenant: str) -> list[tuple[Placement, TenantSpec]]:
+        """Where the tenant is listed: one placement, or two while a move is unfinished."""
+        with guard():
+            found = self.store.locate(tenant)
+        return [(p, s) for p, s in found if p.tier in self.catalog.tiers]
+
+    def _where(self, tenant: str) -> tuple[Placement, TenantSpec]:
+        found = self._placements(tenant)
+        if not found:
+            raise TenantNotFound(f"tenant {tenant!r} is in no fleet")
+        return found[0]
 
     def locate_all(self, tenant: str) -> list[tuple[FleetSpec, TenantSpec]]:
         """Every tier fleet listing the tenant: one, or two while a move is unfinished."""
-        found: list[tuple[FleetSpec, TenantSpec]] = []
-        for tier in sorted(self.catalog.tiers):
-            if self.fleet_path(tier).exists():
-                fleet = self.fleet(tier)
-                spec = fleet.get(tenant)
-                if spec is not None:
-                    found.append((fleet, spec))
-        return found
+        with guard():
+            return [(self.store.load(p.tier), s) for p, s in self._placements(tenant)]
 
     def locate(self, tenant: str) -> tuple[FleetSpec, TenantSpec] | None:
-        """Which tier's fleet lists the tenant (fleet files are the source of truth)."""
+        """Which tier's fleet lists the tenant (the store is the source of truth)."""
         found = self.locate_all(tenant)
         return found[0] if found else None
 
@@ -201,86 +215,114 @@ class FleetCore:
             raise TenantNotFound(f"tenant {tenant!r} is in no fleet")
         return found
 
-    @staticmethod
-    def stack_of(fleet: FleetSpec, tenant: str) -> str:
-        return stack_name(fleet.tier, shard_for(fleet, tenant), fleet.shards)
+    def _edit_fleet(self, tier: str, edit: Callable[[FleetSpec], FleetSpec]) -> FleetSpec:
+        """A whole-fleet edit (fleet-level fields such as the app revision), atomic in the
+        store; tenant edits go through `store.put`/`store.delete` instead."""
+        editor = getattr(self.store, "edit", None)
+        if editor is None:
+            raise InvalidRequest(f"the fleet store cannot edit tier {tier}'s fleet as a whole")
+        with guard():
+            result: FleetSpec = editor(tier, edit)
+        return result
 
-    @contextmanager
-    def _guard(self, stack: str | None = None) -> Iterator[None]:
-        try:
-            yield
-        except FleetError:
-            raise
-        except Exception as exc:
-            raise translate(exc, stack=stack) from exc
+    def stack_of(self, fleet: FleetSpec | Placement, tenant: str) -> str:
+        if isinstance(fleet, Placement):
+            return fleet.stack
+        return Placement.of(fleet.tier, fleet.shards, tenant).stack
+
+    # -- the old core's entry points, kept for code written against them (audit) ----------
+
+    def _guard(self, stack: str | None = None) -> Any:
+        return guard(stack)
 
     def _up(
         self, tier: str, tenant: str | None = None, shard: int | None = None,
         first_attempt: frozenset[str] = frozenset(),
     ) -> dict[str, Any]:
-        """`up` one shard from the fleet file as it is now (caller holds the shard lock)."""
-        fleet = self.fleet(tier)
+        """`up` the shard of `tenant` (or `shard`) through the runner (caller holds the lock)."""
         if tenant is not None:
-            shard = shard_for(fleet, tenant)
-        name = stack_name(tier, shard, fleet.shards)
-        program = build_program(
-            tier, shard, fleet, self.catalog, self.archive, first_attempt
-        )
+            shard = self.placement(tier, tenant).shard
+        return self.runner.up(tier, shard, first_attempt)
 
-        def forward(event: Any) -> None:
-            step = from_engine_event(name, event)
-            if step is not None:
-                self._emit(step)
+    # -- validation (before any write or API call) ---------------------------------------
 
-        def attempt() -> Any:
-            stack = self.engine.stack(name)
-            return stack.up(program=program, on_event=forward, color="never")
+    def _validate(
+        self,
+        spec: TenantSpec,
+        tier: str,
+        *,
+        before: TenantSpec | None = None,
+        extra_branches: int = 0,
+    ) -> TenantSpec:
+        """The tenant rules of its tier, or InvalidRequest (422) naming every field."""
+        model = self._tier(tier)
+        try:
+            return require_valid(spec, model, self._limits(model), before=before,
+                                 extra_branches=extra_branches)
+        except TenantInvalid as exc:
+            raise InvalidRequest(
+                str(exc), tier=tier,
+                failures=[{"field": f.property, "reason": f.reason} for f in exc.failures],
+            ) from exc
 
-        def on_retry(n: int, exc: BaseException) -> None:
-            self._emit(StackProgress(name, "retry", f"stack busy, retry {n}"))
-
-        self._emit(StackProgress(name, "engine_started", "up"))
-        with self._guard(name):
-            result = retry_concurrent(attempt, on_retry=on_retry)
-        self._emit(StackProgress(name, "engine_done", "up"))
-        return {k: v.value for k, v in result.outputs.items()}
-
-    def _outputs(self, stack: str) -> dict[str, Any]:
-        from pulumi.automation.errors import StackNotFoundError
+    @staticmethod
+    def _build(tier: str, make: Callable[[], M]) -> M:
+        """Construct a tenant model from request values; shape errors become 422s."""
+        from pydantic import ValidationError
 
         try:
-            with self._guard(stack):
-                return self.engine.outputs(stack)
-        except FleetError as exc:
-            if isinstance(exc.__cause__, StackNotFoundError):
-                return {}
-            raise
+            return make()
+        except ValidationError as exc:
+            fields = [
+                {"field": ".".join(str(p) for p in e["loc"]) or "(request)", "reason": e["msg"]}
+                for e in exc.errors()
+            ]
+            text = "; ".join(f"{f['field']}: {f['reason']}" for f in fields)
+            raise InvalidRequest(f"invalid request for tier {tier}: {text}", tier=tier,
+                                 failures=fields) from None
+        except (ValueError, KeyError) as exc:
+            raise InvalidRequest(f"invalid request for tier {tier}: {exc}", tier=tier) from None
+
+    # -- outputs -----------------------------------------------------------------------------
+
+    def _outputs(self, stack: str) -> dict[str, Any]:
+        return self.runner.outputs(stack)
 
     def _connection(
-        self, outputs: Mapping[str, Any], fleet: FleetSpec, tenant: str
+        self, outputs: Mapping[str, Any], where: Placement, tenant: str
     ) -> TenantConnection:
         value = outputs.get(tenant)
         if not value:
             raise TenantNotFound(f"tenant {tenant!r} has no outputs in its stack yet")
-        return TenantConnection.from_output(tenant, fleet.tier, self.stack_of(fleet, tenant), value)
+        return TenantConnection.from_output(tenant, where.tier, where.stack, value)
 
-    def _change(self, tenant: str, edit: Callable[[TenantSpec], TenantSpec]) -> TenantConnection:
-        """Edit one tenant's fleet entry and `up` its shard, under the shard lock."""
-        fleet, _ = self._require(tenant)
-        stack = self.stack_of(fleet, tenant)
-        with shard_lock(self.lock_dir, stack):
-            self._emit(StackProgress(stack, "locked"))
-
-            def apply(f: FleetSpec) -> FleetSpec:
-                spec = f.get(tenant)
-                if spec is None:
-                    raise TenantNotFound(f"tenant {tenant!r} left the fleet meanwhile")
-                return f.with_tenant(edit(spec))
-
-            try:
-                fleet = self._edit_fleet(fleet.tier, apply)
-            except ValueError as exc:
-                raise InvalidRequest(str(exc)) from exc
-            self._emit(StackProgress(stack, "fleet_written"))
-            outputs = self._up(fleet.tier, tenant)
-        return self._connection(outputs, fleet, tenant)
+    def _change(
+        self,
+        tenant: str,
+        edit: Callable[[TenantSpec], TenantSpec],
+        *,
+        extra_branches: Callable[[TenantSpec], int] | None = None,
+    ) -> TenantConnection:
+        """Edit one tenant's entry and `up` its shard, under the shard lock; the edit is
+        validated against the tier BEFORE the store is written."""
+        where, _ = self._where(tenant)
+        with shard_lock(self.lock_dir, where.stack):
+            self._emit(StackProgress(where.stack, "locked"))
+            with guard(where.stack):
+                spec = self.store.get(where.tier, tenant)
+            if spec is None:
+                raise TenantNotFound(f"tenant {tenant!r} left the fleet meanwhile")
+            new = self._build(where.tier, lambda: edit(spec))
+            # the pure rules first (no API call for a request that is wrong anyway), then
+            # the cap again counting the branches Neon has beyond the declared ones
+            self._validate(new, where.tier, before=spec)
+            if extra_branches is not None:
+                extra = extra_branches(new)
+                if extra:
+                    self._validate(new, where.tier, before=spec, extra_branches=extra)
+            if new != spec:
+                with guard(where.stack):
+                    self.store.put(where.tier, new)
+                self._emit(StackProgress(where.stack, "fleet_written"))
+            outputs = self.runner.up(where.tier, where.shard)
+        return self._connection(outputs, where, tenant)

@@ -60,6 +60,13 @@ class LimitsExceeded(FleetError):
     http_status = 409
 
 
+class TransferBlocked(FleetError):
+    """Neon refused a transfer (422: projects with GitHub/Vercel integrations);
+    `details["projects"]` names them (and their tenants)."""
+
+    http_status = 422
+
+
 class ShardBusy(FleetError):
     """Another update kept the shard locked through every retry; safe to retry later."""
 

@@ -1,21 +1,21 @@
-"""FleetManager: the Python API the platform backend calls (issue 7).
+"""FleetManager: the Python API the platform backend calls (issue 7), as operations over the
+fleet store, the shard runner and the Neon client (`_core.py` wires them).
 
 Design (tier moves). Stacks are per tier (`free`, `pro-03`, ...) so infra teams keep per-tier
-stacks to `pulumi up`, and each tier's fleet file lists only its tenants. A tier change keeps
+stacks to `pulumi up`, and each tier's fleet lists only its tenants. A tier change keeps
 the Neon project: under both shards' locks (sorted, so two movers cannot deadlock) we
 (1) refuse a downgrade whose usage does not fit, before any change; (2) transfer the project
-to the target org (Neon has no org PATCH; CONTRACT.md section 1, Transfers); (3) add the
-tenant to the target fleet with `adopt_project_id` and `up` the target shard, which adopts
+to the target org (Neon has no org PATCH; CONTRACT.md section 1, Transfers); (3) put the
+tenant into the target fleet with `adopt_project_id` and `up` the target shard, which adopts
 the project and applies the target tier's quotas and compute; (4) drop the tenant's
 resources from the source stack's state WITHOUT deleting them and remove it from the source
 fleet. Exactly two small stacks are touched. A crash between (3) and (4) leaves both stacks
-pointing at one project; re-running the same upgrade finishes the move (each step is
-idempotent).
+pointing at one project; re-running the same move finishes it (each step is idempotent).
 
-Every other operation touches one shard: edit the fleet file (atomic write, under the shard
-lock and a short per-tier fleet lock), then `up` that shard with the inline program of
-`fleet/program.py`. Undo (`restore`) is imperative through the client: point-in-time restore
-is an action on data, not a declared state.
+Every other operation touches one shard: validate the changed tenant against its tier,
+put it into the store, then `up` that shard with the inline program of `fleet/program.py`.
+Undo (`restore`) is imperative through the client: point-in-time restore is an action on
+data, not a declared state.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import Any, Literal, overload
 
-from neon_tenants.automation import _revisions, _usage
+from neon_tenants.automation import _hygiene, _revisions, _usage
+from neon_tenants.automation._bulk import BulkMove, move_many
 from neon_tenants.automation._errors import (
     ArchiveFailed,
     DeploymentFailed,
@@ -36,32 +36,32 @@ from neon_tenants.automation._errors import (
     TenantConflict,
     TenantNotFound,
 )
-from neon_tenants.automation._locks import retry_concurrent, shard_lock, shard_locks
+from neon_tenants.automation._locks import shard_lock, shard_locks
 from neon_tenants.automation._queued import QueuedOps
 from neon_tenants.automation._revisions import RollbackResult, RolloutResult
+from neon_tenants.automation._runner import guard
+from neon_tenants.automation._store import Placement
 from neon_tenants.automation.audit import AuditReport
-from neon_tenants.automation.events import COMPONENT_TYPE, StackProgress
+from neon_tenants.automation.events import StackProgress
 from neon_tenants.automation.models import RestoreResult, TenantConnection, TenantStatus
 from neon_tenants.automation.preview import FleetDiff, PlannedStep, fleet_diff, step_from_event
 from neon_tenants.checkpoint import Checkpoint, MetadataValue
-from neon_tenants.fleet.program import build_program
 from neon_tenants.fleet.sharding import all_stacks
-
-if TYPE_CHECKING:
-    from neon_tenants.client import NeonClient, OrgClient
-from neon_tenants.fleet.spec import DevBranchEntry, SnapshotEntry, TenantSpec
+from neon_tenants.naming import project_urn
+from neon_tenants.tenant import DevBranchSpec, SnapshotSpec, TenantSpec
 
 
 class FleetManager(QueuedOps):
     """Provision, move, undo and delete tenants; each call is safe to repeat and to run
     concurrently with others (per-shard queueing, retry on ConcurrentUpdateError).
 
-    `FleetManager(stacks_dir, work_dir=..., backend_url=..., neon_env=..., on_event=...)`:
-    fleets are read from `stacks_dir/fleets/<tier>.yaml`; `work_dir` holds Pulumi.yaml and the
-    stack config files (the repo root, to share stacks with infra teams' `pulumi up`);
-    `neon_env` (NEON_API_BASE_URL, NEON_CREDENTIALS_FILE, ...) reaches both our client and the
-    dynamic providers; `on_event` receives typed progress events. Errors are FleetError
-    subclasses carrying `.http_status`.
+    `FleetManager(stacks_dir, work_dir=..., backend_url=..., neon_env=..., on_event=...,
+    store=...)`: fleets come from the store (default: `stacks_dir/fleets/<tier>.yaml`);
+    `work_dir` holds Pulumi.yaml and the stack config files (the repo root, to share stacks
+    with infra teams' `pulumi up`); `neon_env` (NEON_API_BASE_URL, NEON_CREDENTIALS_FILE,
+    ...) reaches both our client and the dynamic providers; `on_event` receives typed
+    progress events. Errors are FleetError subclasses carrying `.http_status`; every bad
+    input is refused (422) before the store is written or Neon is called.
     """
 
     # -- the platform backend's API -------------------------------------------------------
@@ -83,15 +83,16 @@ class FleetManager(QueuedOps):
         wait: bool = True, timeout: float = 600.0,
     ) -> TenantConnection | TenantStatus:
         """Idempotent: provisioning an existing tenant of the same tier returns it unchanged.
+        Every tier rule runs first: a bad request is a 422 before anything is written.
 
         `wait=False` returns the request's status at once (PostgreSQL mode: the row is
         written and the shard's run queued; a worker applies it); `status`/`wait` follow it.
         """
         self._tier(tier)
-        try:
-            wanted = spec or TenantSpec(id=tenant)
-        except ValueError as exc:
-            raise InvalidRequest(str(exc)) from exc
+        wanted = spec or self._build(tier, lambda: TenantSpec(id=tenant))
+        if wanted.id != tenant:
+            raise InvalidRequest(f"id: spec is for {wanted.id!r}, not {tenant!r}", tier=tier)
+        self._validate(wanted, tier)
         if self.queue is not None:
             status = self._request(tier, wanted, wait, timeout)
             return self._connection_of(status) if wait else status
@@ -105,21 +106,22 @@ class FleetManager(QueuedOps):
                 f"tenant {tenant!r} is in tier {found[0].tier}; use upgrade/downgrade",
                 tier=found[0].tier,
             )
-        fleet = self.fleet(tier)
-        stack = self.stack_of(fleet, tenant)
-        with shard_lock(self.lock_dir, stack):
-            self._emit(StackProgress(stack, "locked"))
+        where = self.placement(tier, tenant)
+        with shard_lock(self.lock_dir, where.stack):
+            self._emit(StackProgress(where.stack, "locked"))
             if found is not None:
-                outputs = self._outputs(stack)
+                outputs = self._outputs(where.stack)
                 if outputs.get(tenant):
-                    return self._connection(outputs, fleet, tenant)
+                    return self._connection(outputs, where, tenant)
             # read under the shard lock: only this call can add the tenant to its shard
-            added = self.fleet(tier).get(tenant) is None
-            fleet = self._edit_fleet(tier, lambda f: f if f.get(tenant) else f.with_tenant(wanted))
-            self._emit(StackProgress(stack, "fleet_written"))
+            with guard(where.stack):
+                added = self.store.get(tier, tenant) is None
+                if added:
+                    self.store.put(tier, wanted)
+            self._emit(StackProgress(where.stack, "fleet_written"))
             # a tenant this call added has never had a create sent: no list-by-name first
-            outputs = self._up(tier, tenant, first_attempt=frozenset({tenant} if added else ()))
-        return self._connection(outputs, fleet, tenant)
+            outputs = self.runner.up(tier, where.shard, frozenset({tenant} if added else ()))
+        return self._connection(outputs, where, tenant)
 
     def connections(self, tier: str) -> dict[str, TenantConnection]:
         """Every tenant of a tier with outputs, reading each shard's outputs once."""
@@ -127,50 +129,61 @@ class FleetManager(QueuedOps):
         out: dict[str, TenantConnection] = {}
         for ref in all_stacks(fleet):
             outputs = self._outputs(ref.name(fleet.shards))
-            for tenant in fleet.tenants:
-                if outputs.get(tenant.id) and self.stack_of(fleet, tenant.id) == ref.name(
-                    fleet.shards
-                ):
-                    out[tenant.id] = self._connection(outputs, fleet, tenant.id)
+            for tenant in self.store.load(tier, ref.shard).tenants:
+                where = Placement.of(tier, fleet.shards, tenant.id, fleet.platform)
+                if outputs.get(tenant.id) and where.stack == ref.name(fleet.shards):
+                    out[tenant.id] = self._connection(outputs, where, tenant.id)
         return out
 
     def show(self, tenant: str) -> TenantConnection:
         if self.queue is not None:
             return self._connection_of(self.queue.status(tenant))
-        fleet, _ = self._require(tenant)
-        return self._connection(self._outputs(self.stack_of(fleet, tenant)), fleet, tenant)
+        where, _ = self._where(tenant)
+        return self._connection(self._outputs(where.stack), where, tenant)
 
     def upgrade(self, tenant: str, tier: str) -> TenantConnection:
-        return self._move(tenant, tier, check_usage=False)
+        """Move to a tier that lowers no limit; a smaller tier is refused (use downgrade,
+        which checks the usage first)."""
+        return self._move(tenant, tier, downgrade=False)
 
     def downgrade(self, tenant: str, tier: str) -> TenantConnection:
         """Refused with the numbers (LimitsExceeded, 409) when usage exceeds the target tier."""
-        return self._move(tenant, tier, check_usage=True)
+        return self._move(tenant, tier, downgrade=True)
 
-    def _move(self, tenant: str, to_tier: str, *, check_usage: bool) -> TenantConnection:
+    def _move(self, tenant: str, to_tier: str, *, downgrade: bool) -> TenantConnection:
         target = self._tier(to_tier)
         # a move interrupted after the target `up` lists the tenant twice: finish it
-        sources = [f for f in self.locate_all(tenant) if f[0].tier != to_tier]
+        sources = [f for f in self._placements(tenant) if f[0].tier != to_tier]
         if not sources:
-            self._require(tenant)
+            self._where(tenant)
             raise TenantConflict(f"tenant {tenant!r} is already in tier {to_tier}")
-        src_fleet, spec = sources[0]
-        source = self._tier(src_fleet.tier)
-        dst_fleet = self.fleet(to_tier)
-        src_stack, dst_stack = self.stack_of(src_fleet, tenant), self.stack_of(dst_fleet, tenant)
-        with shard_locks(self.lock_dir, [src_stack, dst_stack]):
-            self._emit(StackProgress(src_stack, "locked", f"move to {dst_stack}"))
+        src, spec = sources[0]
+        source = self._tier(src.tier)
+        if not downgrade:
+            lowered = _usage.lowered_limits(source, target)
+            if lowered:
+                raise InvalidRequest(
+                    f"tier: {to_tier} is smaller than {src.tier} ({'; '.join(lowered)}); "
+                    "use downgrade, which checks the tenant's usage first",
+                    tier=to_tier, field="tier",
+                )
+        moved = self._build(to_tier, lambda: spec.model_copy(
+            update={"quota_overrides": {}, "compute_overrides": {}}))
+        self._validate(moved, to_tier)
+        dst = self.placement(to_tier, tenant)
+        with shard_locks(self.lock_dir, [src.stack, dst.stack]):
+            self._emit(StackProgress(src.stack, "locked", f"move to {dst.stack}"))
             pid = (
                 spec.adopt_project_id
-                or self._connection(self._outputs(src_stack), src_fleet, tenant).project_id
+                or self._connection(self._outputs(src.stack), src, tenant).project_id
             )
-            with self._guard(src_stack):
+            with guard(src.stack):
                 org = self.client.org(source.org)
                 dst_org = self.client.org(target.org)
                 # already transferred (same org, or a rerun of an interrupted move)?
                 arrived = org.org_id == dst_org.org_id or _usage.holds(dst_org, pid)
                 holder = dst_org if arrived else org
-                if check_usage:
+                if downgrade:
                     usage = _usage.read_usage(holder, pid)
                     found = _usage.violations(usage, target, self.catalog.orgs.get(target.org))
                     if found:
@@ -180,30 +193,33 @@ class FleetManager(QueuedOps):
                             usage=usage.model_dump(),
                         )
                 if not arrived:
-                    if check_usage:
-                        self._emit(StackProgress(src_stack, "imperative", "fit settings"))
-                        _usage.fit_settings(org, pid, target)
-                    self._emit(StackProgress(src_stack, "imperative", "transfer project"))
-                    _transfer(self.client, org.org_id, dst_org, pid)
-            moved = spec.model_copy(
-                update={"adopt_project_id": pid, "quota_overrides": {}, "compute_overrides": {}}
-            )
-            dst = self._edit_fleet(to_tier, lambda f: f.with_tenant(moved))
-            self._emit(StackProgress(dst_stack, "fleet_written"))
-            outputs = self._up(to_tier, tenant)
-            with self._guard(src_stack):
-                self.engine.forget(src_stack, tenant)
-            self._edit_fleet(src_fleet.tier, lambda f: f.without_tenant(tenant))
-            self._emit(StackProgress(src_stack, "fleet_written", f"{tenant} moved out"))
+                    self._emit(StackProgress(src.stack, "imperative", "transfer project"))
+                    _usage.transfer_fitted(self.client, org, dst_org, pid, target,
+                                           fit=downgrade)
+            final = moved.model_copy(update={"adopt_project_id": pid})
+            with guard(dst.stack):
+                self.store.put(to_tier, final)
+            self._emit(StackProgress(dst.stack, "fleet_written"))
+            outputs = self.runner.up(to_tier, dst.shard)
+            self.runner.forget(src.stack, tenant)
+            with guard(src.stack):
+                self.store.delete(src.tier, tenant)
+            self._emit(StackProgress(src.stack, "fleet_written", f"{tenant} moved out"))
         return self._connection(outputs, dst, tenant)
+
+    def move_many(
+        self, tenants: list[str], tier: str, *, downgrade: bool = False, apply: bool = True
+    ) -> BulkMove:
+        """Move many tenants to `tier` in one call: validated (and, for a downgrade, usage
+        checked) first, then transferred in batches of <= 400 projects per request, each
+        batch recorded in the fleets at once; the target shards are `up`-ed once each
+        (unless `apply=False`). See `_bulk.py`."""
+        return move_many(self, tenants, tier, downgrade=downgrade, apply=apply)
 
     def adopt(self, project_id: str, tenant: str, tier: str) -> TenantConnection:
         """Bring an existing Neon project under management (no `pulumi import` for dynamic
         resources, hence the explicit adopt input)."""
-        try:
-            spec = TenantSpec(id=tenant, adopt_project_id=project_id)
-        except ValueError as exc:
-            raise InvalidRequest(str(exc)) from exc
+        spec = self._build(tier, lambda: TenantSpec(id=tenant, adopt_project_id=project_id))
         found = self.locate(tenant)
         if found is not None and found[1].adopt_project_id not in (None, project_id):
             raise TenantConflict(f"tenant {tenant!r} already manages another project")
@@ -234,25 +250,29 @@ class FleetManager(QueuedOps):
                 self._emit(StackProgress(stack, "imperative", f"finish deleting {tenant}"))
                 self._up(tier, tenant)
             return
-        fleet, spec = self._require(tenant)
+        where, spec = self._where(tenant)
         if spec.protected:
             raise InvalidRequest(
-                f"tenant {tenant!r} is protected: set protected=false and run `up` first"
+                f"protected: tenant {tenant!r} is protected on tier {where.tier}: set "
+                "protected=false and run `up` first", field="protected", tier=where.tier,
             )
-        stack = self.stack_of(fleet, tenant)
-        with shard_lock(self.lock_dir, stack):
-            self._edit_fleet(fleet.tier, lambda f: f.without_tenant(tenant))
-            self._emit(StackProgress(stack, "fleet_written"))
+        with shard_lock(self.lock_dir, where.stack):
+            with guard(where.stack):
+                self.store.delete(where.tier, tenant)
+            self._emit(StackProgress(where.stack, "fleet_written"))
             try:
-                self._up(fleet.tier, tenant)
+                self.runner.up(where.tier, where.shard)
             except DeploymentFailed as exc:
                 reason = _archive_failure(str(exc))
                 if reason is None:
                     raise
-                self._edit_fleet(fleet.tier, lambda f: f if f.get(tenant) else f.with_tenant(spec))
-                self._emit(StackProgress(stack, "fleet_written", f"{tenant} kept: archive failed"))
+                with guard(where.stack):
+                    if self.store.get(where.tier, tenant) is None:
+                        self.store.put(where.tier, spec)
+                self._emit(StackProgress(where.stack, "fleet_written",
+                                         f"{tenant} kept: archive failed"))
                 raise ArchiveFailed(
-                    f"tenant {tenant!r} was not deleted: {reason}", stack=stack
+                    f"tenant {tenant!r} was not deleted: {reason}", stack=where.stack
                 ) from exc
 
     # -- compound checkpoints and migrations (issue 12; see _revisions.py) -------------------
@@ -316,10 +336,7 @@ class FleetManager(QueuedOps):
             raise InvalidRequest(f"archive {manifest}: {exc}") from exc
         name, tier_name = tenant or archived.tenant, tier or archived.tier
         self._tier(tier_name)
-        try:
-            TenantSpec(id=name)
-        except ValueError as exc:
-            raise InvalidRequest(str(exc)) from exc
+        self._validate(self._build(tier_name, lambda: TenantSpec(id=name)), tier_name)
         existed = self.locate(name) is not None
         conn = self.provision(name, tier_name)
         uri = conn.connection_uri.get_secret_value()
@@ -336,38 +353,52 @@ class FleetManager(QueuedOps):
             raise ArchiveFailed(f"restore of {manifest} into {name!r} failed: {exc}") from exc
         return conn
 
+    # -- data lifecycle: undo, snapshots -------------------------------------------------
+
     def restore(self, tenant: str, timestamp: datetime | str) -> RestoreResult:
-        """Undo: restore the default branch in place to `timestamp`; the pre-restore state is
-        kept as a branch (preserve_under_name) so the undo can itself be undone."""
-        conn = self.show(tenant)
-        fleet, _ = self._require(tenant)
+        """Undo: restore the LIVE default branch in place to `timestamp` (never the id the
+        outputs remember, which a snapshot restore may have left on an `(old)` branch); the
+        pre-restore state is kept as a branch so the undo can itself be undone, and the
+        tier's hygiene policy prunes older ones so the branch cap is never reached."""
+        where, _ = self._where(tenant)
+        conn = self._connection(self._outputs(where.stack), where, tenant)
+        tier = self._tier(where.tier)
         when = timestamp if isinstance(timestamp, str) else _iso(timestamp)
-        keep = f"pre-restore-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
-        if not conn.branch_id:
-            raise TenantNotFound(f"tenant {tenant!r} has no default branch id in its outputs")
-        stack = self.stack_of(fleet, tenant)
-        with shard_lock(self.lock_dir, stack), self._guard(stack):
-            self._emit(StackProgress(stack, "imperative", f"restore to {when}"))
-            org = self.client.for_project(conn.project_id, self._tier(fleet.tier).org)
+        moment = datetime.fromisoformat(when.replace("Z", "+00:00"))
+        from neon_tenants.tenant import point_in_time
+
+        bad = point_in_time(moment, tier, "timestamp")
+        if bad:
+            raise InvalidRequest(f"{bad[0].property}: {bad[0].reason}", tier=where.tier,
+                                 field="timestamp")
+        keep = f"{_hygiene.PRE_RESTORE}{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
+        with shard_lock(self.lock_dir, where.stack), guard(where.stack):
+            self._emit(StackProgress(where.stack, "imperative", f"restore to {when}"))
+            org = self.client.for_project(conn.project_id, tier.org)
+            live = _hygiene.live_default(org, conn.project_id)
+            limits = self._limits(tier)
+            _hygiene.prune(org, conn.project_id, tier, limits, room_for=1)
             org.restore_branch(
                 conn.project_id,
-                conn.branch_id,
-                source_branch_id=conn.branch_id,
+                live,
+                source_branch_id=live,
                 source_timestamp=when,
                 preserve_under_name=keep,
             )
-        return RestoreResult(
-            tenant=tenant, branch_id=conn.branch_id, restored_to=when, preserved_branch=keep
-        )
+            # the restore re-parents the live branch on the branch just preserved, which
+            # frees the previous one: prune again so the tier keeps what it promises
+            _hygiene.prune(org, conn.project_id, tier, limits, room_for=0)
+        return RestoreResult(tenant=tenant, branch_id=live, restored_to=when,
+                             preserved_branch=keep)
 
     def snapshot(self, tenant: str, name: str, *, pinned: bool = False) -> TenantConnection:
         """Declare a snapshot; over the tier's cap the oldest unpinned one is dropped first
         (a separate `up`, since the org's snapshot limit counts during the swap)."""
-        fleet, spec = self._require(tenant)
-        tier = self._tier(fleet.tier)
-        org = self.catalog.orgs.get(tier.org)
-        cap = min(tier.snapshot_cap, org.max_snapshots) if org else tier.snapshot_cap
-        if any(s.name == name for s in spec.snapshots):
+        where, spec = self._where(tenant)
+        tier = self._tier(where.tier)
+        cap = self._limits(tier).snapshot_cap
+        new = self._build(where.tier, lambda: SnapshotSpec(name=name, pinned=pinned))
+        if spec.snapshot(name) is not None:
             # declared already, but a run killed between the fleet write and its `up` never
             # made it: `up` again (a no-op when it exists) instead of trusting the fleet file
             return self._change(tenant, lambda s: s)
@@ -376,20 +407,20 @@ class FleetManager(QueuedOps):
             victim = next((s for s in keep if not s.pinned), None)
             if victim is None:
                 raise InvalidRequest(
-                    f"tier {tier.name} allows {cap} snapshots and all are pinned; "
-                    "unpin or delete one first"
+                    f"snapshots: tier {tier.name} allows {cap} snapshots and all are pinned; "
+                    "unpin or delete one first", tier=tier.name, field="snapshots",
                 )
             keep.remove(victim)
+        self._validate(spec.model_copy(update={"snapshots": (*keep, new)}), where.tier)
         if len(keep) != len(spec.snapshots):
             self._change(tenant, lambda s: s.model_copy(update={"snapshots": tuple(keep)}))
-        new = SnapshotEntry(name=name, pinned=pinned)
         return self._change(
             tenant, lambda s: s.model_copy(update={"snapshots": (*s.snapshots, new)})
         )
 
     def restore_snapshot(self, tenant: str, name: str) -> TenantConnection:
-        _, spec = self._require(tenant)
-        if not any(s.name == name for s in spec.snapshots):
+        where, spec = self._where(tenant)
+        if spec.snapshot(name) is None:
             raise TenantNotFound(f"tenant {tenant!r} has no snapshot {name!r}")
         token = uuid.uuid4().hex[:12]
 
@@ -405,45 +436,53 @@ class FleetManager(QueuedOps):
     def _follow_default_branch(self, tenant: str, conn: TenantConnection) -> TenantConnection:
         """A finalized snapshot restore gives the default branch a new id, which the project
         resource cannot see (`diff` makes no API calls): when the live id moved, refresh the
-        project alone, then `up` so the outputs and the quota follow it.
+        project alone, then `up` so the outputs and the quota follow it. Dev branches keep
+        their Neon parent (their `parent_branch_id` is read at create and reset only), so
+        this is safe with or without them."""
+        where, _ = self._where(tenant)
+        tier = self._tier(where.tier)
+        with guard(where.stack):
+            org = self.client.for_project(conn.project_id, tier.org)
+            live = _hygiene.live_default(org, conn.project_id)
+        if live == conn.branch_id:
+            return conn
+        with shard_lock(self.lock_dir, where.stack):
+            self._emit(StackProgress(where.stack, "imperative", "refresh the project"))
+            project = self.runner.project(where.stack)
+            self.runner.refresh(where.stack, [project_urn(where.stack, project, tenant)])
+            outputs = self.runner.up(where.tier, where.shard)
+        return self._connection(outputs, where, tenant)
 
-        Not while the tenant has dev branches: their `parent_branch_id` would move too, and
-        that is a replace whose create adopts the live branch by name and whose delete then
-        removes it (the outputs lag instead until that is solved in DevBranch)."""
-        fleet, spec = self._require(tenant)
-        stack = self.stack_of(fleet, tenant)
-        if spec.dev_branches:
-            self._emit(StackProgress(stack, "imperative", "default branch id kept: dev branches"))
-            return conn
-        with self._guard(stack):
-            org = self.client.for_project(conn.project_id, self._tier(fleet.tier).org)
-            live = next((b.id for b in org.iter_branches(conn.project_id) if b.default), None)
-        if live is None or live == conn.branch_id:
-            return conn
-        with shard_lock(self.lock_dir, stack):
-            self._emit(StackProgress(stack, "imperative", "refresh the project"))
-            with self._guard(stack):
-                engine_stack = self.engine.stack(stack)
-                project = engine_stack.workspace.project_settings().name
-                urn = (
-                    f"urn:pulumi:{stack}::{project}::{COMPONENT_TYPE}"
-                    f"$pulumi-python:dynamic/neon:NeonTenantProject::{tenant}-project"
-                )
-                retry_concurrent(partial(engine_stack.refresh, target=[urn], color="never"))
-            outputs = self._up(fleet.tier, tenant)
-        return self._connection(outputs, fleet, tenant)
+    # -- dev branches ---------------------------------------------------------------------
 
     def create_dev_branch(
         self, tenant: str, name: str, parent: str = "production", **settings: Any
     ) -> TenantConnection:
-        try:
-            branch = DevBranchEntry(name=name, parent=parent, **settings)
-        except ValueError as exc:
-            raise InvalidRequest(str(exc)) from exc
-        return self._change(tenant, lambda s: s.with_dev_branch(branch))
+        """Declare a dev branch (optionally at `parent_timestamp` or `parent_lsn`). The tier's
+        branch cap counts the branches Neon actually has (kept undo branches, `(old)`
+        branches), and a point in time outside the retention window is refused, all before
+        the fleet is written or Neon is called."""
+        where, _ = self._where(tenant)
+        branch = self._build(
+            where.tier, lambda: DevBranchSpec(name=name, parent=parent, **settings)
+        )
+        return self._change(tenant, lambda s: s.with_dev_branch(branch),
+                            extra_branches=lambda s: self._undeclared_branches(where, s))
+
+    def _undeclared_branches(self, where: Placement, spec: TenantSpec) -> int:
+        """Live branches the tenant's spec does not declare (they count against the cap)."""
+        outputs = self._outputs(where.stack)
+        if not outputs.get(spec.id):
+            return 0
+        conn = self._connection(outputs, where, spec.id)
+        declared = {b.name for b in spec.dev_branches}
+        with guard(where.stack):
+            org = self.client.for_project(conn.project_id, self._tier(where.tier).org)
+            live = list(org.iter_branches(conn.project_id))
+        return sum(1 for b in live if not b.default and b.name not in declared)
 
     def reset_dev_branch(self, tenant: str, name: str) -> TenantConnection:
-        _, spec = self._require(tenant)
+        _, spec = self._where(tenant)
         branch = spec.dev_branch(name)
         if branch is None:
             raise TenantNotFound(f"tenant {tenant!r} has no dev branch {name!r}")
@@ -464,7 +503,8 @@ class FleetManager(QueuedOps):
         return Auditor(self).run(fix=fix)
 
     def tiers_on_disk(self) -> list[str]:
-        return [t for t in sorted(self.catalog.tiers) if self.fleet_path(t).exists()]
+        with guard():
+            return [t for t in self.store.tiers() if t in self.catalog.tiers]
 
     def up(self, tier: str, shard: int | None = None) -> list[str]:
         """`up` every shard of a tier (or one); returns the stacks run."""
@@ -472,18 +512,15 @@ class FleetManager(QueuedOps):
         refs = [r for r in all_stacks(fleet) if shard is None or r.shard == shard]
         for ref in refs:
             with shard_lock(self.lock_dir, ref.name(fleet.shards)):
-                self._up(tier, shard=ref.shard)
+                self.runner.up(tier, ref.shard)
         return [r.name(fleet.shards) for r in refs]
 
     def destroy(self, tier: str, shard: int | None = None) -> list[str]:
         fleet = self.fleet(tier)
         names = [r.name(fleet.shards) for r in all_stacks(fleet) if shard in (None, r.shard)]
         for name in names:
-            with shard_lock(self.lock_dir, name), self._guard(name):
-                self._emit(StackProgress(name, "engine_started", "destroy"))
-                stack = self.engine.stack(name)
-                retry_concurrent(partial(stack.destroy, color="never"))
-                self._emit(StackProgress(name, "engine_done", "destroy"))
+            with shard_lock(self.lock_dir, name):
+                self.runner.destroy(name)
         return names
 
     def preview(self, tiers: list[str] | None = None) -> FleetDiff:
@@ -493,22 +530,13 @@ class FleetManager(QueuedOps):
         for tier in tiers or self.tiers_on_disk():
             fleet = self.fleet(tier)
             for ref in all_stacks(fleet):
-                name = ref.name(fleet.shards)
-                names.append(name)
-                program = build_program(tier, ref.shard, fleet, self.catalog, self.archive)
 
-                def collect(event: Any, n: str = name, t: str = tier) -> None:
+                def collect(event: Any, n: str = ref.name(fleet.shards), t: str = tier) -> None:
                     step = step_from_event(n, t, event)
                     if step is not None:
                         steps.append(step)
 
-                with self._guard(name):
-                    self._emit(StackProgress(name, "engine_started", "preview"))
-                    stack = self.engine.stack(name)
-                    retry_concurrent(
-                        partial(stack.preview, program=program, on_event=collect, color="never")
-                    )
-                    self._emit(StackProgress(name, "engine_done", "preview"))
+                names.append(self.runner.preview(tier, ref.shard, collect))
         return fleet_diff(names, steps)
 
 
@@ -520,18 +548,6 @@ def _archive_failure(engine_text: str) -> str | None:
         if at >= 0:
             return line[at + len("archive failed: ") :].strip()
     return None
-
-
-def _transfer(client: NeonClient, src_org_id: str, dst_org: OrgClient, pid: str) -> None:
-    """Transfer one project; a lost reply (act-then-drop) is settled by asking the target
-    org whether it holds the project now, not by failing the move (issue 14 chaos matrix)."""
-    from neon_tenants.client.errors import AmbiguousOutcome
-
-    try:
-        client.personal.transfer_projects(src_org_id, dst_org.org_id, [pid])
-    except AmbiguousOutcome:
-        if not _usage.holds(dst_org, pid):
-            raise
 
 
 def _iso(moment: datetime) -> str:

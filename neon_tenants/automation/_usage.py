@@ -1,8 +1,11 @@
-"""Read a tenant's usage from Neon and compare it with a tier, before a downgrade.
+"""Read a tenant's usage from Neon and compare it with a tier, before a tier move.
 
-Refusing BEFORE any change (issue 7) is the point: a transfer to the free org that fails
-half-way, or quotas the data already exceeds, would leave the tenant broken. Logical size
-is per branch in Neon's quota (CONTRACT.md section 1), so the largest branch counts.
+Refusing BEFORE any change (issues 7 and 10) is the point: a transfer to the free org that
+fails half-way, or quotas the data already exceeds, would leave the tenant broken. Every
+counter a quota suspends on is checked for the current consumption period (active time,
+compute time, written data, data transfer; CONTRACT.md section 1), and logical size is per
+branch in Neon's quota, so the largest branch counts. Settings the destination org would
+refuse are lowered only right before the transfer and put back if it fails.
 """
 
 from __future__ import annotations
@@ -10,19 +13,26 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from neon_tenants.automation.models import Usage
+from neon_tenants.catalog import QUOTA_KEYS
 
 if TYPE_CHECKING:
     from neon_tenants.catalog import OrgLimits, Tier
-    from neon_tenants.client import OrgClient
+    from neon_tenants.client import NeonClient, OrgClient
+
+
+COUNTERS = ("active_time_seconds", "compute_time_seconds", "written_data_bytes",
+            "data_transfer_bytes")
 
 
 def read_usage(org: OrgClient, project_id: str) -> Usage:
     branches = list(org.iter_branches(project_id))
     sizes = [b.logical_size or 0 for b in branches]
+    project = org.get_project(project_id)
     return Usage(
         logical_size_bytes=max(sizes, default=0),
         branches=len(branches),
         snapshots=len(org.list_snapshots(project_id)),
+        **{k: int(getattr(project, k, None) or 0) for k in COUNTERS},
     )
 
 
@@ -39,6 +49,11 @@ def holds(org: OrgClient, project_id: str) -> bool:
 def violations(usage: Usage, tier: Tier, org: OrgLimits | None) -> list[dict[str, int | str]]:
     """Each limit the usage exceeds, as {name, actual, limit} (0 = unlimited is skipped)."""
     out: list[dict[str, int | str]] = []
+    for key in COUNTERS:
+        cap = getattr(tier.quota, key)
+        actual = getattr(usage, key)
+        if cap and actual > cap:
+            out.append({"name": key, "actual": actual, "limit": cap})
     size_cap = tier.quota.logical_size_bytes
     if size_cap and usage.logical_size_bytes > size_cap:
         out.append(
@@ -58,20 +73,68 @@ def describe(tenant: str, tier: str, found: list[dict[str, int | str]]) -> str:
     return f"tenant {tenant} does not fit tier {tier}: {parts}; reduce usage first"
 
 
-def fit_settings(org: OrgClient, project_id: str, tier: Tier) -> None:
-    """Before a transfer to a smaller org: settings the destination would refuse (406
+def lowered_limits(source: Tier, target: Tier) -> list[str]:
+    """What moving from `source` to `target` would lower (0 = unlimited is the highest)."""
+
+    def rank(value: float) -> float:
+        return float("inf") if value == 0 else value
+
+    out: list[str] = []
+    for key in QUOTA_KEYS:
+        old, new = getattr(source.quota, key), getattr(target.quota, key)
+        if rank(new) < rank(old):
+            out.append(f"quota.{key} {old or 'unlimited'} -> {new}")
+    for key in ("max_cu", "history_retention_seconds", "snapshot_cap", "branch_cap"):
+        old, new = getattr(source, key), getattr(target, key)
+        if new < old:
+            out.append(f"{key} {old} -> {new}")
+    return out
+
+
+def transfer_fitted(
+    client: NeonClient, org: OrgClient, dst_org: OrgClient, project_id: str, tier: Tier,
+    *, fit: bool,
+) -> None:
+    """Transfer the project; with `fit`, settings the destination would refuse (406
     `limits not met`, e.g. history retention above the free org's 1 day) are brought to the
-    target tier's values first; the target stack then applies quotas as usual."""
+    target tier's values first, and put back when the transfer fails, so a refused
+    downgrade leaves the project as it was (issue 10 item 6)."""
     from neon_tenants.client.models.projects import DefaultEndpointSettings, ProjectUpdate
 
-    org.update_project(
-        project_id,
-        ProjectUpdate(
-            history_retention_seconds=tier.history_retention_seconds,
-            default_endpoint_settings=DefaultEndpointSettings(
-                autoscaling_limit_min_cu=tier.min_cu,
-                autoscaling_limit_max_cu=tier.max_cu,
-                suspend_timeout_seconds=tier.suspend_timeout_seconds,
+    before = org.get_project(project_id) if fit else None
+    if before is not None:
+        org.update_project(
+            project_id,
+            ProjectUpdate(
+                history_retention_seconds=tier.history_retention_seconds,
+                default_endpoint_settings=DefaultEndpointSettings(
+                    autoscaling_limit_min_cu=tier.min_cu,
+                    autoscaling_limit_max_cu=tier.max_cu,
+                    suspend_timeout_seconds=tier.suspend_timeout_seconds,
+                ),
             ),
-        ),
-    )
+        )
+    from neon_tenants.client.errors import AmbiguousOutcome
+
+    try:
+        try:
+            client.personal.transfer_projects(org.org_id, dst_org.org_id, [project_id])
+        except AmbiguousOutcome:
+            # a lost reply (act-then-drop): settled by asking the target org whether it
+            # holds the project now, not by failing the move (issue 14 chaos matrix)
+            if not holds(dst_org, project_id):
+                raise
+    except BaseException:
+        if before is not None:
+            defaults = before.default_endpoint_settings or {}
+            org.update_project(
+                project_id,
+                ProjectUpdate(
+                    history_retention_seconds=before.history_retention_seconds,
+                    default_endpoint_settings=DefaultEndpointSettings.model_validate(
+                        {k: v for k, v in dict(defaults).items()
+                         if k in DefaultEndpointSettings.model_fields}
+                    ),
+                ),
+            )
+        raise

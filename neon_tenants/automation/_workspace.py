@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -180,29 +180,43 @@ class Engine:
         )
         return True
 
-    def forget(self, stack_name: str, tenant: str) -> int:
+    def forget(self, stack_name: str, tenant: str | Iterable[str]) -> int:
         """Drop a tenant's resources from a stack's state WITHOUT deleting them.
 
         Export, filter, import: used to hand a tenant's project to another stack, since the
         engine would delete it once it disappears from the program. The tenant's stack
-        output goes too. Returns how many resources were dropped.
+        output goes too. Ownership is read from each resource's `parent` (naming.py), so
+        tenant `shop` never takes `shop-branch-eu`'s resources with it. Returns how many
+        resources were dropped.
         """
         from pulumi.automation import Deployment
+        from pulumi.automation.errors import StackNotFoundError
 
-        from neon_tenants.automation.events import tenant_of_urn
+        from neon_tenants.naming import tenants_in_state
 
+        gone = {tenant} if isinstance(tenant, str) else set(tenant)
         self.clear_stale_locks(stack_name)
-        state = self.workspace.export_stack(stack_name)
+        try:
+            state = self.workspace.export_stack(stack_name)
+        except StackNotFoundError:
+            return 0  # never deployed: nothing to forget
         deployment = dict(state.deployment or {})
         resources = list(deployment.get("resources") or [])
+        owner = tenants_in_state(resources)
         kept: list[dict[str, Any]] = []
         for res in resources:
-            if tenant_of_urn(str(res.get("urn", ""))) == tenant:
+            if owner.get(str(res.get("urn", ""))) in gone:
                 continue
-            if res.get("type") == "pulumi:pulumi:Stack" and tenant in (res.get("outputs") or {}):
-                res = {**res, "outputs": {k: v for k, v in res["outputs"].items() if k != tenant}}
+            outputs = res.get("outputs") or {}
+            if res.get("type") == "pulumi:pulumi:Stack" and gone & set(outputs):
+                res = {**res, "outputs": {k: v for k, v in outputs.items() if k not in gone}}
             kept.append(res)
         dropped = len(resources) - len(kept)
+        if not dropped and len(kept) == len(resources) and not any(
+            gone & set(r.get("outputs") or {}) for r in resources
+            if r.get("type") == "pulumi:pulumi:Stack"
+        ):
+            return 0
         deployment["resources"] = kept
         self.workspace.import_stack(
             stack_name, Deployment(version=state.version, deployment=deployment)

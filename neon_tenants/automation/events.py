@@ -2,15 +2,17 @@
 
 Nothing prints: the CLI renders these as progress bars, a backend can forward them (SSE,
 logs). Engine events are reduced to one per resource step so callers need not know the
-engine's event schema.
+engine's event schema. A step's tenant comes from its parent component (naming.tenant_of),
+never from its name.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from neon_tenants.naming import tenant_of
 
 Phase = Literal[
     "locked",
@@ -48,29 +50,13 @@ class ResourceStep:
 ProgressEvent = StackProgress | ResourceStep
 ProgressCallback = Callable[[ProgressEvent], None]
 
-COMPONENT_TYPE = "neon-tenants:index:TenantDatabase"
-_CHILD_SUFFIX = re.compile(
-    r"^(?P<tenant>.+?)-(?:project|quota|archive|migrate|branch-.+|snapshot-.+)$"
-)
 
-
-def urn_parts(urn: str) -> tuple[str, str]:
-    """(qualified type, name) of a URN `urn:pulumi:stack::project::type::name`."""
-    parts = urn.split("::")
-    if len(parts) < 4:
-        return "", urn
-    return parts[2], "::".join(parts[3:])
-
-
-def tenant_of_urn(urn: str) -> str | None:
-    """The tenant a resource belongs to: its component's name (ARCHITECTURE naming)."""
-    qualified, name = urn_parts(urn)
-    types = qualified.split("$")
-    if types[-1] == COMPONENT_TYPE:
-        return name
-    if COMPONENT_TYPE in types:
-        match = _CHILD_SUFFIX.match(name)
-        return match.group("tenant") if match else None
+def step_parent(meta: Any) -> str | None:
+    """The parent URN the engine reports for a step (new state first, else the old one)."""
+    for side in (getattr(meta, "new", None), getattr(meta, "old", None)):
+        parent = getattr(side, "parent", None) if side is not None else None
+        if parent:
+            return str(parent)
     return None
 
 
@@ -86,4 +72,5 @@ def from_engine_event(stack: str, event: Any) -> ResourceStep | None:
     else:
         return None
     op = getattr(meta.op, "value", str(meta.op))
-    return ResourceStep(stack, tenant_of_urn(meta.urn), meta.urn, meta.type, op, state)
+    tenant = tenant_of(meta.urn, step_parent(meta))
+    return ResourceStep(stack, tenant, meta.urn, meta.type, op, state)

@@ -1,9 +1,14 @@
 """Fleet-level preview for CI: engine preview events grouped per tenant, as markdown or JSON.
 
-Built from `stack.preview(on_event=...)` ResourcePreEvents (op, urn, diffs, old/new inputs),
-so what a pull-request comment says is what the engine will do. A tenant removed from one
-tier's stack and added to another's is reported as a move, and any replace is called out
-(a replaced project is a new database: the one thing a reviewer must not miss).
+Built from `stack.preview(on_event=...)` ResourcePreEvents (op, urn, parent, diffs, old/new
+inputs), so what a pull-request comment says is what the engine will do. Each step's tenant
+is its parent component's name (naming.tenant_of), never parsed from a resource name.
+
+A tenant removed from one tier's stack and added to another's is a move of the SAME project
+only when the addition adopts the removed project (`adopt_project_id`, what an in-place
+transfer through `FleetManager.upgrade/downgrade` writes). Any other remove-plus-add creates
+a new, empty project and deletes the old one with its data: it is reported as a data-losing
+replacement and listed first (issue 10 item 4), like every other replace.
 Exit codes: 0 no changes, 2 changes, 1 error (`EXIT_*`).
 """
 
@@ -14,8 +19,16 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from neon_tenants.automation.events import COMPONENT_TYPE, tenant_of_urn, urn_parts
+from neon_tenants.automation.events import step_parent
 from neon_tenants.migrate import MIGRATE_SUFFIX
+from neon_tenants.naming import (
+    PROJECT_TYPE,
+    child_label,
+    is_component,
+    resource_type,
+    tenant_of,
+    urn_parts,
+)
 
 EXIT_NO_CHANGES = 0
 EXIT_ERROR = 1
@@ -37,6 +50,8 @@ class PlannedStep:
     diffs: tuple[str, ...] = ()
     old_inputs: dict[str, Any] = field(default_factory=dict)
     new_inputs: dict[str, Any] = field(default_factory=dict)
+    parent: str | None = None
+    old_outputs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -55,15 +70,21 @@ class TenantDiff:
     kind: Literal["added", "removed", "updated"]
     replaces: list[str] = field(default_factory=list)
     changes: list[FieldChange] = field(default_factory=list)
+    project_id: str | None = None  # the existing project (removed/updated tenants)
+    adopts: str | None = None  # the project an added tenant adopts
 
 
 @dataclass
 class TenantMove:
+    """A tenant leaving one tier's stack for another's. `same_project`: an in-place
+    transfer; otherwise a new empty project replaces the old one, whose data is deleted."""
+
     tenant: str
     from_tier: str
     to_tier: str
     from_stack: str
     to_stack: str
+    same_project: bool = True
 
 
 @dataclass(frozen=True)
@@ -86,6 +107,14 @@ class FleetDiff:
     migrations: list[PlannedMigration] = field(default_factory=list)
 
     @property
+    def transfers(self) -> list[TenantMove]:
+        return [m for m in self.moves if m.same_project]
+
+    @property
+    def data_losing(self) -> list[TenantMove]:
+        return [m for m in self.moves if not m.same_project]
+
+    @property
     def has_changes(self) -> bool:
         return bool(self.tenants or self.moves)
 
@@ -103,12 +132,18 @@ class FleetDiff:
             "added": [_diff_json(t) for t in self.of_kind("added")],
             "removed": [_diff_json(t) for t in self.of_kind("removed")],
             "updated": [_diff_json(t) for t in self.of_kind("updated")],
-            "moved": [asdict(m) for m in self.moves],
+            "moved": [asdict(m) for m in self.transfers],
+            "replaced_across_tiers": [asdict(m) for m in self.data_losing],
             "migrations": [asdict(m) for m in self.migrations],
             "replaces": [
                 {"tenant": t.tenant, "stack": t.stack, "resources": t.replaces}
                 for t in self.tenants
                 if t.replaces
+            ]
+            + [
+                {"tenant": m.tenant, "stack": m.to_stack, "resources": ["project"],
+                 "data_loss": True}
+                for m in self.data_losing
             ],
         }
 
@@ -134,6 +169,7 @@ def step_from_event(stack: str, tier: str, event: Any) -> PlannedStep | None:
     meta = pre.metadata
     old = meta.old.inputs if meta.old is not None and meta.old.inputs else {}
     new = meta.new.inputs if meta.new is not None and meta.new.inputs else {}
+    old_out = meta.old.outputs if meta.old is not None and meta.old.outputs else {}
     return PlannedStep(
         stack=stack,
         tier=tier,
@@ -142,6 +178,8 @@ def step_from_event(stack: str, tier: str, event: Any) -> PlannedStep | None:
         diffs=tuple(meta.diffs or ()),
         old_inputs=dict(old),
         new_inputs=dict(new),
+        parent=step_parent(meta),
+        old_outputs=dict(old_out),
     )
 
 
@@ -168,19 +206,23 @@ def _safe(value: Any) -> Any:
 def tenant_diffs(steps: Iterable[PlannedStep]) -> list[TenantDiff]:
     by_tenant: dict[tuple[str, str], TenantDiff] = {}
     for step in steps:
-        tenant = tenant_of_urn(step.urn)
+        tenant = tenant_of(step.urn, step.parent)
         if tenant is None or step.op in _QUIET_OPS:
             continue
         key = (step.stack, tenant)
         diff = by_tenant.setdefault(key, TenantDiff(tenant, step.stack, step.tier, "updated"))
-        qualified, name = urn_parts(step.urn)
-        if qualified.split("$")[-1] == COMPONENT_TYPE:
+        if is_component(step.urn):
             if step.op == "create":
                 diff.kind = "added"
             elif step.op == "delete":
                 diff.kind = "removed"
             continue
-        resource = name[len(tenant) + 1 :] if name.startswith(tenant + "-") else name
+        if resource_type(step.urn) == PROJECT_TYPE:
+            pid = step.old_outputs.get("project_id") or step.old_inputs.get("adopt_project_id")
+            diff.project_id = diff.project_id or (str(pid) if pid else None)
+            adopts = step.new_inputs.get("adopt_project_id")
+            diff.adopts = str(adopts) if adopts else diff.adopts
+        resource = child_label(tenant, urn_parts(step.urn)[1])
         # a migration Command is replaced on every new revision: listed as a migration
         migrating = resource == MIGRATE_SUFFIX.lstrip("-")
         if step.op in _REPLACE_OPS and resource not in diff.replaces and not migrating:
@@ -205,7 +247,8 @@ def fleet_diff(stacks: list[str], steps: Iterable[PlannedStep]) -> FleetDiff:
     for d in diffs:
         src = removed.get(d.tenant)
         if d.kind == "added" and src is not None and src.tier != d.tier:
-            moves.append(TenantMove(d.tenant, src.tier, d.tier, src.stack, d.stack))
+            same = bool(d.adopts) and d.adopts == src.project_id
+            moves.append(TenantMove(d.tenant, src.tier, d.tier, src.stack, d.stack, same))
             paired.add(d.tenant)
     for d in diffs:
         if d.tenant in paired and d.kind in ("added", "removed"):
@@ -220,7 +263,7 @@ def planned_migrations(steps: Iterable[PlannedStep]) -> list[PlannedMigration]:
     found: dict[tuple[str, str], PlannedMigration] = {}
     for step in steps:
         _, name = urn_parts(step.urn)
-        tenant = tenant_of_urn(step.urn)
+        tenant = tenant_of(step.urn, step.parent)
         if tenant is None or name != f"{tenant}{MIGRATE_SUFFIX}":
             continue
         if step.op not in ("create", "replace", "create-replacement"):
@@ -258,14 +301,21 @@ def render_markdown(diff: FleetDiff) -> str:
     lines = [
         "### Fleet preview",
         "",
-        f"**{len(added)} added, {len(removed)} removed, {len(diff.moves)} moved, "
-        f"{len(updated)} updated** (stacks: {stacks})",
+        f"**{len(added)} added, {len(removed)} removed, {len(diff.transfers)} moved, "
+        f"{len(diff.data_losing)} replaced across tiers, {len(updated)} updated** "
+        f"(stacks: {stacks})",
         "",
     ]
     replaced = [d for d in diff.tenants if d.replaces]
-    if replaced:
+    if replaced or diff.data_losing:
         lines.append("> [!WARNING]")
         lines.append("> **Replacements** (the resource is deleted and created again):")
+        for m in diff.data_losing:
+            lines.append(
+                f"> - `{m.tenant}` (`{m.from_stack}` → `{m.to_stack}`): project: a NEW EMPTY "
+                "project is created and the old one is deleted with its data (no transfer: "
+                "use `tenant upgrade/downgrade`)"
+            )
         for d in replaced:
             lines.append(f"> - `{d.tenant}` (`{d.stack}`): {', '.join(d.replaces)}")
         lines.append("")
@@ -278,11 +328,16 @@ def render_markdown(diff: FleetDiff) -> str:
             )
         lines.append("")
     lines += ["| change | tenant | tier | stack | details |", "| --- | --- | --- | --- | --- |"]
+    for m in diff.data_losing:
+        lines.append(
+            f"| **replaced (data loss)** | `{m.tenant}` | {m.from_tier} → {m.to_tier} | "
+            f"`{m.from_stack}` → `{m.to_stack}` | new empty project; old project deleted |"
+        )
     for d in added:
         lines.append(f"| added | `{d.tenant}` | {d.tier} | `{d.stack}` | {_details(d)} |")
     for d in removed:
         lines.append(f"| **removed** | `{d.tenant}` | {d.tier} | `{d.stack}` | project deleted |")
-    for m in diff.moves:
+    for m in diff.transfers:
         lines.append(
             f"| moved | `{m.tenant}` | {m.from_tier} → {m.to_tier} | "
             f"`{m.from_stack}` → `{m.to_stack}` | same project (transfer, then quotas) |"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from neon_tenants.catalog.limits import Limits
+from neon_tenants.catalog.source import stack_catalog
 from neon_tenants.catalog.tiers import (
     QUOTA_KEYS,
     Catalog,
@@ -26,4 +27,5 @@ __all__ = [
     "Tier",
     "builtin_catalog",
     "load_catalog",
+    "stack_catalog",
 ]

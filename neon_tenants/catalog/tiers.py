@@ -79,6 +79,10 @@ class Tier(_Frozen):
     region_id: str = "aws-us-east-2"
     pg_version: int = Field(default=17, ge=14, le=18)
     prices: Prices = Prices()
+    # branch hygiene (automation/_hygiene.py): how many `pre-restore-*` branches an undo
+    # keeps, and for how long (None: until pushed out); they count against branch_cap
+    restore_branches_kept: int = Field(default=1, ge=0)
+    restore_branches_max_age_seconds: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _cu_order(self) -> Tier:
@@ -169,6 +173,8 @@ PRO = Tier(
     snapshot_policy="evict_oldest",
     branch_cap=1000,
     prices=PAID_PRICES,
+    restore_branches_kept=3,
+    restore_branches_max_age_seconds=604800,
 )
 ENTERPRISE = Tier(
     name="enterprise",
@@ -182,6 +188,8 @@ ENTERPRISE = Tier(
     snapshot_policy="evict_oldest",
     branch_cap=1000,
     prices=PAID_PRICES,
+    restore_branches_kept=5,
+    restore_branches_max_age_seconds=604800,
 )
 
 

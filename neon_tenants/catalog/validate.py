@@ -36,10 +36,12 @@ class Failure:
 
 def tenant_id(value: str, prop: str = "tenant_id") -> list[Failure]:
     if not TENANT_ID_RE.match(value):
-        return [Failure(prop, f"{value!r} must match {TENANT_ID_RE.pattern} "
-                              "(2-48 lowercase letters, digits, inner hyphens)")]
+        return [Failure(prop, f"tenant id {value!r} must be 2-48 chars of a-z, 0-9 and '-', "
+                              "starting and ending with a letter or digit")]
     if value in RESERVED_TENANT_IDS:
-        return [Failure(prop, f"{value!r} is reserved; choose another tenant id")]
+        return [Failure(prop, f"{value!r} is reserved (reserved: "
+                              f"{', '.join(sorted(RESERVED_TENANT_IDS))}); choose another "
+                              "tenant id")]
     return []
 
 
@@ -47,7 +49,8 @@ def branch_name(value: str, prop: str = "name") -> list[Failure]:
     if not BRANCH_NAME_RE.match(value):
         return [Failure(prop, f"branch name {value!r} must match {BRANCH_NAME_RE.pattern}")]
     if value in RESERVED_BRANCH_NAMES:
-        return [Failure(prop, f"branch name {value!r} is reserved for the default branch")]
+        return [Failure(prop, f"branch name {value!r} is reserved for the default branch "
+                              f"(reserved: {', '.join(sorted(RESERVED_BRANCH_NAMES))})")]
     return []
 
 

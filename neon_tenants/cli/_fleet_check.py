@@ -125,23 +125,16 @@ def _rule_problems(fleet: Any, stacks: Path, shown: str) -> list[Problem]:
 
 
 def _catalog(stacks: Path) -> Any:
-    from neon_tenants.catalog import load_catalog
+    """The one catalog loader (stack config `catalogFile`, else stacks/tiers.yaml)."""
+    from neon_tenants.catalog import stack_catalog
 
-    tiers = stacks / "tiers.yaml"
-    return load_catalog(tiers if tiers.exists() else None)
+    return stack_catalog(stacks)
 
 
 def tenant_failures(tenant: Any, tier_name: str, catalog: Any) -> list[Any]:
+    """The tenant rules FleetManager and the program run (`neon_tenants.tenant.rules`)."""
     from neon_tenants.catalog import Limits
-    from neon_tenants.catalog import validate as v
+    from neon_tenants.tenant import rules
 
     tier = catalog.tier(tier_name)
-    limits = Limits.of(tier, catalog.org_limits(tier))
-    min_cu = float(tenant.compute_overrides.get("min_cu", tier.min_cu))
-    max_cu = float(tenant.compute_overrides.get("max_cu", tier.max_cu))
-    out = v.tenant_id(tenant.id, "id")
-    out += v.quota_values(tenant.quota_overrides, tier, "quota_overrides")
-    out += v.compute_range(min_cu, max_cu, limits, "compute_overrides.")
-    out += v.branch_count(len(tenant.dev_branches) + 1, limits)
-    out += v.snapshot_count(len(tenant.snapshots), limits)
-    return out
+    return rules.failures(tenant, tier, Limits.of(tier, catalog.org_limits(tier)))

@@ -20,6 +20,7 @@ tenant_app.add_typer(branch_app, name="branch")
 JSON = typer.Option(False, "--json", help="machine-readable output on stdout")
 TIER = typer.Option(..., "--tier", "-t", help="tier name from the catalog")
 TIERS = typer.Option(None, "--tier", "-t", help="default: every fleet on disk")
+TENANTS = typer.Argument(..., help="tenant ids")
 
 
 @contextmanager
@@ -258,11 +259,41 @@ def show(tenant: str, as_json: bool = JSON) -> None:
     _run(as_json, lambda fm: fm.show(tenant))
 
 
+@tenant_app.command("move")
+def move(
+    tenants: list[str] = TENANTS,
+    tier: str = TIER,
+    downgrade_: bool = typer.Option(False, "--downgrade", help="to a smaller tier (checks usage)"),
+    as_json: bool = JSON,
+) -> None:
+    """Move many tenants to a tier: <= 400 projects per transfer request, then one `up` per
+    target shard."""
+
+    def go(fm: FleetManager) -> dict[str, Any]:
+        done = fm.move_many(tenants, tier, downgrade=downgrade_)
+        return {"tier": done.tier, "moved": done.moved, "stacks": done.stacks,
+                "transfer_requests": done.transfer_requests}
+
+    _run(as_json, go)
+
+
 @branch_app.command("create")
 def branch_create(
-    tenant: str, name: str, parent: str = typer.Option("production"), as_json: bool = JSON
+    tenant: str,
+    name: str,
+    parent: str = typer.Option("production"),
+    at: str | None = typer.Option(None, "--at", help="branch from the parent at this RFC 3339 "
+                                  "time (inside the tier's history retention window)"),
+    lsn: str | None = typer.Option(None, "--lsn", help="branch from the parent at this LSN"),
+    as_json: bool = JSON,
 ) -> None:
-    _run(as_json, lambda fm: fm.create_dev_branch(tenant, name, parent))
+    """Create a dev branch, from the parent's head or from a point in its past."""
+    point: dict[str, Any] = {}
+    if at is not None:
+        point["parent_timestamp"] = at
+    if lsn is not None:
+        point["parent_lsn"] = lsn
+    _run(as_json, lambda fm: fm.create_dev_branch(tenant, name, parent, **point))
 
 
 @branch_app.command("reset")

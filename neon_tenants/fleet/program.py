@@ -21,7 +21,11 @@ if TYPE_CHECKING:
     from neon_tenants.migrate import MigrationSpec
     from neon_tenants.providers import TenantDatabaseArgs
 
-OUTPUT_FIELDS = ("project_id", "org_id", "default_branch_id", "host", "connection_uri")
+OUTPUT_FIELDS = (
+    "project_id", "org_id", "default_branch_id", "host", "connection_uri",
+    "pooled_connection_uri", "data_api_url", "neon_auth_pub_client_key",
+    "neon_auth_secret_server_key", "neon_auth_jwks_url", "dev_branches",
+)
 
 
 def tenant_args(
@@ -33,31 +37,11 @@ def tenant_args(
     first_attempt: bool = False,
     migration: MigrationSpec | None = None,
 ) -> TenantDatabaseArgs:
-    """Fleet entry + tier -> the component's validated inputs (providers' pydantic model)."""
-    from neon_tenants.providers import DevBranchSpec, SnapshotSpec, TenantDatabaseArgs
+    """Fleet entry + tier -> the component's validated inputs (the same tenant model)."""
+    from neon_tenants.providers import TenantDatabaseArgs
 
-    return TenantDatabaseArgs(
-        tenant_id=tenant.id,
-        tier=tier,
-        org_limits=org_limits,
-        platform=platform,
-        quota_overrides=dict(tenant.quota_overrides),
-        compute_overrides=dict(tenant.compute_overrides),
-        dev_branches=[
-            DevBranchSpec.model_validate(b.model_dump(exclude_none=True))
-            for b in tenant.dev_branches
-        ],
-        snapshots=[
-            SnapshotSpec.model_validate(s.model_dump(exclude_none=True)) for s in tenant.snapshots
-        ],
-        adopt_project_id=tenant.adopt_project_id,
-        neon_auth=tenant.neon_auth,
-        data_api=tenant.data_api,
-        protected=tenant.protected,
-        archive=archive,
-        first_attempt=first_attempt,
-        migration=migration,
-    )
+    return TenantDatabaseArgs.of(tenant, tier, platform, org_limits, archive=archive,
+                                 first_attempt=first_attempt, migration=migration)
 
 
 def build_program(
@@ -129,4 +113,5 @@ def _outputs_of(db: Any, extra: dict[str, Any]) -> Any:
 
     values = {name: getattr(db, name, None) for name in OUTPUT_FIELDS}
     values.update(extra)
+    values["dev_branches"] = getattr(db, "dev_branch_outputs", {})  # not the resources
     return pulumi.Output.secret(pulumi.Output.all(**values))

@@ -1,15 +1,15 @@
 """Fleet files: the tenants of one tier, as YAML (`stacks/fleets/<tier>.yaml`).
 
 The fleet file is the source of truth for what a tier's stacks hold (issue 7): the CLI and
-`FleetManager` edit it, then run `up` on the affected shard. Models are frozen so a fleet
-read once cannot drift while a program is being built from it; edits go through
-`with_tenant` / `without_tenant`, which return new fleets.
+`FleetManager` edit it (through `automation._store.FileFleetStore`), then run `up` on the
+affected shard. Its entries are the one tenant model, `neon_tenants.tenant.TenantSpec`.
+Models are frozen so a fleet read once cannot drift while a program is being built from it;
+edits go through `with_tenant` / `without_tenant`, which return new fleets.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -17,94 +17,23 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from neon_tenants.checkpoint import Checkpoint, check_revision
+from neon_tenants.checkpoint import check_revision
+from neon_tenants.tenant.model import DevBranchSpec, SnapshotSpec, TenantSpec
 
-TENANT_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,46}[a-z0-9]$")
-
-
-class DevBranchEntry(BaseModel):
-    """A development branch declared for a tenant (mirrors providers.DevBranchSpec)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str
-    parent: str = "production"
-    min_cu: float | None = None
-    max_cu: float | None = None
-    suspend_timeout_seconds: int | None = None
-    expires_at: str | None = None
-    reset_trigger: str | None = None
-    neon_auth: bool = False
-    data_api: bool = False
-
-
-class SnapshotEntry(BaseModel):
-    """A declared snapshot (mirrors providers.SnapshotSpec)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str
-    branch: str = "production"
-    timestamp: str | None = None
-    pinned: bool = False
-    restore_trigger: str | None = None
-
-
-class TenantSpec(BaseModel):
-    """One tenant of a fleet: its id plus optional overrides; the tier comes from the fleet."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    id: str
-    quota_overrides: dict[str, int] = Field(default_factory=dict)
-    compute_overrides: dict[str, float | int] = Field(default_factory=dict)
-    dev_branches: tuple[DevBranchEntry, ...] = ()
-    snapshots: tuple[SnapshotEntry, ...] = ()
-    adopt_project_id: str | None = None
-    neon_auth: bool = False
-    data_api: bool = False
-    protected: bool = False
-    app_revision: str | None = None
-    """Pins this tenant's app revision (a rollout in progress); default: the fleet's."""
-    migration_command: str | None = None
-    """Overrides the fleet's migration command for this tenant."""
-    checkpoints: tuple[Checkpoint, ...] = ()
-    """Compound checkpoints (issue 12); each names one of `snapshots`."""
-
-    @field_validator("app_revision")
-    @classmethod
-    def _revision_shape(cls, value: str | None) -> str | None:
-        if value is not None:
-            check_revision(value)
-        return value
-
-    @field_validator("id")
-    @classmethod
-    def _id_shape(cls, value: str) -> str:
-        if not TENANT_ID_RE.match(value):
-            raise ValueError(
-                f"tenant id {value!r} must be 2-48 chars of a-z, 0-9 and '-', "
-                "starting and ending with a letter or digit"
-            )
-        return value
-
-    def with_dev_branch(self, branch: DevBranchEntry) -> TenantSpec:
-        """Add or replace the dev branch of that name."""
-        kept = tuple(b for b in self.dev_branches if b.name != branch.name)
-        return self.model_copy(update={"dev_branches": (*kept, branch)})
-
-    def without_dev_branch(self, name: str) -> TenantSpec:
-        kept = tuple(b for b in self.dev_branches if b.name != name)
-        return self.model_copy(update={"dev_branches": kept})
-
-    def dev_branch(self, name: str) -> DevBranchEntry | None:
-        return next((b for b in self.dev_branches if b.name == name), None)
-
-    def require_dev_branch(self, name: str) -> DevBranchEntry:
-        found = self.dev_branch(name)
-        if found is None:
-            raise KeyError(f"tenant {self.id!r} has no dev branch {name!r}")
-        return found
+# the fleet file holds the one tenant model (neon_tenants.tenant); old names kept as aliases
+DevBranchEntry = DevBranchSpec
+SnapshotEntry = SnapshotSpec
+__all__ = [
+    "DevBranchEntry",
+    "DevBranchSpec",
+    "FleetSpec",
+    "SnapshotEntry",
+    "SnapshotSpec",
+    "TenantSpec",
+    "load_fleet",
+    "parse_fleet",
+    "save_fleet",
+]
 
 
 class FleetSpec(BaseModel):

@@ -22,11 +22,12 @@ from typing import Any
 
 from neon_tenants.archive import ArchiveSettings
 from neon_tenants.automation._workspace import Engine
-from neon_tenants.automation.events import tenant_of_urn
+from neon_tenants.automation.events import step_parent
 from neon_tenants.catalog import Catalog
 from neon_tenants.db.store import PostgresFleetStore
 from neon_tenants.fleet.program import build_program
 from neon_tenants.fleet.sharding import stack_name
+from neon_tenants.naming import tenant_of
 
 EngineFactory = Callable[[], Engine]
 
@@ -66,17 +67,25 @@ class ShardRunner:
         name = stack_name(tier, shard, snap.shards)
         failed: dict[str, str] = {}
 
+        owner: dict[str, str] = {}  # urn -> tenant, from each step's parent (naming.py)
+
         def collect(event: Any) -> None:
+            pre = getattr(event, "resource_pre_event", None)
+            if pre is not None:
+                found = tenant_of(pre.metadata.urn, step_parent(pre.metadata))
+                if found is not None:
+                    owner[pre.metadata.urn] = found
             diag = getattr(event, "diagnostic_event", None)
             if diag is not None and diag.severity == "error" and diag.urn:
-                tenant = tenant_of_urn(diag.urn)
+                tenant = owner.get(diag.urn) or tenant_of(diag.urn, None)
                 if tenant is not None:
                     failed.setdefault(tenant, diag.message.strip()[-500:])
             op = getattr(event, "res_op_failed_event", None)
             if op is not None:
-                tenant = tenant_of_urn(op.metadata.urn)
+                meta = op.metadata
+                tenant = owner.get(meta.urn) or tenant_of(meta.urn, step_parent(meta))
                 if tenant is not None:
-                    failed.setdefault(tenant, f"{op.metadata.type} {op.metadata.op} failed")
+                    failed.setdefault(tenant, f"{meta.type} {meta.op} failed")
 
         try:
             # never `first_attempt`: a retried run may follow a killed one that created the

@@ -62,12 +62,12 @@ def run_worker(settings: WorkerSettings) -> None:
     """Run until SIGINT/SIGTERM (or, with `stop_when_idle`, until the queue is empty)."""
     from neon_tenants.archive.resource import settings_from_env
     from neon_tenants.automation._workspace import Engine, engine_env
-    from neon_tenants.catalog import load_catalog
+    from neon_tenants.catalog import builtin_catalog, stack_catalog
     from neon_tenants.db.store import PostgresFleetStore
     from neon_tenants.jobs._run import ShardRunner
 
-    tiers = settings.stacks_dir / "tiers.yaml" if settings.stacks_dir else None
-    catalog = load_catalog(tiers if tiers is not None and tiers.exists() else None)
+    # the one catalog loader (stack config `catalogFile`, else stacks/tiers.yaml)
+    catalog = stack_catalog(settings.stacks_dir) if settings.stacks_dir else builtin_catalog()
     store = PostgresFleetStore(settings.conninfo, max_size=2)
     env = engine_env(settings.neon_env)  # refuses the built-in passphrase before any job
     # the archive dir is part of each tenant's archive step: give every worker the same

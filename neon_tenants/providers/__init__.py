@@ -8,7 +8,8 @@ always prefixes the dynamic provider's package, so the tokens are
 
 from __future__ import annotations
 
-from neon_tenants.providers.component import COMPONENT_TYPE, TenantDatabase
+from neon_tenants.naming import COMPONENT_TYPE
+from neon_tenants.providers.component import TenantDatabase
 from neon_tenants.providers.dev_branch import DevBranch, DevBranchProvider
 from neon_tenants.providers.snapshot import Snapshot, SnapshotProvider
 from neon_tenants.providers.specs import (

@@ -10,7 +10,8 @@ tenant without add-ons costs no add-on request at create or update (issue #16).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from neon_tenants.providers._common import or_none
 
@@ -28,15 +29,22 @@ def addons_involved(*flags: bool) -> bool:
 def sync_addons(
     org_api: OrgClient, project_id: str, branch_id: str, database_name: str,
     neon_auth: bool, data_api: bool,
+    on_auth_created: Callable[[Any], None] | None = None,
 ) -> str | None:
-    """Make the branch match the two booleans; returns the Data API url (None if off)."""
+    """Make the branch match the two booleans; returns the Data API url (None if off).
+
+    Neon Auth's keys are returned only when it is enabled (`NeonAuthCreated`), never by a
+    later GET: `on_auth_created` receives that response so the caller keeps them (as
+    secret outputs) for the platform backend (issue 10 item 8)."""
     if not data_api:
         if or_none(lambda: org_api.get_data_api(project_id, branch_id, database_name)):
             or_none(lambda: org_api.delete_data_api(project_id, branch_id, database_name))
     current_auth = or_none(lambda: org_api.get_neon_auth(project_id, branch_id))
     if neon_auth and current_auth is None:
-        org_api.create_neon_auth(project_id, branch_id, AUTH_PROVIDER,
-                                 database_name=database_name)
+        enabled = org_api.create_neon_auth(project_id, branch_id, AUTH_PROVIDER,
+                                           database_name=database_name)
+        if on_auth_created is not None:
+            on_auth_created(enabled)
     elif not neon_auth and current_auth is not None:
         or_none(lambda: org_api.delete_neon_auth(project_id, branch_id))
     if not data_api:

@@ -1,10 +1,11 @@
 """TenantDatabase: one tenant's project, quota, dev branches and snapshots as one component.
 
-Logical names follow ARCHITECTURE.md: the component is `<tenant_id>`, children are
-`<tenant_id>-project`, `-branch-<name>`, `-snapshot-<name>`. The quota and compute limits are
-fields of the project (issue #16: one resource and one PATCH instead of a second resource
-with the same life cycle); stacks made before keep a `-quota` resource until their next `up`
-deletes it (a no-op in Neon, see `quota.py`).
+Logical names come from `neon_tenants.naming`: the component is `<tenant_id>`, children are
+`<tenant_id>-project`, `-branch-<name>`, `-snapshot-<name>`, `-archive`, all parented to the
+component (which is how their tenant is found in the state). The quota and compute limits
+are fields of the project (issue #16: one resource and one PATCH instead of a second
+resource with the same life cycle); stacks made before keep a `-quota` resource until their
+next `up` deletes it (a no-op in Neon, see `quota.py`).
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ import pulumi
 from neon_tenants.archive.resource import archive_before_delete
 from neon_tenants.catalog import QUOTA_KEYS
 from neon_tenants.migrate import MIGRATE_SUFFIX, migration_command
+from neon_tenants.naming import COMPONENT_TYPE, child_name
 from neon_tenants.providers.dev_branch import DevBranch
 from neon_tenants.providers.snapshot import Snapshot
 from neon_tenants.providers.specs import DEFAULT_BRANCH, TenantDatabaseArgs
 from neon_tenants.providers.tenant_project import NeonTenantProject
-
-COMPONENT_TYPE = "neon-tenants:index:TenantDatabase"
 
 
 class TenantDatabase(pulumi.ComponentResource):
@@ -39,7 +39,7 @@ class TenantDatabase(pulumi.ComponentResource):
         super().__init__(COMPONENT_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tier, limits, quota = args.tier, args.limits.model_dump(), args.quota
-        self.project = NeonTenantProject(f"{name}-project", {
+        self.project = NeonTenantProject(child_name(name, "project"), {
             "name": args.project_name, "tenant_id": args.tenant_id, "tier": tier.name,
             "org": tier.org, "region_id": tier.region_id, "pg_version": tier.pg_version,
             "history_retention_seconds": tier.history_retention_seconds,
@@ -58,9 +58,12 @@ class TenantDatabase(pulumi.ComponentResource):
         branch_ids: dict[str, pulumi.Output[str]] = {DEFAULT_BRANCH: project.default_branch_id}
         self.dev_branches = {}
         for b in args.dev_branches:
-            branch = DevBranch(f"{name}-branch-{b.name}", {
+            branch = DevBranch(child_name(name, "branch", b.name), {
                 "project_id": project.id, "org": tier.org, "name": b.name,
-                "parent_branch_id": branch_ids[b.parent],
+                "parent_branch_id": branch_ids[b.parent], "parent": b.parent,
+                "parent_timestamp": (b.parent_timestamp.isoformat()
+                                     if b.parent_timestamp else None),
+                "parent_lsn": b.parent_lsn,
                 "min_cu": b.min_cu if b.min_cu is not None else args.min_cu,
                 "max_cu": b.max_cu if b.max_cu is not None else args.max_cu,
                 "suspend_timeout_seconds": (b.suspend_timeout_seconds
@@ -76,7 +79,7 @@ class TenantDatabase(pulumi.ComponentResource):
         pinned = [s.name for s in args.snapshots if s.pinned]
         self.snapshots = {}
         for s in args.snapshots:
-            self.snapshots[s.name] = Snapshot(f"{name}-snapshot-{s.name}", {
+            self.snapshots[s.name] = Snapshot(child_name(name, "snapshot", s.name), {
                 "project_id": project.id, "org": tier.org,
                 "branch_id": branch_ids[s.branch], "name": s.name,
                 "timestamp": s.timestamp.isoformat() if s.timestamp else None,
@@ -96,19 +99,35 @@ class TenantDatabase(pulumi.ComponentResource):
         self.archive = None
         if args.archive is not None:
             self.archive = archive_before_delete(
-                f"{name}-archive", tenant=args.tenant_id, tier=tier.name,
+                child_name(name, "archive"), tenant=args.tenant_id, tier=tier.name,
                 project_id=project.project_id, connection_uri=project.connection_uri,
                 settings=args.archive, parent=self,
                 depends_on=[project, *self.dev_branches.values(),
                             *self.snapshots.values(),
                             *([self.migration] if self.migration is not None else [])],
             )
+        branches = {
+            n: pulumi.Output.all(
+                branch_id=b.branch_id, host=b.host, connection_uri=b.connection_uri,
+                pooled_connection_uri=b.pooled_connection_uri, data_api_url=b.data_api_url,
+            )
+            for n, b in self.dev_branches.items()
+        }
         outputs: dict[str, Any] = {
             "project_id": project.project_id, "org_id": project.org_id,
             "default_branch_id": project.default_branch_id, "host": project.host,
             "connection_uri": pulumi.Output.secret(project.connection_uri),
             "pooled_connection_uri": pulumi.Output.secret(project.pooled_connection_uri),
+            "data_api_url": project.data_api_url,
+            "neon_auth_pub_client_key": project.neon_auth_pub_client_key,
+            "neon_auth_secret_server_key": pulumi.Output.secret(
+                project.neon_auth_secret_server_key),
+            "neon_auth_jwks_url": project.neon_auth_jwks_url,
+            "dev_branches": pulumi.Output.secret(pulumi.Output.all(**branches))
+            if branches else {},
         }
         for key, value in outputs.items():
-            setattr(self, key, value)
+            if key != "dev_branches":  # the attribute holds the DevBranch resources
+                setattr(self, key, value)
+        self.dev_branch_outputs = outputs["dev_branches"]
         self.register_outputs(outputs)

@@ -3,6 +3,13 @@
 Changing `reset_trigger` resets the branch to its parent's head: Neon has no reset route,
 so it is `restore` with `source_branch_id` = the parent (CONTRACT.md section 2). Create looks
 the branch up by name first, so a crash mid-update followed by a rerun adopts it.
+
+The parent is identified by NAME (`parent`, a replace): `parent_branch_id` is read at
+create and reset only, because a finalized snapshot restore gives the default branch a new
+id while the dev branch keeps its data and its Neon parent; treating that id change as a
+replace would delete the dev branch (issue 10 item 5). `parent_timestamp` / `parent_lsn`
+create the branch from the parent's past (inside the retention window, checked before any
+call by FleetManager and again here at create).
 """
 
 from __future__ import annotations
@@ -43,7 +50,10 @@ class DevBranchInputs(ResourceInputs):
     project_id: str = Field(min_length=1, json_schema_extra=mark(replace=True))
     org: str
     name: str
-    parent_branch_id: str = Field(min_length=1, json_schema_extra=mark(replace=True))
+    parent_branch_id: str = Field(min_length=1, json_schema_extra=mark(nodiff=True))
+    parent: str | None = Field(default=None, json_schema_extra=mark(replace=True))
+    parent_timestamp: CanonicalTime = Field(default=None, json_schema_extra=mark(replace=True))
+    parent_lsn: str | None = Field(default=None, json_schema_extra=mark(replace=True))
     min_cu: float = 0.25
     max_cu: float = 2
     suspend_timeout_seconds: int = 0
@@ -77,8 +87,17 @@ class DevBranchProvider(NeonProvider[DevBranchInputs, DevBranchState]):
     # the "old" resource removes the adopted one
     delete_before_replace = True
 
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> Any:
+        # state written before `parent` existed: the parent it was made from is the one
+        # declared now (only a change of a recorded parent is a replace)
+        if "parent" not in olds and "parent" in news:
+            olds = {**olds, "parent": news["parent"]}
+        return super().diff(_id, olds, news)
+
     def validate(self, i: DevBranchInputs) -> list[v.Failure]:
         out = v.branch_name(i.name)
+        if i.parent_timestamp is not None and i.parent_lsn is not None:
+            out.append(v.Failure("parent_lsn", "give parent_timestamp or parent_lsn, not both"))
         out += v.compute_range(i.min_cu, i.max_cu, i.limits)
         out += v.suspend_timeout(i.suspend_timeout_seconds, i.limits)
         out += v.database_name(i.database_name)
@@ -107,8 +126,9 @@ class DevBranchProvider(NeonProvider[DevBranchInputs, DevBranchState]):
         api = client.org(i.org)
         branch = find_branch_by_name(api, i.project_id, i.name)
         if branch is None:
-            body = BranchCreate(branch=BranchSpec(parent_id=i.parent_branch_id, name=i.name,
-                                                  expires_at=i.expires_at))
+            body = BranchCreate(branch=BranchSpec(
+                parent_id=i.parent_branch_id, name=i.name, expires_at=i.expires_at,
+                parent_timestamp=i.parent_timestamp, parent_lsn=i.parent_lsn))
             ep_opts = EndpointCreateOptions(type="read_write", **self._endpoint_opts(i))
             try:
                 created = api.create_branch(i.project_id, body, endpoints=[ep_opts])

@@ -1,15 +1,15 @@
-"""What a program declares for one tenant: `TenantDatabaseArgs` and its nested specs.
+"""What a program declares for one tenant: `TenantDatabaseArgs` = a tenant placed in a tier.
 
-These pydantic models are the single source of truth for the component's inputs. Their
-validation calls the same pure checks as the providers' `check` (catalog/validate.py), so a
-Python program fails at construction, and `pulumi preview` fails again in `check` if a
-program bypasses the models.
+The tenant's own fields (overrides, dev branches, snapshots, add-ons, protection) are the
+one tenant model of `neon_tenants.tenant`; this adds only where it runs (tier, org limits,
+platform prefix, database and role). Validation runs the same rules as `FleetManager`
+(`tenant.rules`), so a Python program fails at construction, and `pulumi preview` fails
+again in the providers' `check` if a program bypasses the model.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -18,54 +18,21 @@ from neon_tenants.catalog import Limits, OrgLimits, Tier, builtin_catalog
 from neon_tenants.catalog import validate as v
 from neon_tenants.catalog.tiers import QUOTA_KEYS, Quota
 from neon_tenants.migrate import MigrationSpec
-
-DEFAULT_BRANCH = "production"
-COMPUTE_KEYS = ("min_cu", "max_cu", "suspend_timeout_seconds")
-
-
-class _Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class DevBranchSpec(_Spec):
-    """A development branch with its own read-write endpoint.
-
-    `parent` is "production" (the default branch) or the name of another dev branch declared
-    before it. Changing `reset_trigger` resets the branch to its parent's head.
-    """
-
-    name: str
-    parent: str = DEFAULT_BRANCH
-    min_cu: float | None = None
-    max_cu: float | None = None
-    suspend_timeout_seconds: int | None = None
-    expires_at: datetime | None = None
-    reset_trigger: str | None = None
-    neon_auth: bool = False
-    data_api: bool = False
+from neon_tenants.naming import project_name
+from neon_tenants.tenant import rules
+from neon_tenants.tenant.model import (
+    COMPUTE_KEYS,
+    DEFAULT_BRANCH,
+    DevBranchSpec,
+    SnapshotSpec,
+    TenantSpec,
+)
 
 
-class SnapshotSpec(_Spec):
-    """A named snapshot of a branch (now, or at `timestamp` inside the retention window).
-
-    Changing `restore_trigger` restores the branch from the snapshot (finalized: the branch
-    gets a new id, which the resource reports as `active_branch_id`).
-    """
-
-    name: str = Field(min_length=1, max_length=256)
-    branch: str = DEFAULT_BRANCH
-    timestamp: datetime | None = None
-    pinned: bool = False
-    restore_trigger: str | None = None
-
-
-def project_name(platform: str, tenant_id: str) -> str:
-    """`<platform>-<tenant_id>`: no tier in the name, since a tier change is a transfer."""
-    return f"{platform}-{tenant_id}"
-
-
-class TenantDatabaseArgs(_Spec):
+class TenantDatabaseArgs(BaseModel):
     """Everything one tenant's database needs; see ARCHITECTURE.md (catalog/providers seam)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     tenant_id: str
     tier: Tier
@@ -89,7 +56,31 @@ class TenantDatabaseArgs(_Spec):
     migration: MigrationSpec | None = None
     """The app revision and its migration command (issue 12), run once per revision."""
 
+    @classmethod
+    def of(
+        cls, tenant: TenantSpec, tier: Tier, platform: str = "nt",
+        org_limits: OrgLimits | None = None, **placement: Any,
+    ) -> TenantDatabaseArgs:
+        """A fleet entry placed in a tier (the program's one way to build the inputs);
+        `placement`: the non-tenant fields (archive, first_attempt, database/role names)."""
+        own = set(cls.model_fields)
+        data = {k: v for k, v in tenant.model_dump().items() if k in own and k != "id"}
+        return cls(tenant_id=tenant.id, tier=tier, org_limits=org_limits, platform=platform,
+                   **{**data, "dev_branches": list(tenant.dev_branches),
+                      "snapshots": list(tenant.snapshots)}, **placement)
+
     # -- derived values the component passes on to the resources --------------------------
+
+    @property
+    def tenant(self) -> TenantSpec:
+        """The tenant model (unvalidated copy: `failures` reports a bad id by field)."""
+        return TenantSpec.model_construct(
+            id=self.tenant_id, quota_overrides=dict(self.quota_overrides),
+            compute_overrides=dict(self.compute_overrides),
+            dev_branches=tuple(self.dev_branches), snapshots=tuple(self.snapshots),
+            adopt_project_id=self.adopt_project_id, neon_auth=self.neon_auth,
+            data_api=self.data_api, protected=self.protected,
+        )
 
     @property
     def limits(self) -> Limits:
@@ -121,48 +112,13 @@ class TenantDatabaseArgs(_Spec):
         return project_name(self.platform, self.tenant_id)
 
     def failures(self) -> list[v.Failure]:
-        """Every limit and name problem at once, so one run lists all fixes."""
-        limits = self.limits
-        out = v.tenant_id(self.tenant_id)
+        """Every limit and name problem at once (the tenant rules plus database/role)."""
+        out = rules.failures(self.tenant, self.tier, self.limits)
+        for f in out:
+            if f.property == "id":
+                out[out.index(f)] = v.Failure("tenant_id", f.reason)
         out += v.role_name(self.role_name)
         out += v.database_name(self.database_name)
-        out += v.quota_values(self.quota_overrides, self.tier, "quota_overrides")
-        for key in self.compute_overrides:
-            if key not in COMPUTE_KEYS:
-                out.append(v.Failure(f"compute_overrides.{key}",
-                                     f"unknown key; known: {', '.join(COMPUTE_KEYS)}"))
-        out += v.compute_range(self.min_cu, self.max_cu, limits, "compute_overrides.")
-        out += v.suspend_timeout(self.suspend_timeout_seconds, limits,
-                                 "compute_overrides.suspend_timeout_seconds")
-        out += v.history_retention(self.tier.history_retention_seconds, limits,
-                                   "tier.history_retention_seconds")
-        out += v.branch_count(len(self.dev_branches) + 1, limits)
-        out += v.snapshot_count(len(self.snapshots), limits)
-        seen: set[str] = set()
-        for i, b in enumerate(self.dev_branches):
-            p = f"dev_branches[{i}]"
-            out += v.branch_name(b.name, f"{p}.name")
-            if b.name in seen:
-                out.append(v.Failure(f"{p}.name", f"duplicate branch name {b.name!r}"))
-            if b.parent != DEFAULT_BRANCH and b.parent not in seen:
-                out.append(v.Failure(f"{p}.parent", f"parent {b.parent!r} must be "
-                                     f"'{DEFAULT_BRANCH}' or a dev branch declared before it"))
-            seen.add(b.name)
-            out += v.compute_range(b.min_cu if b.min_cu is not None else self.min_cu,
-                                   b.max_cu if b.max_cu is not None else self.max_cu,
-                                   limits, f"{p}.")
-            if b.suspend_timeout_seconds is not None:
-                out += v.suspend_timeout(b.suspend_timeout_seconds, limits,
-                                         f"{p}.suspend_timeout_seconds")
-        snap_names: set[str] = set()
-        for i, s in enumerate(self.snapshots):
-            p = f"snapshots[{i}]"
-            if s.name in snap_names:
-                out.append(v.Failure(f"{p}.name", f"duplicate snapshot name {s.name!r}"))
-            snap_names.add(s.name)
-            if s.branch != DEFAULT_BRANCH and s.branch not in seen:
-                out.append(v.Failure(f"{p}.branch", f"branch {s.branch!r} must be "
-                                     f"'{DEFAULT_BRANCH}' or a declared dev branch"))
         return out
 
     @model_validator(mode="after")
@@ -173,5 +129,12 @@ class TenantDatabaseArgs(_Spec):
         return self
 
 
-SnapshotPolicy = Literal["replace", "evict_oldest"]
-__all__ = ["QUOTA_KEYS", "DevBranchSpec", "SnapshotSpec", "TenantDatabaseArgs", "project_name"]
+__all__ = [
+    "COMPUTE_KEYS",
+    "DEFAULT_BRANCH",
+    "QUOTA_KEYS",
+    "DevBranchSpec",
+    "SnapshotSpec",
+    "TenantDatabaseArgs",
+    "project_name",
+]

@@ -110,6 +110,36 @@ class ProjectState(ProjectInputs):
         default="", json_schema_extra=mark(output=True, secret=True, stable=True)
     )
     data_api_url: str | None = Field(default=None, json_schema_extra=mark(output=True))
+    # Neon Auth: returned once, when enabled (kept in state, the secret as a Pulumi secret)
+    neon_auth_pub_client_key: str | None = Field(default=None,
+                                                 json_schema_extra=mark(output=True))
+    neon_auth_secret_server_key: str | None = Field(
+        default=None, json_schema_extra=mark(output=True, secret=True))
+    neon_auth_jwks_url: str | None = Field(default=None, json_schema_extra=mark(output=True))
+
+
+_NO_AUTH: dict[str, Any] = {"neon_auth_pub_client_key": None,
+                            "neon_auth_secret_server_key": None, "neon_auth_jwks_url": None}
+
+
+class _AuthKeys:
+    """Collects the Neon Auth keys from the one reply that carries them (the enable call);
+    otherwise keeps what the state had while Neon Auth stays on (issue 10 item 8)."""
+
+    def __init__(self, old: ProjectState | None, neon_auth: bool) -> None:
+        self.values = dict(_NO_AUTH)
+        if old is not None and neon_auth:
+            self.values = {k: getattr(old, k) for k in _NO_AUTH}
+
+    def __call__(self, created: Any) -> None:
+        secret = getattr(created, "secret_server_key", None)
+        getter = getattr(secret, "get_secret_value", None)
+        self.values = {
+            "neon_auth_pub_client_key": getattr(created, "pub_client_key", None),
+            "neon_auth_secret_server_key": (str(getter() if getter else secret)
+                                            if secret else None),
+            "neon_auth_jwks_url": getattr(created, "jwks_url", None),
+        }
 
 
 def validate_project(i: ProjectInputs) -> list[v.Failure]:
@@ -206,13 +236,16 @@ class TenantProjectProvider(NeonProvider[ProjectInputs, ProjectState]):
         else:
             direct = details.connection_uri.get_secret_value()
             pooled = pooled_uri(direct, params.host, params.pooler_host)
-        url = (sync_addons(api, project.id, branch.id, i.database_name, i.neon_auth, i.data_api)
+        keys = _AuthKeys(None, i.neon_auth)
+        url = (sync_addons(api, project.id, branch.id, i.database_name, i.neon_auth, i.data_api,
+                           on_auth_created=keys)
                if addons_involved(i.neon_auth, i.data_api) else None)
         return ProjectState(
             **i.model_dump(), project_id=project.id,
             org_id=project.org_id or org_id_for(client, i.org), default_branch_id=branch.id,
             endpoint_id=ep.id if ep is not None else "", host=ep.host if ep is not None else "",
             connection_uri=direct, pooled_connection_uri=pooled, data_api_url=url,
+            **keys.values,
         )
 
     def _converge(
@@ -229,13 +262,16 @@ class TenantProjectProvider(NeonProvider[ProjectInputs, ProjectState]):
             ep = api.update_endpoint(project.id, ep.id, EndpointUpdate(
                 **_endpoint_settings(i).model_dump(exclude={"pg_settings"})))
         direct, pooled = uris(api, project.id, i.database_name, i.role_name, branch.id)
-        url = (sync_addons(api, project.id, branch.id, i.database_name, i.neon_auth, i.data_api)
+        keys = _AuthKeys(None, i.neon_auth)
+        url = (sync_addons(api, project.id, branch.id, i.database_name, i.neon_auth, i.data_api,
+                           on_auth_created=keys)
                if addons_involved(i.neon_auth, i.data_api) else None)
         return ProjectState(
             **i.model_dump(), project_id=project.id,
             org_id=project.org_id or org_id_for(client, i.org), default_branch_id=branch.id,
             endpoint_id=ep.id if ep is not None else "", host=ep.host if ep is not None else "",
             connection_uri=direct, pooled_connection_uri=pooled, data_api_url=url,
+            **keys.values,
         )
 
     # -- update -----------------------------------------------------------------------------
@@ -261,14 +297,15 @@ class TenantProjectProvider(NeonProvider[ProjectInputs, ProjectState]):
             if ep is not None:
                 endpoint_id, host = ep.id, ep.host
         url = old.data_api_url
+        keys = _AuthKeys(old, new.neon_auth)
         if addons_involved(old.neon_auth, old.data_api, new.neon_auth, new.data_api):
             url = sync_addons(api, id_, old.default_branch_id, new.database_name,
-                              new.neon_auth, new.data_api)
+                              new.neon_auth, new.data_api, on_auth_created=keys)
         return ProjectState(
             **new.model_dump(), project_id=id_, org_id=org_id or org_id_for(client, new.org),
             default_branch_id=old.default_branch_id, endpoint_id=endpoint_id, host=host,
             connection_uri=old.connection_uri, pooled_connection_uri=old.pooled_connection_uri,
-            data_api_url=url,
+            data_api_url=url, **keys.values,
         )
 
     def _transfer(
@@ -358,3 +395,6 @@ class NeonTenantProject(NeonResource, module="neon", name="NeonTenantProject"):
     connection_uri: pulumi.Output[str]
     pooled_connection_uri: pulumi.Output[str]
     data_api_url: pulumi.Output[str | None]
+    neon_auth_pub_client_key: pulumi.Output[str | None]
+    neon_auth_secret_server_key: pulumi.Output[str | None]
+    neon_auth_jwks_url: pulumi.Output[str | None]

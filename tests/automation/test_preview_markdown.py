@@ -28,8 +28,24 @@ def urn(stack: str, tenant: str, child: str | None = None, ctype: str = PROJ) ->
     return f"{base}{COMP}${ctype}::{tenant}-{child}"
 
 
+def parent_of(u: str) -> str | None:
+    """What the engine reports as a child's parent: its tenant's component."""
+    qualified = u.split("::")[2]
+    if not qualified.startswith(COMP + "$"):
+        return None
+    stack = u.split("::")[0].removeprefix("urn:pulumi:")
+    return f"urn:pulumi:{stack}::neon-tenants::{COMP}::{u.split('::')[-1].split('-')[0]}"
+
+
 def pre_event(
-    op: str, u: str, *, diffs: list[str] | None = None, old: Any = None, new: Any = None
+    op: str,
+    u: str,
+    *,
+    diffs: list[str] | None = None,
+    old: Any = None,
+    new: Any = None,
+    parent: str | None = None,
+    old_outputs: Any = None,
 ) -> EngineEvent:
     meta: dict[str, Any] = {
         "op": op,
@@ -37,10 +53,12 @@ def pre_event(
         "type": u.split("::")[2].split("$")[-1],
         "provider": "",
     }
-    if old is not None:
-        meta["old"] = {"urn": u, "type": meta["type"], "inputs": old}
-    if new is not None:
-        meta["new"] = {"urn": u, "type": meta["type"], "inputs": new}
+    parent = parent or parent_of(u)
+    side = {"urn": u, "type": meta["type"], **({"parent": parent} if parent else {})}
+    if old is not None or old_outputs is not None or op == "delete":
+        meta["old"] = {**side, "inputs": old or {}, "outputs": old_outputs or {}}
+    if new is not None or op != "delete":
+        meta["new"] = {**side, "inputs": new or {}}
     if diffs is not None:
         meta["diffs"] = diffs
         meta["detailedDiff"] = {d: {"diffKind": "update", "inputDiff": True} for d in diffs}
@@ -55,16 +73,30 @@ def steps(stack: str, tier: str, events: list[EngineEvent]) -> list[PlannedStep]
 
 
 def recorded_change() -> list[PlannedStep]:
-    """free-00 gains `newco` and loses `bob` (moved to pro); `carol` gets a bigger quota
-    and `dave`'s project is replaced (region change)."""
+    """free-00 gains `newco` and loses `bob` and `erin`; `erin` reappears in pro adopting her
+    project (an in-place transfer), `bob` reappears in pro WITHOUT adopting his (a new empty
+    project: his data would be deleted); `carol` gets a bigger quota and `dave`'s project is
+    replaced (region change)."""
     free = [
+        pre_event("delete", urn("free-00", "erin")),
+        pre_event(
+            "delete",
+            urn("free-00", "erin", "project"),
+            old={"tier": "free"},
+            old_outputs={"project_id": "p-erin"},
+        ),
         pre_event(
             "same", "urn:pulumi:free-00::neon-tenants::pulumi:pulumi:Stack::neon-tenants-free-00"
         ),
         pre_event("create", urn("free-00", "newco")),
         pre_event("create", urn("free-00", "newco", "project"), new={"tier": "free"}),
         pre_event("delete", urn("free-00", "bob")),
-        pre_event("delete", urn("free-00", "bob", "project"), old={"tier": "free"}),
+        pre_event(
+            "delete",
+            urn("free-00", "bob", "project"),
+            old={"tier": "free"},
+            old_outputs={"project_id": "p-bob"},
+        ),
         pre_event("same", urn("free-00", "alice")),
         pre_event("same", urn("free-00", "alice", "project")),
         pre_event(
@@ -92,15 +124,25 @@ def recorded_change() -> list[PlannedStep]:
     pro = [
         pre_event("create", urn("pro", "bob")),
         pre_event("create", urn("pro", "bob", "project"), new={"tier": "pro", "org": "paid"}),
+        pre_event("create", urn("pro", "erin")),
+        pre_event(
+            "create",
+            urn("pro", "erin", "project"),
+            new={"tier": "pro", "org": "paid", "adopt_project_id": "p-erin"},
+        ),
     ]
     return steps("free-00", "free", free) + steps("pro", "pro", pro)
 
 
-def test_fleet_diff_groups_per_tenant_and_pairs_moves() -> None:
+def test_fleet_diff_calls_a_move_same_project_only_for_an_in_place_transfer() -> None:
     diff = fleet_diff(["free-00", "pro"], recorded_change())
     assert [t.tenant for t in diff.of_kind("added")] == ["newco"]
     assert diff.of_kind("removed") == []
-    assert [(m.tenant, m.from_tier, m.to_tier) for m in diff.moves] == [("bob", "free", "pro")]
+    assert [(m.tenant, m.from_tier, m.to_tier) for m in diff.transfers] == [
+        ("erin", "free", "pro")
+    ]
+    # bob's entry does not adopt his project: up creates a new one and deletes the old
+    assert [(m.tenant, m.same_project) for m in diff.data_losing] == [("bob", False)]
     updated = {t.tenant: t for t in diff.of_kind("updated")}
     assert set(updated) == {"carol", "dave"}
     change = updated["carol"].changes[0]
@@ -114,11 +156,17 @@ def test_fleet_diff_groups_per_tenant_and_pairs_moves() -> None:
     assert diff.exit_code == EXIT_CHANGES
 
 
-def test_markdown_calls_out_replaces_moves_and_quota_changes() -> None:
+def test_markdown_shows_a_remove_plus_add_as_a_data_losing_replacement_first() -> None:
     md = fleet_diff(["free-00", "pro"], recorded_change()).to_markdown()
-    assert "**1 added, 0 removed, 1 moved, 2 updated**" in md
+    assert "**1 added, 0 removed, 1 moved, 1 replaced across tiers, 2 updated**" in md
     assert "> **Replacements**" in md and "`dave` (`free-00`): project" in md
-    assert "| moved | `bob` | free → pro | `free-00` → `pro` |" in md
+    assert "| moved | `erin` | free → pro | `free-00` → `pro` |" in md
+    assert "| moved | `bob`" not in md
+    assert "`bob` (`free-00` → `pro`): project: a NEW EMPTY project" in md
+    assert "| **replaced (data loss)** | `bob` | free → pro |" in md
+    # the data-losing replacement is the first thing a reviewer reads
+    assert md.index("`bob`") < md.index("`dave`") < md.index("| change |")
+    assert md.index("replaced (data loss)") < md.index("| moved |")
     assert "quota.active_time_seconds: `360000` → `720000`" in md
     assert "| **replaced** | `dave` |" in md
     assert "__provider" not in md
@@ -160,8 +208,12 @@ def test_json_has_the_same_content_and_masks_uris() -> None:
     data = json.loads(dumps(fleet_diff(["free-00", "pro"], recorded_change() + extra)))
     assert data["has_changes"] is True
     assert [a["tenant"] for a in data["added"]] == ["newco"]
-    assert data["moved"][0]["tenant"] == "bob"
-    assert data["replaces"] == [{"tenant": "dave", "stack": "free-00", "resources": ["project"]}]
+    assert [m["tenant"] for m in data["moved"]] == ["erin"]
+    assert [m["tenant"] for m in data["replaced_across_tiers"]] == ["bob"]
+    assert data["replaces"] == [
+        {"tenant": "dave", "stack": "free-00", "resources": ["project"]},
+        {"tenant": "bob", "stack": "pro", "resources": ["project"], "data_loss": True},
+    ]
     text = json.dumps(data)
     assert "oldpass" not in text and "newpass" not in text
 

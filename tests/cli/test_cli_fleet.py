@@ -66,6 +66,17 @@ def test_preview_up_show_and_errors_through_the_cli(cli_env: Path) -> None:
     info = json.loads(show.stdout)
     assert info["project_id"] and info["tier"] == "free"
     assert ":****@" in info["connection_uri"]
+    # pooled by default, both URIs masked (issue 10 item 8)
+    assert info["default_uri"] == "pooled_connection_uri"
+    assert ":****@" in info["pooled_connection_uri"]
+    assert info["pooled_connection_uri"] != info["connection_uri"]
+
+    past = runner.invoke(app, ["tenant", "branch", "create", "cli-a", "old", "--at",
+                               "2020-01-01T00:00:00Z", "--json"])
+    assert past.exit_code == 1
+    err = json.loads(past.stdout)
+    assert err["status"] == 422 and "retention window" in err["error"]
+    assert "tier free" in err["error"] and "86400 s" in err["error"]
 
     same = runner.invoke(app, ["tenant", "downgrade", "cli-a", "--tier", "free", "--json"])
     assert same.exit_code == 1
@@ -74,3 +85,9 @@ def test_preview_up_show_and_errors_through_the_cli(cli_env: Path) -> None:
 
     missing = runner.invoke(app, ["tenant", "show", "nobody", "--json"])
     assert missing.exit_code == 1 and json.loads(missing.stdout)["status"] == 404
+
+    moved = runner.invoke(app, ["tenant", "move", "cli-a", "--tier", "pro", "--json"])
+    assert moved.exit_code == 0, moved.output
+    data = json.loads(moved.stdout)
+    assert data["moved"] == ["cli-a"] and data["transfer_requests"] == 1
+    assert data["stacks"] == ["pro"]

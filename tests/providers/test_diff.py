@@ -103,10 +103,31 @@ def test_diff_branch_reset_trigger_is_update_not_replace() -> None:
 
 
 def test_diff_branch_new_parent_is_replace() -> None:
-    r = DevBranchProvider().diff("br-2", inp.branch(), inp.branch(parent_branch_id="br-9"))
-    assert r.replaces == ["parent_branch_id"]
+    old = inp.branch(parent="production")
+    r = DevBranchProvider().diff("br-2", old, inp.branch(parent="dev", parent_branch_id="br-9"))
+    assert r.replaces == ["parent"]
     # create adopts by name: the old branch must go first, or the delete removes the adoptee
     assert r.delete_before_replace is True
+
+
+def test_diff_branch_parent_id_moved_by_a_restore_is_no_change() -> None:
+    """A finalized snapshot restore gives the default branch a new id; the dev branch keeps
+    its data and its Neon parent, so it must not be replaced (deleted) for that."""
+    old = inp.branch(parent="production")
+    r = DevBranchProvider().diff("br-2", old, inp.branch(parent="production",
+                                                        parent_branch_id="br-9"))
+    assert r.changes is False and r.replaces == []
+    # state written before `parent` existed is not a replace either
+    legacy = DevBranchProvider().diff("br-2", inp.branch(),
+                                      inp.branch(parent="production", parent_branch_id="br-9"))
+    assert legacy.changes is False and legacy.replaces == []
+
+
+def test_diff_branch_point_in_time_change_is_replace() -> None:
+    old = inp.branch(parent="production")
+    r = DevBranchProvider().diff("br-2", old, inp.branch(parent="production",
+                                                        parent_lsn="0/1A2B3C"))
+    assert r.replaces == ["parent_lsn"]
 
 
 def test_diff_branch_expiry_equal_instants_are_unchanged() -> None:

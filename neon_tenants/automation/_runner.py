@@ -1,0 +1,134 @@
+"""The shard runner: the engine operations on ONE shard stack (up, preview, outputs, forget,
+refresh, destroy), each inside the one error guard.
+
+The program is built inside the guard too: a fleet entry that fails validation while the
+program is built becomes an `InvalidRequest` (422), not a raw pydantic error (issue 10
+item 1). Callers hold the shard lock; the runner knows nothing about tenants' lifecycles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from neon_tenants.automation._errors import FleetError, translate
+from neon_tenants.automation._locks import retry_concurrent
+from neon_tenants.automation.events import ProgressEvent, StackProgress, from_engine_event
+from neon_tenants.fleet.program import build_program
+from neon_tenants.fleet.sharding import stack_name
+
+if TYPE_CHECKING:
+    from neon_tenants.archive import ArchiveSettings
+    from neon_tenants.automation._store import FleetStore
+    from neon_tenants.automation._workspace import Engine
+    from neon_tenants.catalog import Catalog
+
+
+@contextmanager
+def guard(stack: str | None = None) -> Iterator[None]:
+    """Every foreign error (engine, client, validation) leaves as a FleetError."""
+    try:
+        yield
+    except FleetError:
+        raise
+    except Exception as exc:
+        raise translate(exc, stack=stack) from exc
+
+
+class ShardRunner:
+    """Runs the one program for a shard of the fleet store, through one engine."""
+
+    def __init__(
+        self,
+        engine: Callable[[], Engine],
+        catalog: Callable[[], Catalog],
+        store: FleetStore,
+        emit: Callable[[ProgressEvent], None],
+        archive: ArchiveSettings | None = None,
+    ) -> None:
+        self._engine = engine
+        self._catalog = catalog
+        self.store = store
+        self.emit = emit
+        self.archive = archive
+
+    def _program(
+        self, tier: str, shard: int | None, first_attempt: frozenset[str] = frozenset()
+    ) -> tuple[str, Callable[[], None]]:
+        fleet = self.store.load(tier, shard)
+        name = stack_name(tier, shard, fleet.shards)
+        with guard(name):
+            return name, build_program(tier, shard, fleet, self._catalog(), self.archive,
+                                       first_attempt)
+
+    def up(
+        self, tier: str, shard: int | None, first_attempt: frozenset[str] = frozenset()
+    ) -> dict[str, Any]:
+        """`up` one shard from the store as it is now; returns the stack's outputs.
+        `first_attempt`: tenants whose create was never sent (no list-by-name, issue 16)."""
+        name, program = self._program(tier, shard, first_attempt)
+
+        def forward(event: Any) -> None:
+            step = from_engine_event(name, event)
+            if step is not None:
+                self.emit(step)
+
+        def attempt() -> Any:
+            stack = self._engine().stack(name)
+            return stack.up(program=program, on_event=forward, color="never")
+
+        def on_retry(n: int, exc: BaseException) -> None:
+            self.emit(StackProgress(name, "retry", f"stack busy, retry {n}"))
+
+        self.emit(StackProgress(name, "engine_started", "up"))
+        with guard(name):
+            result = retry_concurrent(attempt, on_retry=on_retry)
+        self.emit(StackProgress(name, "engine_done", "up"))
+        return {k: v.value for k, v in result.outputs.items()}
+
+    def preview(self, tier: str, shard: int | None, on_event: Callable[[Any], None]) -> str:
+        name, program = self._program(tier, shard)
+        with guard(name):
+            self.emit(StackProgress(name, "engine_started", "preview"))
+            stack = self._engine().stack(name)
+            retry_concurrent(
+                partial(stack.preview, program=program, on_event=on_event, color="never")
+            )
+            self.emit(StackProgress(name, "engine_done", "preview"))
+        return name
+
+    def outputs(self, stack: str) -> dict[str, Any]:
+        """The stack's outputs; a stack that does not exist yet has none."""
+        from pulumi.automation.errors import StackNotFoundError
+
+        try:
+            with guard(stack):
+                return self._engine().outputs(stack)
+        except FleetError as exc:
+            if isinstance(exc.__cause__, StackNotFoundError):
+                return {}
+            raise
+
+    def forget(self, stack: str, tenant: str | list[str]) -> int:
+        """Drop tenants' resources from a stack's state without deleting them (one state
+        export/import however many tenants)."""
+        with guard(stack):
+            return self._engine().forget(stack, tenant)
+
+    def refresh(self, stack: str, urns: list[str]) -> None:
+        with guard(stack):
+            engine_stack = self._engine().stack(stack)
+            retry_concurrent(partial(engine_stack.refresh, target=urns, color="never"))
+
+    def project(self, stack: str) -> str:
+        with guard(stack):
+            return str(self._engine().stack(stack).workspace.project_settings().name)
+
+    def destroy(self, stack: str) -> None:
+        with guard(stack):
+            self.emit(StackProgress(stack, "engine_started", "destroy"))
+            engine_stack = self._engine().stack(stack)
+            retry_concurrent(partial(engine_stack.destroy, color="never"))
+            self.emit(StackProgress(stack, "engine_done", "destroy"))
