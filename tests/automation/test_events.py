@@ -51,7 +51,7 @@ def test_tenants_in_state_follow_parents() -> None:
     owners = tenants_in_state(resources)
     for tenant in ("shop", "shop-branch-eu", "a-project", "a"):
         mine = {u for u, t in owners.items() if t == tenant}
-        assert len(mine) == 3, (tenant, mine)
+        assert len(mine) == 3, (tenant, mine)  # component, project, quota (legacy state)
         assert all(u.endswith(f"::{tenant}") or f"::{tenant}-" in u for u in mine)
     assert f"{BASE}pulumi:pulumi:Stack::neon-tenants-free-00" not in owners
 

@@ -137,3 +137,52 @@ def test_dev_branch_at_a_past_timestamp_has_the_rows_of_that_moment(
     assert spec.parent_timestamp is not None
     diff = pg_fleet.preview(["pro"])
     assert diff.exit_code == 0, diff.to_markdown()
+
+
+TINY = """\
+tiers:
+  tiny:
+    org: free
+    quota: {compute_time_seconds: 1, active_time_seconds: 360000}
+    min_cu: 0.25
+    max_cu: 2
+    suspend_timeout_seconds: 300
+    history_retention_seconds: 86400
+    snapshot_cap: 1
+    snapshot_policy: replace
+    branch_cap: 10
+"""
+
+
+def test_downgrade_is_refused_on_compute_time_before_any_change(
+    pg_fleet: FleetManager, emulator: Any, tmp_path: Any
+) -> None:
+    """The period's compute time (real compute uptime x CU) exceeds the target tier's
+    quota: refused with the numbers, the project keeps its org and its history window, and
+    the fleet files are unchanged."""
+    from neon_tenants.automation import LimitsExceeded
+    from neon_tenants.catalog import load_catalog
+
+    (tmp_path / "tiers.yaml").write_text(TINY)
+    fm = FleetManager(pg_fleet.stacks_dir, work_dir=pg_fleet.work_dir,
+                      backend_url=pg_fleet.backend_url, lock_dir=pg_fleet.lock_dir,
+                      neon_env=emulator.client_env,
+                      catalog=load_catalog(tmp_path / "tiers.yaml"))
+    conn = fm.provision("life-d", "pro")
+    with connect(conn.connection_uri.get_secret_value()) as db:
+        db.execute("select pg_sleep(10)")  # >= 10 s of compute at 0.25 CU = 2.5 CU-seconds
+    fleets = {p.name: p.read_bytes() for p in (fm.stacks_dir / "fleets").glob("*.yaml")}
+    with neon_client(emulator) as client:
+        before = client.org("paid").get_project(conn.project_id)
+        with pytest.raises(LimitsExceeded) as info:
+            fm.downgrade("life-d", "tiny")
+        after = client.org("paid").get_project(conn.project_id)
+    assert info.value.http_status == 409
+    found = {v["name"]: v for v in info.value.details["violations"]}
+    assert found["compute_time_seconds"]["limit"] == 1
+    assert int(found["compute_time_seconds"]["actual"]) >= 2
+    assert "compute_time_seconds" in str(info.value)
+    assert after.org_id == before.org_id
+    assert after.history_retention_seconds == before.history_retention_seconds == 604800
+    assert {p.name: p.read_bytes() for p in (fm.stacks_dir / "fleets").glob("*.yaml")} == fleets
+    fm.close()
