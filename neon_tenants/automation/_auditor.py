@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from neon_tenants.automation._backend_locks import is_stale
 from neon_tenants.automation._locks import shard_lock
 from neon_tenants.automation.audit import (
-    PROJECT_TYPE,
     AuditReport,
     Finding,
     FleetTenant,
@@ -26,6 +25,7 @@ from neon_tenants.automation.audit import (
 )
 from neon_tenants.automation.events import StackProgress
 from neon_tenants.fleet.sharding import all_stacks
+from neon_tenants.naming import PROJECT_TYPE, project_name
 
 if TYPE_CHECKING:
     from neon_tenants.automation._manager import FleetManager
@@ -51,7 +51,7 @@ class Auditor:
                         tenant=spec.id,
                         tier=tier_name,
                         stack=self.fm.stack_of(fleet, spec.id),
-                        project_name=f"{fleet.platform}-{spec.id}",
+                        project_name=project_name(fleet.platform, spec.id),
                         org_id=org_id,
                         adopt_project_id=spec.adopt_project_id,
                     )

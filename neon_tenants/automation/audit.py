@@ -21,6 +21,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from neon_tenants.naming import (
+    COMPONENT_TYPE,
+    DYNAMIC_PACKAGE,
+    PROJECT_TYPE,
+    resource_type,
+    tenants_in_state,
+    urn_parts,
+)
+
 Kind = Literal[
     "ok",
     "drift",
@@ -34,9 +43,7 @@ Kind = Literal[
 ]
 Fix = Literal["adopt", "provision", "clear_pending", "forget_state", "clear_lock"]
 
-PROJECT_TYPE = "pulumi-python:dynamic/neon:NeonTenantProject"
-COMPONENT_TYPE = "neon-tenants:index:TenantDatabase"
-_OUR_TYPES = ("pulumi-python:dynamic/neon:", COMPONENT_TYPE)
+_OUR_TYPES = (DYNAMIC_PACKAGE + ":", COMPONENT_TYPE)
 
 
 @dataclass(frozen=True)
@@ -195,34 +202,24 @@ def _about(
 
 
 def _type_of(urn: str) -> str:
-    parts = urn.split("::")
-    return parts[2].split("$")[-1] if len(parts) >= 4 else ""
+    return resource_type(urn)
 
 
 def _name_of(urn: str) -> str:
-    parts = urn.split("::")
-    return "::".join(parts[3:]) if len(parts) >= 4 else urn
+    return urn_parts(urn)[1]
 
 
 def owners(resources: Iterable[Mapping[str, Any]]) -> dict[str, str | None]:
-    """urn -> tenant for each of our resources, read from the `parent` chain up to the
-    TenantDatabase component (whose name is the tenant id), never parsed from a name."""
-    parents = {str(r.get("urn", "")): r.get("parent") for r in resources}
-    out: dict[str, str | None] = {}
-    for urn in parents:
-        if not _type_of(urn).startswith(_OUR_TYPES):
-            continue
-        current: str | None = urn
-        seen: set[str] = set()
-        owner: str | None = None
-        while current and current not in seen:
-            seen.add(current)
-            if _type_of(current) == COMPONENT_TYPE:
-                owner = _name_of(current)
-                break
-            current = parents.get(current)
-        out[urn] = owner
-    return out
+    """urn -> tenant for each of our resources (None: owned by no tenant), read from the
+    `parent` chain up to the TenantDatabase component (naming.tenants_in_state), never
+    parsed from a name."""
+    listed = list(resources)
+    owned = tenants_in_state(listed)
+    return {
+        str(r.get("urn", "")): owned.get(str(r.get("urn", "")))
+        for r in listed
+        if resource_type(str(r.get("urn", ""))).startswith(_OUR_TYPES)
+    }
 
 
 @dataclass(frozen=True)

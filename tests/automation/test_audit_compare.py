@@ -7,13 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from neon_tenants.automation.audit import (
-    COMPONENT_TYPE,
-    PROJECT_TYPE,
     FleetTenant,
     NeonProject,
     StackState,
     compare,
 )
+from neon_tenants.naming import COMPONENT_TYPE, PROJECT_TYPE
 
 
 def _tenant_state(stack: str, tenant: str, project_id: str) -> list[dict[str, Any]]:
