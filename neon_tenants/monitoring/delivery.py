@@ -188,14 +188,20 @@ class Dispatcher:
         self.failures = 0  # events a sink still lacks after all attempts (cumulative)
 
     def deliver_pending(self) -> int:
-        """Try every pending event on every sink that lacks it; returns this call's failures."""
+        """Try every pending event on every sink that lacks it; returns this call's failures.
+
+        A sink that fails one event after every attempt is left alone for the rest of this
+        round (its later events wait in the outbox for the next cycle): a receiver that is
+        down costs one event's backoff per cycle, not one per event."""
         failed = 0
+        down: set[str] = set()
         for event in self.store.pending():
             for sink in self.sinks:
-                if self.store.delivered(event.id, sink.name):
+                if sink.name in down or self.store.delivered(event.id, sink.name):
                     continue
                 if not self._deliver(sink, event):
                     failed += 1
+                    down.add(sink.name)
         self.store.settle(s.name for s in self.sinks)
         self.failures += failed
         return failed

@@ -310,3 +310,22 @@ def test_a_cycle_that_fails_on_the_api_is_reported_and_the_service_goes_on(
         metadata_emulator.admin("PUT", "faults", json={"faults": []})
     assert len(errors) == 1 and "500" in str(errors[0])
     assert [(e.metric, e.level) for e in got] == [("active_time_seconds", "warning")]
+
+
+def test_a_receiver_that_is_down_costs_one_event_of_backoff_per_round(tmp_path: Path) -> None:
+    store = FileUsageStore(tmp_path)
+    events = [Event(id=f"e{i}", kind="quota_threshold", tenant=f"t{i}", tier="free",
+                    project_id="p", period="2026-11", created_at="2026-11-28T00:00:00Z")
+              for i in range(3)]
+    store.raise_once(events)
+    got: list[Event] = []
+    with webhook_receiver(script=[503] * 3) as hook:
+        webhook = WebhookSink(WebhookConfig(url=hook.url, secret=SecretStr(SECRET)))
+        dispatcher = Dispatcher(store, [webhook, CallbackSink(got.append)], attempts=3,
+                                backoff_initial=0, backoff_max=0)
+        assert dispatcher.deliver_pending() == 1
+        assert len(hook.got) == 3 and [e.id for e in got] == ["e0", "e1", "e2"]
+        assert [e.id for e in store.pending()] == ["e0", "e1", "e2"]  # webhook still lacks them
+        assert dispatcher.deliver_pending() == 0  # the receiver is back: all three, in order
+    assert [r.headers[EVENT_HEADER] for r in hook.accepted] == ["e0", "e1", "e2"]
+    assert store.pending() == []
