@@ -42,7 +42,7 @@ def main() -> None:
     ref = parse_stack_name(pulumi.get_stack())
     tier = config.get("tier") or ref.tier
     fleet_file = _resolve(config.get("fleetFile") or f"fleets/{tier}.yaml")
-    _check_fleet_file(fleet_file)
+    _check_fleet_file(fleet_file, config.get("catalogFile"))
     fleet = load_fleet(fleet_file, tier=tier)
     shards = config.get_int("shards")
     if shards is not None and shards != fleet.shards:
@@ -62,13 +62,13 @@ def main() -> None:
     build_program(tier, shard if fleet.shards > 1 else None, fleet, catalog, archive)()
 
 
-def _check_fleet_file(path: Path) -> None:
+def _check_fleet_file(path: Path, catalog_file: str | None = None) -> None:
     """The CLI's fleet-file check (file, tenant, field, allowed values, tier) before any
     resource is declared, so a hand-edited mistake never reaches a provider."""
     from neon_tenants.cli._fleet_check import FleetFileInvalid, fleet_file_problems
 
     stacks = Path(pulumi.get_root_directory()) / "stacks"
-    problems, tier = fleet_file_problems(path, stacks)
+    problems, tier = fleet_file_problems(path, stacks, catalog_file)
     if problems:
         shown = problems[0].file or str(path)
         raise FleetFileInvalid(shown, tier, problems)

@@ -38,8 +38,11 @@ def _shown(path: Path, stacks: Path) -> str:
         return str(path)
 
 
-def fleet_file_problems(path: Path, stacks: Path) -> tuple[list[Problem], str | None]:
-    """Every problem of one fleet file, and the tier it declares (if it got that far)."""
+def fleet_file_problems(
+    path: Path, stacks: Path, catalog_file: str | None = None
+) -> tuple[list[Problem], str | None]:
+    """Every problem of one fleet file, and the tier it declares (if it got that far).
+    `catalog_file`: the stack's `neon-tenants:catalogFile` (default: the stack files')."""
     from neon_tenants.fleet.spec import FleetSpec
 
     shown = _shown(path, stacks)
@@ -61,7 +64,7 @@ def fleet_file_problems(path: Path, stacks: Path) -> tuple[list[Problem], str | 
         return [Problem(f"declares tier {fleet.tier!r} but the file is named {path.name}: "
                         f"a fleet file is stacks/fleets/<tier>.yaml", file=shown,
                         field="tier", tier=fleet.tier)], fleet.tier
-    return _rule_problems(fleet, stacks, shown), fleet.tier
+    return _rule_problems(fleet, stacks, shown, catalog_file), fleet.tier
 
 
 def _problem(err: Any, raw: dict[str, Any], shown: str, tier: str | None) -> Problem:
@@ -110,9 +113,11 @@ def _inner_model(annotation: Any) -> Any:
     return None
 
 
-def _rule_problems(fleet: Any, stacks: Path, shown: str) -> list[Problem]:
+def _rule_problems(
+    fleet: Any, stacks: Path, shown: str, catalog_file: str | None = None
+) -> list[Problem]:
     """The tier's rules for every tenant (caps, ranges), as the program will run them."""
-    catalog = _catalog(stacks)
+    catalog = _catalog(stacks, catalog_file)
     if fleet.tier not in catalog.tiers:
         return [Problem(f"unknown tier {fleet.tier!r}; known: {', '.join(sorted(catalog.tiers))}",
                         file=shown, field="tier")]
@@ -124,11 +129,11 @@ def _rule_problems(fleet: Any, stacks: Path, shown: str) -> list[Problem]:
     return out
 
 
-def _catalog(stacks: Path) -> Any:
+def _catalog(stacks: Path, catalog_file: str | None = None) -> Any:
     """The one catalog loader (stack config `catalogFile`, else stacks/tiers.yaml)."""
     from neon_tenants.catalog import stack_catalog
 
-    return stack_catalog(stacks)
+    return stack_catalog(stacks, catalog_file)
 
 
 def tenant_failures(tenant: Any, tier_name: str, catalog: Any) -> list[Any]:
