@@ -86,6 +86,12 @@ def _write_shard_config(stacks: Path, stack: str, tier: str) -> Path:
     config = dict(data.get("config") or {})
     config.setdefault("neon-tenants:tier", tier)
     config.setdefault("neon-tenants:fleetFile", f"stacks/fleets/{tier}.yaml")
+    if "neon-tenants:catalogFile" not in config:  # the catalog the other stacks name
+        from neon_tenants.catalog.source import configured_in
+
+        catalog = configured_in(stacks)
+        if catalog:
+            config["neon-tenants:catalogFile"] = catalog
     out: dict[str, Any] = {"config": config}
     if data.get("encryptionsalt"):
         out["encryptionsalt"] = data["encryptionsalt"]

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from neon_tenants.fleet import shard_of
 from tests.cli.conftest import Checkout
 
 pytestmark = [pytest.mark.engine]
@@ -27,7 +28,9 @@ def test_stacks_init_creates_every_fleet_stack_and_leaves_committed_files_alone(
     missing = checkout.sh("pulumi preview --stack free --color never")
     assert "no stack named 'free'" in missing.stdout + missing.stderr
     fleets = checkout.root / "stacks" / "fleets"
-    (fleets / "enterprise.yaml").write_text("tier: enterprise\nshards: 3\ntenants: []\n")
+    ent = [f"ent-{i}" for i in range(6)]
+    (fleets / "enterprise.yaml").write_text(
+        "tier: enterprise\nshards: 3\ntenants:\n" + "".join(f"- id: {t}\n" for t in ent))
 
     first = checkout.sh("neon-tenants stacks init")
     assert first.returncode == 0, first.stdout + first.stderr
@@ -41,6 +44,14 @@ def test_stacks_init_creates_every_fleet_stack_and_leaves_committed_files_alone(
         assert (checkout.root / "stacks" / name).read_bytes() == data, f"{name} was rewritten"
     shard = (checkout.root / "stacks" / "Pulumi.enterprise-01.yaml").read_text()
     assert "neon-tenants:tier: enterprise" in shard and "encryptionsalt" in shard
+    assert "neon-tenants:catalogFile: stacks/tiers.yaml" in shard
+    # plain pulumi on a shard stack declares exactly that shard's tenants
+    shard_preview = checkout.sh("pulumi preview --stack enterprise-01 --color never")
+    assert shard_preview.returncode == 0, shard_preview.stdout[-2000:] + shard_preview.stderr
+    mine = {t for t in ent if shard_of(t, 3) == 1}
+    assert mine and mine != set(ent)
+    for t in ent:
+        assert (f"{t}-project" in shard_preview.stdout) == (t in mine), t
 
     preview = checkout.sh("pulumi preview --stack free --color never")
     assert preview.returncode == 0, preview.stdout[-2000:] + preview.stderr[-2000:]
