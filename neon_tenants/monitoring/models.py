@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 EventKind = Literal["quota_threshold", "quota_suspended", "cleanup_notice", "cleanup_cancelled",
-                    "cleanup_deleted", "cleanup_failed"]
+                    "cleanup_deleted", "cleanup_failed", "quota_raised", "quota_raise_failed"]
 Level = Literal["warning", "critical"]
 
 

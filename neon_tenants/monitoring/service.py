@@ -1,8 +1,9 @@
 """The running service behind `neon-tenants usage watch`: poll, raise, deliver, repeat.
 
 A cycle is: read every tenant (poller.py), raise the events the readings justify once per
-period (rules.py + the store), deliver the outbox (delivery.py), run the cleanup step when
-one is configured (cleanup.py), record the cycle. Cycles start every `interval_seconds`
+period (rules.py + the store), apply the `raise_quota` policy to newly suspended tenants
+(suspension.py), run the cleanup step when one is configured (cleanup.py), deliver the outbox
+(delivery.py), record the cycle. Cycles start every `interval_seconds`
 (15 minutes by default and never less, Neon's refresh interval); a cycle that overruns
 starts the next one at once rather than stacking them.
 """
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from neon_tenants.automation._errors import FleetError
 from neon_tenants.client.errors import NeonError
 from neon_tenants.monitoring.delivery import Dispatcher
-from neon_tenants.monitoring.models import CycleReport
+from neon_tenants.monitoring.models import CycleReport, Event
 from neon_tenants.monitoring.poller import Poller
 from neon_tenants.monitoring.readings import Reading
 from neon_tenants.monitoring.rules import AlertRules, events_for
@@ -36,6 +37,7 @@ class UsageService:
         cleanup: CleanupStep | None = None,
         on_cycle: Callable[[CycleReport], None] | None = None,
         on_error: Callable[[Exception], None] | None = None,
+        on_suspended: Callable[[list[Event]], list[Event]] | None = None,
     ) -> None:
         self.poller = poller
         self.store = store
@@ -44,10 +46,13 @@ class UsageService:
         self.cleanup = cleanup
         self.on_cycle = on_cycle
         self.on_error = on_error
+        self.on_suspended = on_suspended
 
     def run_once(self) -> CycleReport:
         readings, report = self.poller.cycle()
         new = self.store.raise_once(events_for(readings, self.rules))
+        if self.on_suspended is not None:  # the raise_quota policy (suspension.py)
+            new += self.store.raise_once(self.on_suspended(new))
         notices = self.cleanup(readings) if self.cleanup is not None else 0
         failures = self.dispatcher.deliver_pending()
         report = report.model_copy(

@@ -128,8 +128,10 @@ class FileUsageStore:
             data = self._events()
             new = [e for e in events if e.id not in data["raised"]]
             for e in new:
+                seq = data["next_seq"] = int(data.get("next_seq", 0)) + 1
                 data["raised"][e.id] = e.period
-                data["outbox"][e.id] = {"event": e.model_dump(mode="json"), "delivered": []}
+                data["outbox"][e.id] = {"event": e.model_dump(mode="json"), "delivered": [],
+                                        "seq": seq}
             if new:
                 _append(self.root / "events.jsonl", [e.model_dump_json() for e in new])
                 _write_json(self.root / "events.json", data)
@@ -146,8 +148,9 @@ class FileUsageStore:
                                                                 e.period == period)]
 
     def pending(self) -> list[Event]:
-        data = self._events()
-        return [Event.model_validate(v["event"]) for v in data["outbox"].values()]
+        """Oldest raised first (the file is written with sorted keys: order by `seq`)."""
+        entries = sorted(self._events()["outbox"].values(), key=lambda v: int(v.get("seq", 0)))
+        return [Event.model_validate(v["event"]) for v in entries]
 
     def delivered(self, event_id: str, sink: str) -> bool:
         entry = self._events()["outbox"].get(event_id)

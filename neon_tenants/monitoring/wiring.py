@@ -27,6 +27,7 @@ from neon_tenants.monitoring.poller import Pacing, Poller, PollerConfig, make_cl
 from neon_tenants.monitoring.rules import AlertRules
 from neon_tenants.monitoring.service import UsageService
 from neon_tenants.monitoring.store import FileUsageStore, UsageStore
+from neon_tenants.monitoring.suspension import QuotaRaiser
 
 if TYPE_CHECKING:
     from neon_tenants.automation import FleetManager
@@ -84,5 +85,6 @@ def build_service(
     poller = Poller(client, transport, fleet_directory(manager), store, manager.catalog, cfg,
                     pacing=pacing)  # fmt: skip
     step = Cleanup(store, cleanup, manager.delete, now=now) if cleanup is not None else None
+    raiser = QuotaRaiser(manager.catalog, manager.upgrade)
     return UsageService(poller, store, dispatcher, rules, cleanup=step, on_cycle=on_cycle,
-                        on_error=on_error)
+                        on_error=on_error, on_suspended=raiser)

@@ -131,3 +131,31 @@ def test_cli_watch_once_then_export_read_tenants_from_the_fleet(
     assert {r["tenant"] for r in body["rows"]} == set(conns)
     assert {r["tier"] for r in body["rows"]} == {"free"}
     assert body["totals"] == [{"cost": "0.000000", "tenants": len(conns), "tier": "free"}]
+
+
+def test_raise_quota_policy_moves_a_suspended_tenant_to_the_next_tier(
+    fleet: FleetManager, metadata_emulator: Any, tmp_path: Path
+) -> None:
+    from neon_tenants.monitoring import AlertRules
+
+    before = fleet.show("idle-back")
+    out = metadata_emulator.admin("PUT", f"projects/{before.project_id}/usage",
+                                  json={"active_time_seconds": 360_000})  # free's whole quota
+    assert out["quota_exceeded"] == "active_time_seconds"
+    got: list[Event] = []
+    svc = build_service(fleet, store_dir=tmp_path, callbacks=[got.append],
+                        rules=AlertRules(suspended={"free": "raise_quota"}))
+    svc.run_once()
+    kinds = [(e.kind, e.tenant, e.detail.get("to_tier")) for e in got
+             if e.kind.startswith("quota_s") or e.kind.startswith("quota_r")]
+    assert kinds == [("quota_suspended", "idle-back", None),
+                     ("quota_raised", "idle-back", "pro")]
+    after = fleet.show("idle-back")
+    assert (after.tier, after.project_id) == ("pro", before.project_id)  # same project
+    assert "idle-back" in {t.id for t in fleet.fleet("pro").tenants}
+    state = metadata_emulator.admin("GET", f"projects/{before.project_id}/quota")
+    assert state["active_time_seconds"] == 2_700_000  # pro's quota now applies
+    again = metadata_emulator.admin("PUT", f"projects/{before.project_id}/usage", json={})
+    assert again["quota_exceeded"] is None  # Neon lifted the suspension
+    # the other protected free tenant was never suspended: untouched
+    assert "idle-kept" in {t.id for t in fleet.fleet("free").tenants}
