@@ -21,7 +21,7 @@ data, not a declared state.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, overload
@@ -394,6 +394,18 @@ class FleetManager(QueuedOps):
     def snapshot(self, tenant: str, name: str, *, pinned: bool = False) -> TenantConnection:
         """Declare a snapshot; over the tier's cap the oldest unpinned one is dropped first
         (a separate `up`, since the org's snapshot limit counts during the swap)."""
+        return self._snapshot(tenant, name, pinned=pinned)
+
+    def _snapshot(
+        self,
+        tenant: str,
+        name: str,
+        *,
+        pinned: bool = False,
+        also: Callable[[TenantSpec], TenantSpec] = lambda s: s,
+    ) -> TenantConnection:
+        """`snapshot`, with `also` applied in the same fleet edit and `up` as the new snapshot
+        (a checkpoint records itself with its snapshot: one `up`, not two)."""
         where, spec = self._where(tenant)
         tier = self._tier(where.tier)
         cap = self._limits(tier).snapshot_cap
@@ -401,7 +413,7 @@ class FleetManager(QueuedOps):
         if spec.snapshot(name) is not None:
             # declared already, but a run killed between the fleet write and its `up` never
             # made it: `up` again (a no-op when it exists) instead of trusting the fleet file
-            return self._change(tenant, lambda s: s)
+            return self._change(tenant, also)
         keep = list(spec.snapshots)
         while len(keep) + 1 > cap:
             victim = next((s for s in keep if not s.pinned), None)
@@ -415,7 +427,7 @@ class FleetManager(QueuedOps):
         if len(keep) != len(spec.snapshots):
             self._change(tenant, lambda s: s.model_copy(update={"snapshots": tuple(keep)}))
         return self._change(
-            tenant, lambda s: s.model_copy(update={"snapshots": (*s.snapshots, new)})
+            tenant, lambda s: also(s.model_copy(update={"snapshots": (*s.snapshots, new)}))
         )
 
     def restore_snapshot(self, tenant: str, name: str) -> TenantConnection:

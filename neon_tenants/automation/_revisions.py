@@ -100,6 +100,9 @@ def checkpoint(
     fleet, spec = fm._require(tenant)
     found = next((c for c in spec.checkpoints if c.label == label), None)
     if found is not None:
+        # recorded: but a run killed before its `up` never made the snapshot; `up` again
+        # (a no-op when it exists)
+        fm._snapshot(tenant, found.snapshot)
         return found
     try:
         record = Checkpoint(
@@ -111,8 +114,7 @@ def checkpoint(
         )
     except ValueError as exc:
         raise InvalidRequest(str(exc)) from exc
-    fm.snapshot(tenant, record.snapshot)
-    fm._change(tenant, lambda s: _recorded(s, record))
+    fm._snapshot(tenant, record.snapshot, also=lambda s: _recorded(s, record))
     return record
 
 

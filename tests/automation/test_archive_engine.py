@@ -97,6 +97,7 @@ def test_a_failing_archive_keeps_the_project_and_says_why(emulator: Any, root: P
         with connect(uri) as db:
             db.execute("create table notes (id serial primary key, body text)")
             db.execute("insert into notes (body) values ('kept')")
+        fm.snapshot(tenant, "keep-me")
 
         with pytest.raises(ArchiveFailed) as err:
             fm.delete(tenant)
@@ -105,6 +106,9 @@ def test_a_failing_archive_keeps_the_project_and_says_why(emulator: Any, root: P
         assert uri not in str(err.value)
         with neon_client(emulator) as client:
             assert client.org("paid").get_project(conn.project_id).id == conn.project_id
+            # the archive runs first: nothing else of the tenant was deleted either
+            snaps = [s.name for s in client.org("paid").list_snapshots(conn.project_id)]
+            assert snaps == ["keep-me"]
         assert fm.locate(tenant) is not None  # back in its fleet
         assert fm.show(tenant).project_id == conn.project_id
         assert _rows(uri) == [(1, "kept")]
