@@ -27,6 +27,7 @@ out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 neon-tenants preview --markdown >"$out/preview.md" 2>"$out/stderr.txt"
 rc=$?
+cat "$out/stderr.txt" >&2  # progress and errors, for the job log
 if [ ! -s "$out/preview.md" ]; then
     # the tool did not even get to write its markdown (not installed, crashed early)
     {
