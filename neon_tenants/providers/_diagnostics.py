@@ -43,12 +43,18 @@ def _hint(exc: BaseException) -> str:
 
 def one_line(exc: BaseException) -> str:
     """`exc` as one line for a person: the sentence, and what to do (no secret in it)."""
+    from pydantic import ValidationError
+
     from neon_tenants.client.errors import NeonError
     from neon_tenants.providers._base import ProviderError
 
     text = " ".join(str(exc).split())
     if isinstance(exc, ProviderError):
         line = text
+    elif isinstance(exc, ValidationError):
+        fields = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(inputs)'}: {e['msg']}"
+                           for e in exc.errors())
+        line = f"invalid inputs: {fields}; fix the fleet file or the program's arguments"
     elif isinstance(exc, NeonError):
         line = f"Neon API: {text}; {_hint(exc)}"
     else:
