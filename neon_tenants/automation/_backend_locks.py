@@ -319,6 +319,21 @@ class PostgresLockStore:
                 found.append(lock)
         return found
 
+    def stack_names(self, project: str) -> list[str]:
+        """The project's stacks, read from the state table: `pulumi stack ls` on this
+        backend (v3.274.1) hangs once a project has 4+ stacks (issue 11)."""
+        import psycopg
+
+        base = f"{self.prefix}.pulumi/stacks/{project}/"
+        query = f"SELECT key FROM {self.table} WHERE key LIKE %s AND key LIKE %s"
+        try:
+            with self._connect() as conn:
+                rows = conn.execute(query, (base + "%", "%.json")).fetchall()
+        except psycopg.errors.UndefinedTable:
+            return []
+        names = (str(key)[len(base) : -len(".json")] for (key,) in rows)
+        return sorted(n for n in names if n and "/" not in n)
+
     def delete(self, lock: BackendLock) -> bool:
         with self._connect() as conn:
             cur = conn.execute(f"DELETE FROM {self.table} WHERE key = %s", (lock.key,))

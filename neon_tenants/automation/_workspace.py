@@ -21,6 +21,7 @@ from neon_tenants.automation._backend_locks import (
     BackendLock,
     FileLockStore,
     LeaseKeeper,
+    PostgresLockStore,
     clear_stale,
     lease_from_env,
     lock_store,
@@ -152,6 +153,9 @@ class Engine:
         return data
 
     def stack_names(self) -> list[str]:
+        if isinstance(self.lock_store, PostgresLockStore):  # `stack ls` hangs there (4+ stacks)
+            names: list[str] = self.lock_store.stack_names(self.project)
+            return names
         return [s.name for s in self.workspace.list_stacks()]
 
     def clear_pending(self, stack_name: str) -> None:

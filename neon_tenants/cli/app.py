@@ -87,6 +87,7 @@ def _register_db_commands() -> None:
     app.add_typer(db_cmds.db_app, name="db")
     app.add_typer(db_cmds.fleet_app, name="fleet")
     app.command("worker")(db_cmds.worker)
+    app.command("reshard")(db_cmds.reshard)
 
 
 _register_fleet_commands()

@@ -170,3 +170,36 @@ def worker(
     except SharedBackendSecrets as exc:
         out.error(str(exc), status=503)
         raise typer.Exit(1) from None
+
+
+def reshard(
+    tier: str = typer.Option(..., "--tier", "-t", help="tier to reshard"),
+    shards: int = typer.Option(..., "--shards", min=2, max=99, help="new number of shards"),
+    work_dir: Path | None = WORK_DIR,
+    as_json: bool = JSON,
+) -> None:
+    """Move tenants between shard stacks (state only: Neon untouched, same project ids).
+
+    Safe to rerun after an interruption; waits for running shard jobs of the tier."""
+    from neon_tenants.automation._errors import translate
+    from neon_tenants.automation._workspace import Engine, engine_env
+    from neon_tenants.db.reshard import reshard as run_reshard
+    from neon_tenants.db.store import PostgresFleetStore
+
+    out = Output(as_json)
+    conninfo, shown = _database(out)
+    store = PostgresFleetStore(conninfo, max_size=2)
+    try:
+        engine = Engine(work_dir or Path.home() / ".neon-tenants" / "reshard", engine_env())
+        report = run_reshard(store, engine, tier, shards, on_step=out.text)
+    except (LookupError, ValueError) as exc:
+        out.error(str(exc), kind="InvalidRequest", status=422)
+        raise typer.Exit(1) from None
+    except Exception as exc:  # noqa: BLE001 - one place turns engine errors into a line
+        err = translate(exc)
+        out.error(str(err), kind=type(err).__name__, status=err.http_status)
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    out.data({"tier": tier, "database": shown, "shards": f"{report.old_shards} -> {shards}",
+              "moved": len(report.moved), "leftovers_dropped": report.dropped_leftovers})

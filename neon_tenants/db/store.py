@@ -314,3 +314,41 @@ class PostgresFleetStore:
                 "UPDATE nt_runs SET finished_at = now(), outcome = %s WHERE id = %s",
                 (outcome, run_id),
             )
+
+    # -- resharding -------------------------------------------------------------------------
+
+    @contextmanager
+    def tier_lock(self, tier: str, *, exclusive: bool) -> Iterator[None]:
+        """Shard runs hold it shared; `reshard` holds it exclusive (session advisory lock on
+        a connection kept for the duration), so no run sees a half-moved tier."""
+        fn = "pg_advisory_lock" if exclusive else "pg_advisory_lock_shared"
+        with self._pool.connection() as conn:
+            conn.execute(f"SELECT {fn}(hashtext(%s))", ("nt-tier:" + tier,))
+            try:
+                yield
+            finally:
+                unlock = "pg_advisory_unlock" if exclusive else "pg_advisory_unlock_shared"
+                conn.execute(f"SELECT {unlock}(hashtext(%s))", ("nt-tier:" + tier,))
+
+    def set_shards(self, tier: str, shards: int) -> None:
+        with self._tx() as cur:
+            cur.execute(
+                "UPDATE nt_fleets SET shards = %s, updated_at = now() WHERE tier = %s",
+                (shards, tier),
+            )
+
+    def placements(self, tier: str) -> dict[str, int]:
+        """tenant -> the shard whose stack holds its resources (present or not)."""
+        with self._tx() as cur:
+            rows = cur.execute(
+                "SELECT tenant_id, shard FROM nt_tenants WHERE tier = %s", (tier,)
+            ).fetchall()
+        return {r["tenant_id"]: int(r["shard"]) for r in rows}
+
+    def set_shard(self, tier: str, tenant: str, shard: int) -> None:
+        with self._tx() as cur:
+            cur.execute(
+                "UPDATE nt_tenants SET shard = %s, updated_at = now()"
+                " WHERE tier = %s AND tenant_id = %s",
+                (shard, tier, tenant),
+            )

@@ -60,6 +60,12 @@ class ShardRunner:
         return self._engine
 
     def __call__(self, tier: str, shard: int, job_id: int | None) -> None:
+        # shared: runs of different shards go together; `reshard` waits for them, and
+        # they wait for it (a half-moved tier must never be applied)
+        with self.store.tier_lock(tier, exclusive=False):
+            self._run(tier, shard, job_id)
+
+    def _run(self, tier: str, shard: int, job_id: int | None) -> None:
         snap = self.store.shard_snapshot(tier, shard, mark_applying=True)
         run_id = self.store.record_run_start(
             tier, shard, job_id, socket.gethostname(), os.getpid(), len(snap.tenants)

@@ -7,6 +7,7 @@ the only things shared are the database and the emulator.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -246,28 +247,48 @@ def test_kill_9_of_a_worker_mid_up_converges_on_another_host(platform: Platform)
     assert _preview_changes(platform, "free-00", 0) == {}
 
 
+@contextlib.contextmanager
+def _host_engine(platform: Platform, name: str) -> Iterator[Any]:
+    """An Engine as on another host (its env applied to this process for the duration)."""
+    from neon_tenants.automation._workspace import Engine, engine_env
+
+    env = platform.env(name)
+    old = dict(os.environ)
+    os.environ.update(env)
+    os.environ.pop("PULUMI_BACKEND_URL", None)
+    try:
+        yield Engine(Path(env["NEON_TENANTS_WORK_DIR"]), engine_env(platform.emu.client_env))
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+
+
 def _preview_changes(platform: Platform, stack: str, shard: int) -> dict[str, int]:
     """Non-`same` step counts of a preview of the shard, from a fresh host."""
-    from neon_tenants.automation._workspace import Engine, engine_env
     from neon_tenants.fleet.program import build_program
 
-    env = platform.env("previewer")
     store = PostgresFleetStore(platform.url, max_size=1)
     try:
         snap = store.shard_snapshot("free", shard, mark_applying=False)
     finally:
         store.close()
-    old = dict(os.environ)
-    os.environ.update(env)
-    os.environ.pop("PULUMI_BACKEND_URL", None)
-    try:
-        engine = Engine(Path(env["NEON_TENANTS_WORK_DIR"]), engine_env(platform.emu.client_env))
+    with _host_engine(platform, "previewer") as engine:
         program = build_program("free", shard, snap.fleet(), load_catalog())
         result = engine.stack(stack).preview(program=program, color="never")
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
     return {k: v for k, v in (result.change_summary or {}).items() if k != "same"}
+
+
+def _project_ids(platform: Platform, shards: int) -> dict[str, list[str]]:
+    """tenant -> project ids found in the stacks' outputs (one per stack holding it)."""
+    found: dict[str, list[str]] = {}
+    with _host_engine(platform, "reader") as engine:
+        names = set(engine.stack_names())  # read from the state table (see Engine)
+        for s in range(shards):
+            stack = f"free-{s:02d}"
+            if stack in names:
+                for tenant, value in engine.outputs(stack).items():
+                    found.setdefault(tenant, []).append(value["project_id"])
+    return found
 
 
 def test_fleet_manager_async_api_and_cli_through_the_workers(
@@ -311,6 +332,52 @@ def test_fleet_manager_async_api_and_cli_through_the_workers(
     assert shown.returncode == 0 and '"status": "ready"' in shown.stdout, shown.stderr
     for done in (asked, shown):
         assert platform.url.split(":")[2].split("@")[0] not in done.stdout + done.stderr
+
+
+def test_reshard_3_to_5_keeps_every_project_id_and_previews_clean(platform: Platform) -> None:
+    from neon_tenants.db.reshard import _States, copy_tenant
+    from neon_tenants.fleet.sharding import shard_of
+
+    q = platform.replica()
+    broken = _mates("fail", 2, 1)[0]  # the failed tenant of an earlier test: no project
+    try:
+        for rec in q.store.locate(broken):
+            q.remove(rec.tier, rec.tenant_id)
+        assert q.wait(broken, timeout=300).status == "deleted"
+    finally:
+        q.close()
+        q.store.close()
+    before = _project_ids(platform, 3)
+    assert before and all(len(ids) == 1 for ids in before.values())
+    # an interrupted earlier attempt: one tenant already copied to its new stack
+    victim = next(t for t in sorted(before) if shard_of(t, 5) != shard_of(t, 3))
+    src, dst = f"free-{shard_of(victim, 3):02d}", f"free-{shard_of(victim, 5):02d}"
+    with _host_engine(platform, "crashed-resharder") as engine:
+        states = _States(engine)
+        assert copy_tenant(states.get(src), states.get(dst), victim, src, dst)
+        states.dirty.add(dst)
+        states.save()
+    calls = platform.emu.admin("GET", "/_emulator/state")["requests_total"]
+    exe = str(Path(sys.executable).parent / "neon-tenants")
+    env = platform.env("resharder")
+    env.pop("PULUMI_BACKEND_URL", None)
+    done = subprocess.run([exe, "reshard", "--tier", "free", "--shards", "5", "--json"],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert platform.emu.admin("GET", "/_emulator/state")["requests_total"] == calls  # no Neon
+    after = _project_ids(platform, 5)
+    assert after == before  # same tenants, same project ids, each in exactly one stack
+    store = PostgresFleetStore(platform.url, max_size=1)
+    try:
+        assert store.fleet_shape("free")[0] == 5
+        assert all(shard_of(t, 5) == s for t, s in store.placements("free").items())
+    finally:
+        store.close()
+    for s in range(5):
+        assert _preview_changes(platform, f"free-{s:02d}", s) == {}, s
+    again = subprocess.run([exe, "reshard", "--tier", "free", "--shards", "5", "--json"],
+                           env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and '"moved": 0' in again.stdout, again.stdout + again.stderr
 
 
 def test_doctor_sees_the_live_workers(platform: Platform) -> None:
