@@ -243,7 +243,8 @@ def migration_error(exc: FleetError, tenant: str) -> str:
 
 def _finish(fm: FleetManager, tier: str, revision: str) -> None:
     """Every tenant is on `revision`: make it the fleet's and drop the per-tenant pins (the
-    effective revisions do not change, so no `up` is needed)."""
+    effective revisions do not change, so no `up` is needed). A store that cannot edit a
+    fleet as a whole keeps the per-tenant pins, which say the same."""
 
     def edit(f: FleetSpec) -> FleetSpec:
         tenants = tuple(
@@ -252,4 +253,7 @@ def _finish(fm: FleetManager, tier: str, revision: str) -> None:
         )
         return f.model_copy(update={"app_revision": revision, "tenants": tenants})
 
-    fm._edit_fleet(tier, edit)
+    try:
+        fm._edit_fleet(tier, edit)
+    except InvalidRequest:
+        fm._emit(StackProgress(tier, "imperative", f"tenants keep their {revision} pins"))
