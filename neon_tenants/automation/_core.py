@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from neon_tenants.archive import ArchiveSettings
     from neon_tenants.catalog import Catalog, Limits, Tier
     from neon_tenants.client import NeonClient
+    from neon_tenants.db.store import PostgresFleetStore
 
 
 class FleetCore:
@@ -79,12 +80,27 @@ class FleetCore:
         self._engine: Engine | None = None
         self.archive = self._archive_settings(archive)
         self._init_lock = threading.Lock()
-        self.store: FleetStore = store or FileFleetStore(
-            self.stacks_dir, self.lock_dir, self.default_shards
-        )
+        self.store: FleetStore = store or self._default_store()
         self.runner = ShardRunner(
             lambda: self.engine, lambda: self.catalog, self.store, self._emit, self.archive
         )
+
+    _owned_rows: PostgresFleetStore | None = None
+
+    def _default_store(self) -> FleetStore:
+        """Fleet files; PostgreSQL rows when `NEON_TENANTS_DATABASE_URL` is set (issue 11)."""
+        import os
+
+        from neon_tenants.db import database_url
+
+        url = database_url({**os.environ, **self._neon_env})
+        if url is None:
+            return FileFleetStore(self.stacks_dir, self.lock_dir, self.default_shards)
+        from neon_tenants.db.fleet_view import PostgresFleetView  # imports this package
+        from neon_tenants.db.store import PostgresFleetStore
+
+        self._owned_rows = PostgresFleetStore(url.conninfo(), max_size=2)
+        return PostgresFleetView(self._owned_rows, self.default_shards)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -146,6 +162,9 @@ class FleetCore:
             if self._owns_client and self._client is not None:
                 self._client.close()
                 self._client = None
+            rows, self._owned_rows = self._owned_rows, None
+        if rows is not None:
+            rows.close()
 
     def __enter__(self) -> Self:
         return self

@@ -1,0 +1,59 @@
+"""Both fleet stores behind FleetManager's `FleetStore` protocol behave the same: fleet files
+and PostgreSQL rows (real PostgreSQL 15)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from neon_tenants.automation._store import FileFleetStore, FleetStore
+from neon_tenants.fleet.sharding import shard_of
+from neon_tenants.tenant.model import TenantSpec
+
+SHARDS = {"free": 3, "pro": 1}
+
+
+@pytest.fixture(params=["files", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FleetStore]:
+    if request.param == "files":
+        yield FileFleetStore(tmp_path / "stacks", tmp_path / "locks", SHARDS)
+        return
+    from neon_tenants.db.fleet_view import PostgresFleetView
+    from neon_tenants.db.schema import migrate
+    from neon_tenants.db.store import PostgresFleetStore
+
+    url = request.getfixturevalue("fresh_db")()
+    migrate(url)
+    rows = PostgresFleetStore(url, max_size=1)
+    try:
+        yield PostgresFleetView(rows, SHARDS)
+    finally:
+        rows.close()
+
+
+def test_store_protocol_put_get_load_locate_delete(store: FleetStore) -> None:
+    assert isinstance(store, FleetStore)
+    ids = [f"c{i}" for i in range(9)]
+    for tid in ids:
+        store.put("free", TenantSpec(id=tid))
+    store.put("pro", TenantSpec(id="c0", protected=True))  # a move in progress: two tiers
+    assert store.tiers() == ["free", "pro"]
+    assert store.get("free", "c1") == TenantSpec(id="c1") and store.get("free", "zz") is None
+    whole = store.load("free")
+    assert (whole.shards, sorted(t.id for t in whole.tenants)) == (3, ids)
+    for shard in range(3):
+        part = store.load("free", shard)
+        assert sorted(t.id for t in part.tenants) == [t for t in ids if shard_of(t, 3) == shard]
+    place = store.placement("free", "c4")
+    assert (place.shard, place.stack) == (shard_of("c4", 3), f"free-{shard_of('c4', 3):02d}")
+    assert store.placement("pro", "c0").stack == "pro"
+    assert [(p.tier, s.protected) for p, s in store.locate("c0")] == [("free", False),
+                                                                      ("pro", True)]
+    store.put("free", TenantSpec(id="c1", protected=True))
+    assert store.get("free", "c1").protected
+    store.delete("free", "c0")
+    assert [p.tier for p, _ in store.locate("c0")] == ["pro"]
+    assert "c0" not in {t.id for t in store.load("free").tenants}
+    store.delete("free", "never-there")  # no error, no write
