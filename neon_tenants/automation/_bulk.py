@@ -59,15 +59,21 @@ def move_many(
     fm: FleetCore, tenants: list[str], to_tier: str, *, downgrade: bool, apply: bool = True
 ) -> BulkMove:
     target = fm._tier(to_tier)
+    # every fleet read once (a per-tenant lookup would re-read every fleet per tenant)
+    with guard():
+        fleets = {t: fm.store.load(t) for t in fm.store.tiers() if t in fm.catalog.tiers}
+    dst_fleet = fleets.get(to_tier) or fm.fleet(to_tier)
     items: list[_Item] = []
     problems: list[str] = []
     for tenant in dict.fromkeys(tenants):
-        sources = [f for f in fm._placements(tenant) if f[0].tier != to_tier]
+        listed = [(f, s) for f in fleets.values() if (s := f.get(tenant)) is not None]
+        sources = [(f, s) for f, s in listed if f.tier != to_tier]
         if not sources:
-            if fm.locate(tenant) is None:
+            if not listed:
                 problems.append(f"{tenant}: in no fleet")
             continue  # already in the target tier: nothing to do
-        src, spec = sources[0]
+        fleet, spec = sources[0]
+        src = Placement.of(fleet.tier, fleet.shards, tenant, fleet.platform)
         moved = fm._build(to_tier, partial(
             spec.model_copy, update={"quota_overrides": {}, "compute_overrides": {}}))
         fm._validate(moved, to_tier)
@@ -76,7 +82,8 @@ def move_many(
             if lowered:
                 problems.append(f"{tenant}: {to_tier} is smaller than {src.tier} "
                                 f"({'; '.join(lowered)}); use downgrade")
-        items.append(_Item(tenant, src, moved, fm.placement(to_tier, tenant)))
+        dst = Placement.of(to_tier, dst_fleet.shards, tenant, dst_fleet.platform)
+        items.append(_Item(tenant, src, moved, dst))
     if problems:
         raise InvalidRequest("tenants: " + "; ".join(problems), tier=to_tier, field="tenants")
     result = BulkMove(tier=to_tier)

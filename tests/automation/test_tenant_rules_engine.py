@@ -153,3 +153,53 @@ def test_upgrade_refuses_a_smaller_tier(fm: FleetManager, tmp_path: Path) -> Non
     assert _bytes(fm) == files
     assert fm.locate("ab-project") is not None
     assert fm.locate("ab-project")[0].tier == "pro"  # type: ignore[index]
+
+
+def test_preview_of_a_hand_moved_entry_is_a_data_losing_replacement_unless_it_adopts(
+    fm: FleetManager,
+) -> None:
+    """Moving a fleet entry from free.yaml to pro.yaml by hand makes `up` create a new empty
+    project and delete the old one: the preview says so, first; the same move adopting the
+    project (what FleetManager.upgrade writes) is a transfer of the same project."""
+    free, pro = fm.fleet("free"), fm.fleet("pro")
+    spec = free.require("shop-branch-eu")
+    pid = fm.show("shop-branch-eu").project_id
+    try:
+        save_fleet(fm.fleet_path("free"), free.without_tenant("shop-branch-eu"))
+        save_fleet(fm.fleet_path("pro"), pro.with_tenant(spec))
+        lossy = fm.preview(["free", "pro"])
+        assert [(m.tenant, m.same_project) for m in lossy.moves] == [("shop-branch-eu", False)]
+        md = lossy.to_markdown()
+        assert md.index("a NEW EMPTY project") < md.index("| change |")
+        assert "| **replaced (data loss)** | `shop-branch-eu` | free → pro |" in md
+
+        adopting = spec.model_copy(update={"adopt_project_id": pid})
+        save_fleet(fm.fleet_path("pro"), pro.with_tenant(adopting))
+        moved = fm.preview(["free", "pro"])
+        assert [(m.tenant, m.same_project) for m in moved.moves] == [("shop-branch-eu", True)]
+        assert "| moved | `shop-branch-eu` | free → pro |" in moved.to_markdown()
+    finally:
+        save_fleet(fm.fleet_path("free"), free)
+        save_fleet(fm.fleet_path("pro"), pro)
+    assert fm.preview(["free", "pro"]).exit_code == 0
+
+
+def test_show_carries_pooled_uri_neon_auth_keys_and_data_api_url(fm: FleetManager) -> None:
+    conn = fm.provision("authy", "pro", TenantSpec(id="authy", neon_auth=True, data_api=True))
+    assert conn.pooled_connection_uri.get_secret_value().startswith("postgres")
+    assert conn.default_uri == conn.pooled_connection_uri
+    assert conn.pooled_connection_uri != conn.connection_uri
+    assert conn.neon_auth is not None and conn.neon_auth.pub_client_key
+    secret = conn.neon_auth.secret_server_key.get_secret_value()
+    assert secret
+    assert conn.data_api_url and conn.data_api_url.startswith("http")
+    shown = fm.show("authy")
+    assert shown.neon_auth == conn.neon_auth  # kept in state across runs
+    public = repr(shown) + str(shown.public())
+    assert secret not in public
+    assert conn.connection_uri.get_secret_value() not in public
+    # a later run (an unrelated change) keeps the keys Neon returned only once
+    again = fm.create_dev_branch("authy", "dev")
+    assert again.neon_auth == conn.neon_auth
+    assert set(again.dev_branches) == {"dev"}
+    assert again.dev_branches["dev"].connection_uri.get_secret_value().startswith("postgres")
