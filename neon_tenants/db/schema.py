@@ -126,6 +126,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "job queue: procrastinate schema", _procrastinate),
     Migration(3, "usage monitoring: readings, events, deliveries, notices, cycles",
               _sql(USAGE_SQL)),
+    Migration(4, "fleet-level settings (app revision, migration command)",
+              _sql("ALTER TABLE nt_fleets ADD COLUMN settings jsonb NOT NULL DEFAULT '{}'")),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -59,12 +59,22 @@ class ShardSnapshot(BaseModel):
     platform: str
     tenants: tuple[TenantSpec, ...]
     versions: dict[str, int]
+    settings: dict[str, Any] = {}
 
     def fleet(self) -> FleetSpec:
         """The shard as a FleetSpec (only this shard's tenants) for `build_program`."""
         return FleetSpec(
-            tier=self.tier, shards=self.shards, platform=self.platform, tenants=self.tenants
+            tier=self.tier, shards=self.shards, platform=self.platform, tenants=self.tenants,
+            **self.settings,
         )
+
+
+_FLEET_KEYS = ("tier", "shards", "platform", "tenants")
+
+
+def _settings_json(fleet: FleetSpec) -> Jsonb:
+    """The fleet-level fields other than shape and tenants (app revision, migration command)."""
+    return Jsonb(fleet.model_dump(mode="json", exclude_defaults=True, exclude=set(_FLEET_KEYS)))
 
 
 def _spec_json(spec: TenantSpec) -> Jsonb:
@@ -125,7 +135,16 @@ class PostgresFleetStore:
                 (tier,),
             ).fetchall()
         tenants = tuple(TenantSpec.model_validate(r["spec"]) for r in rows)
-        return FleetSpec(tier=tier, shards=shape[0], platform=shape[1], tenants=tenants)
+        return FleetSpec(
+            tier=tier, shards=shape[0], platform=shape[1], tenants=tenants,
+            **self.fleet_settings(tier),
+        )
+
+    def fleet_settings(self, tier: str) -> dict[str, Any]:
+        """Fleet-level fields (app revision, migration command) as FleetSpec keywords."""
+        with self._tx() as cur:
+            row = cur.execute("SELECT settings FROM nt_fleets WHERE tier = %s", (tier,)).fetchone()
+        return dict(row["settings"]) if row else {}
 
     def import_fleet(self, fleet: FleetSpec) -> int:
         """Upsert every tenant of a fleet file (one transaction); returns how many changed.
@@ -136,10 +155,10 @@ class PostgresFleetStore:
         changed = 0
         with self._tx() as cur:
             cur.execute(
-                "INSERT INTO nt_fleets (tier, shards, platform) VALUES (%s, %s, %s)"
+                "INSERT INTO nt_fleets (tier, shards, platform, settings) VALUES (%s, %s, %s, %s)"
                 " ON CONFLICT (tier) DO UPDATE SET shards = excluded.shards,"
-                " platform = excluded.platform, updated_at = now()",
-                (fleet.tier, fleet.shards, fleet.platform),
+                " platform = excluded.platform, settings = excluded.settings, updated_at = now()",
+                (fleet.tier, fleet.shards, fleet.platform, _settings_json(fleet)),
             )
             for spec in fleet.tenants:
                 cur.execute(
@@ -224,7 +243,7 @@ class PostgresFleetStore:
         """The shard as of now; with `mark_applying`, its pending rows become `applying`."""
         with self._tx() as cur:
             shape = cur.execute(
-                "SELECT shards, platform FROM nt_fleets WHERE tier = %s", (tier,)
+                "SELECT shards, platform, settings FROM nt_fleets WHERE tier = %s", (tier,)
             ).fetchone()
             if shape is None:
                 raise LookupError(f"tier {tier!r} has no fleet in the database")
@@ -246,6 +265,7 @@ class PostgresFleetStore:
             platform=str(shape["platform"]),
             tenants=tuple(TenantSpec.model_validate(r["spec"]) for r in rows if r["present"]),
             versions={r["tenant_id"]: int(r["version"]) for r in rows},
+            settings=dict(shape["settings"] or {}),
         )
 
     def finish_run(self, snap: ShardSnapshot, failed: Mapping[str, str]) -> None:

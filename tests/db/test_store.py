@@ -81,6 +81,8 @@ def test_import_then_export_round_trips_a_fleet_file(store, tmp_path: Path) -> N
     fleet = FleetSpec(
         tier="pro",
         shards=2,
+        app_revision="r42",
+        migration_command="./migrate --to r42",
         tenants=(TenantSpec(id="a1", quota_overrides={"active_time_seconds": 10}),
                  TenantSpec(id="b2", protected=True)),
     )
@@ -88,6 +90,8 @@ def test_import_then_export_round_trips_a_fleet_file(store, tmp_path: Path) -> N
     assert store.import_fleet(fleet) == 0  # unchanged: nothing to apply
     assert store.get("pro", "a1").status == "ready"
     assert store.load_fleet("pro") == fleet
+    snap = store.shard_snapshot("pro", shard_of("b2", 2), mark_applying=False)
+    assert snap.fleet().app_revision == "r42"  # what a worker's run builds its program from
 
 
 def test_cli_fleet_import_export_moves_a_tier_between_file_and_postgres(
