@@ -147,8 +147,10 @@ def worker(
     ),
     recover_every: float = typer.Option(10.0, help="seconds between stalled-job checks"),
     until_idle: bool = typer.Option(False, help="exit once the queue is empty"),
+    usage: bool = typer.Option(False, "--usage", help="run the 15-minute usage cycle instead"),
 ) -> None:
-    """Run shard jobs from the PostgreSQL queue (any number of workers, on any hosts)."""
+    """Run shard jobs from the PostgreSQL queue (any number of workers, on any hosts); with
+    --usage, the periodic usage-monitoring cycle instead (issue 13)."""
     from neon_tenants._env import SharedBackendSecrets
     from neon_tenants.jobs import WorkerSettings, run_worker
 
@@ -166,7 +168,12 @@ def worker(
     )
     out.err.print(f"worker {settings.name} on {shown}, work dir {settings.work_dir}")
     try:
-        run_worker(settings)
+        if usage:
+            from neon_tenants.monitoring.jobs import run_usage_worker
+
+            run_usage_worker(settings)
+        else:
+            run_worker(settings)
     except SharedBackendSecrets as exc:
         out.error(str(exc), status=503)
         raise typer.Exit(1) from None

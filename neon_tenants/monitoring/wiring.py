@@ -58,6 +58,7 @@ def build_service(
     config: PollerConfig | None = None,
     rules: AlertRules | None = None,
     store_dir: Path | None = None,
+    store: UsageStore | None = None,
     callbacks: list[Callable[[Event], None]] | None = None,
     webhook: WebhookConfig | None = None,
     cleanup: CleanupPolicy | None = None,
@@ -73,7 +74,7 @@ def build_service(
         fleet_client.credentials, fleet_client.config.base_url, pacing,
         list_page_size=cfg.list_page_size,
     )  # fmt: skip
-    store = open_store(store_dir, default_store_dir(manager))
+    store = store or open_store(store_dir, default_store_dir(manager))
     sinks: list[Sink] = [CallbackSink(fn, f"callback-{i}") for i, fn in
                          enumerate(callbacks or [])]  # fmt: skip
     hook = webhook if webhook is not None else WebhookConfig.from_env()

@@ -155,3 +155,33 @@ def test_the_usage_cycle_runs_as_a_periodic_job_on_the_queue(
             pg.close()
         finally:
             neon.org("free").delete_project(pid)
+
+
+def test_usage_worker_runs_a_tick_over_the_fleet_in_postgresql(
+    migrated_url: str, metadata_emulator: Any, tmp_path: Path
+) -> None:
+    """`neon-tenants worker --usage`: a worker on the usage queue only, with a FleetManager in
+    the PostgreSQL mode (fleet store in the database) and its readings in PostgreSQL."""
+    import psycopg
+    from procrastinate import App, PsycopgConnector
+
+    from neon_tenants.jobs import WorkerSettings
+    from neon_tenants.monitoring.jobs import register_usage_job, run_usage_worker
+
+    with psycopg.connect(migrated_url, autocommit=True) as conn:
+        conn.execute("TRUNCATE nt_usage_cycles")
+    app = App(connector=PsycopgConnector(conninfo=migrated_url))
+    task = register_usage_job(app, lambda: None)  # this process only defers the tick
+    with app.open():
+        task.defer(timestamp=1)
+    env = {**metadata_emulator.client_env, "NEON_TENANTS_DATABASE_URL": migrated_url,
+           "PULUMI_CONFIG_PASSPHRASE": "usage-worker-test"}
+    run_usage_worker(WorkerSettings(conninfo=migrated_url, work_dir=tmp_path / "work",
+                                    stacks_dir=tmp_path / "stacks", neon_env=env,
+                                    stop_when_idle=True))
+    pg = PostgresUsageStore(migrated_url)
+    try:
+        cycle = pg.last_cycle()
+        assert cycle is not None and cycle.tenants == 0  # this database's fleet is empty
+    finally:
+        pg.close()
