@@ -238,8 +238,14 @@ def test_dev_branch_create_reset_delete_go_through_the_fleet(
     org = client.org("paid")
     names = {b.name for b in org.iter_branches(conn.project_id)}
     assert "feature-x" in names
-    fleet.reset_dev_branch("p-00", "feature-x")
+    before = next(b for b in org.iter_branches(conn.project_id) if b.name == "feature-x")
+    assert getattr(before, "last_reset_at", None) is None
+    reset = fleet.reset_dev_branch("p-00", "feature-x")
     assert fleet.fleet("pro").require("p-00").require_dev_branch("feature-x").reset_trigger
+    # the outcome in Neon: the same branch (not replaced) was reset to its parent
+    after = next(b for b in org.iter_branches(conn.project_id) if b.name == "feature-x")
+    assert after.id == before.id == reset.dev_branches["feature-x"].branch_id
+    assert getattr(after, "last_reset_at", None)
     fleet.delete_dev_branch("p-00", "feature-x")
     assert fleet.fleet("pro").require("p-00").dev_branches == ()
     assert "feature-x" not in {b.name for b in org.iter_branches(conn.project_id)}
@@ -251,5 +257,11 @@ def test_snapshot_rotation_follows_the_free_tier_policy(fleet: FleetManager, cli
     assert [s.name for s in fleet.fleet("free").require("f-07").snapshots] == ["second"]
     live = client.org("free").list_snapshots(conn.project_id)
     assert [s.name for s in live] == ["second"]
-    fleet.restore_snapshot("f-07", "second")
+    restored = fleet.restore_snapshot("f-07", "second")
     assert fleet.fleet("free").require("f-07").snapshots[0].restore_trigger
+    # the outcome in Neon: a finalized restore made a new default branch, the outputs follow
+    # it, and the replaced branch is gone (no `(old)` left behind on a free tenant)
+    branches = list(client.org("free").iter_branches(conn.project_id))
+    live = [b.id for b in branches if b.default]
+    assert live == [restored.branch_id] and restored.branch_id != conn.branch_id
+    assert not [b.name for b in branches if b.name.endswith("(old)")]
