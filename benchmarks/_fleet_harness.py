@@ -19,17 +19,25 @@ CONFIG: dict[str, Any] = {"compute": "metadata", "rate_limits": {"enabled": Fals
 
 @contextmanager
 def fleet_env(
-    root: Path, config: dict[str, Any] | None = None
+    root: Path, config: dict[str, Any] | None = None, *,
+    on_event: Callable[[Any], None] | None = None, profile: Path | None = None,
 ) -> Iterator[tuple[Any, FleetManager]]:
-    with EmulatorProcess(root / "emu", config=config or CONFIG) as emu, FleetManager(
-        root / "stacks",
-        work_dir=root / "work",
-        backend_url=f"file://{root / 'state'}",
-        lock_dir=root / "locks",
-        neon_env=emu.client_env,
-        archive=False,  # metadata compute: no database to dump before a delete
-    ) as fm:
-        yield emu, fm
+    """Emulator + FleetManager; `profile` makes the provider processes write their handler
+    timings there (`NEON_TENANTS_PROFILE`, see benchmarks/_breakdown.py)."""
+    with EmulatorProcess(root / "emu", config=config or CONFIG) as emu:
+        env = dict(emu.client_env)
+        if profile is not None:
+            env["NEON_TENANTS_PROFILE"] = str(profile)
+        with FleetManager(
+            root / "stacks",
+            work_dir=root / "work",
+            backend_url=f"file://{root / 'state'}",
+            lock_dir=root / "locks",
+            neon_env=env,
+            on_event=on_event,
+            archive=False,  # metadata compute: no database to dump before a delete
+        ) as fm:
+            yield emu, fm
 
 
 def requests_total(emu: Any) -> int:

@@ -13,8 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import neon_tenants.automation._runner as runner
 from neon_tenants.fleet import FleetSpec, TenantSpec, save_fleet
 
+from ._breakdown import Stamps, breakdown, read_profile, wrapped_programs
 from ._fleet_harness import fleet_env, line, requests_by_route, timed
 
 
@@ -36,10 +38,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=5)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, fleet_env(Path(tmp)) as (emu, fm):
+    stamps = Stamps()
+    with tempfile.TemporaryDirectory() as tmp, fleet_env(
+        Path(tmp), on_event=stamps.on_event, profile=Path(tmp) / "profile.jsonl"
+    ) as (emu, fm), wrapped_programs(runner, "build_program", stamps):
         seed = tuple(TenantSpec(id=f"seed-{i:02d}") for i in range(5))
         save_fleet(fm.fleet_path("free"), FleetSpec(tier="free", tenants=seed))
         fm.up("free")
+        profile_path = Path(tmp) / "profile.jsonl"
+        profile_path.unlink(missing_ok=True)
+        stamps.clear()
+        ms = timed(lambda: fm.provision("profiled", "free"))
+        row = {"name": "provision_breakdown",
+               **breakdown(ms, stamps, read_profile(profile_path))}
+        print(json.dumps(row), flush=True)
 
         def provision(i: int) -> Callable[[], object]:
             return lambda: fm.provision(f"lat-{i:02d}", "free")

@@ -44,6 +44,18 @@ class MigrationSpec(BaseModel):
         return value
 
 
+def migration_inputs(*, tenant: str, spec: MigrationSpec, connection_uri: Any) -> dict[str, Any]:
+    """The Command's inputs (plain values or Outputs): also what the no-change preview
+    compares with the state (automation/_nochange.py, issue #16)."""
+    return {
+        "create": spec.command,
+        "update": ":",
+        "environment": {URL_ENV: connection_uri, REVISION_ENV: spec.revision,
+                        TENANT_ENV: tenant},
+        "triggers": [spec.revision],
+    }
+
+
 def migration_command(
     name: str,
     *,
@@ -56,16 +68,14 @@ def migration_command(
     import pulumi
     from pulumi_command import local
 
+    inputs = migration_inputs(tenant=tenant, spec=spec,
+                              connection_uri=pulumi.Output.secret(connection_uri))
     return local.Command(
         name,
-        create=spec.command,
-        update=":",
-        environment={
-            URL_ENV: pulumi.Output.secret(connection_uri),
-            REVISION_ENV: spec.revision,
-            TENANT_ENV: tenant,
-        },
-        triggers=[spec.revision],
+        create=inputs["create"],
+        update=inputs["update"],
+        environment=inputs["environment"],
+        triggers=inputs["triggers"],
         # the provider records stdout/stderr in plain text: a migration may print its URL
         opts=pulumi.ResourceOptions(
             parent=parent, depends_on=depends_on, additional_secret_outputs=SECRET_OUTPUTS

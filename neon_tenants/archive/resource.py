@@ -58,6 +58,23 @@ def settings_from_env(work_dir: Path, environ: Mapping[str, str]) -> ArchiveSett
     return ArchiveSettings(dir=Path(folder), command=environ.get(COMMAND_ENV) or None)
 
 
+def archive_inputs(
+    *, tenant: str, tier: str, project_id: Any, connection_uri: Any, settings: ArchiveSettings
+) -> dict[str, Any]:
+    """The Command's inputs (plain values or Outputs): also what the no-change preview
+    compares with the state (automation/_nochange.py)."""
+    env: dict[str, Any] = {
+        URI_ENV: connection_uri,
+        DIR_ENV: str(settings.dir.resolve()),
+        TENANT_ENV: tenant,
+        TIER_ENV: tier,
+        PROJECT_ENV: project_id,
+    }
+    if settings.command:
+        env[COMMAND_ENV] = settings.command
+    return {"delete": ARCHIVE_STEP, "environment": env}
+
+
 def archive_before_delete(
     name: str,
     *,
@@ -72,19 +89,13 @@ def archive_before_delete(
     import pulumi
     from pulumi_command import local
 
-    env: dict[str, pulumi.Input[str]] = {
-        URI_ENV: pulumi.Output.secret(connection_uri),
-        DIR_ENV: str(settings.dir.resolve()),
-        TENANT_ENV: tenant,
-        TIER_ENV: tier,
-        PROJECT_ENV: project_id,
-    }
-    if settings.command:
-        env[COMMAND_ENV] = settings.command
+    inputs = archive_inputs(tenant=tenant, tier=tier, project_id=project_id,
+                            connection_uri=pulumi.Output.secret(connection_uri),
+                            settings=settings)
     return local.Command(
         name,
-        delete=ARCHIVE_STEP,
-        environment=env,
+        delete=inputs["delete"],
+        environment=inputs["environment"],
         opts=pulumi.ResourceOptions(
             parent=parent,
             depends_on=depends_on,

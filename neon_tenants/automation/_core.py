@@ -22,6 +22,7 @@ from neon_tenants.automation._errors import (
     translate,
 )
 from neon_tenants.automation._locks import shard_lock
+from neon_tenants.automation._parallel import default_workers
 from neon_tenants.automation._runner import ShardRunner, guard
 from neon_tenants.automation._store import FileFleetStore, FleetStore, Placement
 from neon_tenants.automation._workspace import Engine, engine_env
@@ -56,8 +57,12 @@ class FleetCore:
         default_shards: Mapping[str, int] | None = None,
         archive: ArchiveSettings | bool = True,
         store: FleetStore | None = None,
+        workers: int | None = None,
     ) -> None:
         self.stacks_dir = Path(stacks_dir)
+        # shards run in parallel in whole-tier up/preview (on_event is then called from
+        # several threads); 1 runs them one after the other
+        self.workers = workers if workers is not None else default_workers()
         self.work_dir = Path(work_dir) if work_dir else self.stacks_dir.parent
         self.lock_dir = Path(lock_dir) if lock_dir else self.work_dir / ".state" / "locks"
         self.on_event = on_event
@@ -343,5 +348,5 @@ class FleetCore:
                 with guard(where.stack):
                     self.store.put(where.tier, new)
                 self._emit(StackProgress(where.stack, "fleet_written"))
-            outputs = self.runner.up(where.tier, where.shard)
+            outputs = self.runner.up(where.tier, where.shard, tenant=tenant, before=spec)
         return self._connection(outputs, where, tenant)

@@ -37,6 +37,7 @@ from neon_tenants.automation._errors import (
     TenantNotFound,
 )
 from neon_tenants.automation._locks import shard_lock, shard_locks
+from neon_tenants.automation._parallel import in_parallel
 from neon_tenants.automation._queued import QueuedOps
 from neon_tenants.automation._revisions import RollbackResult, RolloutResult
 from neon_tenants.automation._runner import guard
@@ -120,7 +121,8 @@ class FleetManager(QueuedOps):
                     self.store.put(tier, wanted)
             self._emit(StackProgress(where.stack, "fleet_written"))
             # a tenant this call added has never had a create sent: no list-by-name first
-            outputs = self.runner.up(tier, where.shard, frozenset({tenant} if added else ()))
+            outputs = self.runner.up(tier, where.shard, frozenset({tenant} if added else ()),
+                                     tenant=tenant)
         return self._connection(outputs, where, tenant)
 
     def connections(self, tier: str) -> dict[str, TenantConnection]:
@@ -200,7 +202,7 @@ class FleetManager(QueuedOps):
             with guard(dst.stack):
                 self.store.put(to_tier, final)
             self._emit(StackProgress(dst.stack, "fleet_written"))
-            outputs = self.runner.up(to_tier, dst.shard)
+            outputs = self.runner.up(to_tier, dst.shard, tenant=tenant)
             self.runner.forget(src.stack, tenant)
             with guard(src.stack):
                 self.store.delete(src.tier, tenant)
@@ -261,7 +263,7 @@ class FleetManager(QueuedOps):
                 self.store.delete(where.tier, tenant)
             self._emit(StackProgress(where.stack, "fleet_written"))
             try:
-                self.runner.up(where.tier, where.shard)
+                self.runner.up(where.tier, where.shard, tenant=tenant, before=spec)
             except DeploymentFailed as exc:
                 reason = _archive_failure(str(exc))
                 if reason is None:
@@ -462,7 +464,7 @@ class FleetManager(QueuedOps):
             self._emit(StackProgress(where.stack, "imperative", "refresh the project"))
             project = self.runner.project(where.stack)
             self.runner.refresh(where.stack, [project_urn(where.stack, project, tenant)])
-            outputs = self.runner.up(where.tier, where.shard)
+            outputs = self.runner.up(where.tier, where.shard, tenant=tenant)
         return self._connection(outputs, where, tenant)
 
     # -- dev branches ---------------------------------------------------------------------
@@ -519,12 +521,17 @@ class FleetManager(QueuedOps):
             return [t for t in self.store.tiers() if t in self.catalog.tiers]
 
     def up(self, tier: str, shard: int | None = None) -> list[str]:
-        """`up` every shard of a tier (or one); returns the stacks run."""
+        """`up` every shard of a tier (or one); returns the stacks run. Shards are separate
+        stacks (own engine, provider process and lock), so they run in parallel, one per
+        core (`_parallel.py`, issue #16)."""
         fleet = self.fleet(tier)
         refs = [r for r in all_stacks(fleet) if shard is None or r.shard == shard]
-        for ref in refs:
+
+        def one(ref: Any) -> None:
             with shard_lock(self.lock_dir, ref.name(fleet.shards)):
                 self.runner.up(tier, ref.shard)
+
+        in_parallel(one, refs, self.workers)
         return [r.name(fleet.shards) for r in refs]
 
     def destroy(self, tier: str, shard: int | None = None) -> list[str]:
@@ -536,20 +543,27 @@ class FleetManager(QueuedOps):
         return names
 
     def preview(self, tiers: list[str] | None = None) -> FleetDiff:
-        """Preview every stack of the given tiers (default: all fleets on disk)."""
-        steps: list[PlannedStep] = []
-        names: list[str] = []
-        for tier in tiers or self.tiers_on_disk():
-            fleet = self.fleet(tier)
-            for ref in all_stacks(fleet):
+        """Preview every stack of the given tiers (default: all fleets on disk), shards in
+        parallel; a shard whose state matches its program needs no engine run
+        (`ShardRunner.preview`)."""
+        jobs = [(tier, ref, self.fleet(tier).shards)
+                for tier in tiers or self.tiers_on_disk()
+                for ref in all_stacks(self.fleet(tier))]
 
-                def collect(event: Any, n: str = ref.name(fleet.shards), t: str = tier) -> None:
-                    step = step_from_event(n, t, event)
-                    if step is not None:
-                        steps.append(step)
+        def one(job: tuple[str, Any, int]) -> tuple[str, list[PlannedStep]]:
+            tier, ref, shards = job
+            steps: list[PlannedStep] = []
+            name = ref.name(shards)
 
-                names.append(self.runner.preview(tier, ref.shard, collect))
-        return fleet_diff(names, steps)
+            def collect(event: Any) -> None:
+                step = step_from_event(name, tier, event)
+                if step is not None:
+                    steps.append(step)
+
+            return self.runner.preview(tier, ref.shard, collect), steps
+
+        results = in_parallel(one, jobs, self.workers)
+        return fleet_diff([n for n, _ in results], [s for _, steps in results for s in steps])
 
 
 def _archive_failure(engine_text: str) -> str | None:

@@ -13,10 +13,19 @@ from contextlib import contextmanager
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from neon_tenants.automation import _lean
 from neon_tenants.automation._errors import FleetError, translate
 from neon_tenants.automation._locks import retry_concurrent
+from neon_tenants.automation._nochange import state_of, unchanged
+from neon_tenants.automation._scoped import scoped_up
 from neon_tenants.automation.events import ProgressEvent, StackProgress, from_engine_event
-from neon_tenants.fleet.program import build_program
+from neon_tenants.fleet.program import (
+    build_program,
+    migration_of,
+    record_of,
+    shard_args,
+    tenant_args,
+)
 from neon_tenants.fleet.sharding import stack_name
 
 if TYPE_CHECKING:
@@ -24,6 +33,8 @@ if TYPE_CHECKING:
     from neon_tenants.automation._store import FleetStore
     from neon_tenants.automation._workspace import Engine
     from neon_tenants.catalog import Catalog
+    from neon_tenants.fleet.spec import FleetSpec
+    from neon_tenants.tenant import TenantSpec
 
 
 @contextmanager
@@ -54,48 +65,85 @@ class ShardRunner:
         self.emit = emit
         self.archive = archive
 
-    def _program(
-        self, tier: str, shard: int | None, first_attempt: frozenset[str] = frozenset()
-    ) -> tuple[str, Callable[[], None]]:
-        fleet = self.store.load(tier, shard)
-        name = stack_name(tier, shard, fleet.shards)
-        with guard(name):
-            return name, build_program(tier, shard, fleet, self._catalog(), self.archive,
-                                       first_attempt)
-
     def up(
-        self, tier: str, shard: int | None, first_attempt: frozenset[str] = frozenset()
+        self, tier: str, shard: int | None, first_attempt: frozenset[str] = frozenset(),
+        *, tenant: str | None = None, before: TenantSpec | None = None,
     ) -> dict[str, Any]:
         """`up` one shard from the store as it is now; returns the stack's outputs.
-        `first_attempt`: tenants whose create was never sent (no list-by-name, issue 16)."""
-        name, program = self._program(tier, shard, first_attempt)
+        `first_attempt`: tenants whose create was never sent (no list-by-name, issue 16).
+        With `tenant`, only that tenant's resources take part (`_scoped.py`, issue 16):
+        `before` is its entry before this change (None when new), so the children it lost
+        are targeted and deleted."""
+        fleet = self.store.load(tier, shard)
+        name = stack_name(tier, shard, fleet.shards)
 
         def forward(event: Any) -> None:
             step = from_engine_event(name, event)
             if step is not None:
                 self.emit(step)
 
-        def attempt() -> Any:
-            stack = self._engine().stack(name)
-            return stack.up(program=program, on_event=forward, color="never")
+        with guard(name):
+            if tenant is not None:
+                attempt = self._scoped(tier, shard, fleet, name, tenant, before, first_attempt,
+                                       forward)
+            else:
+                program = build_program(tier, shard, fleet, self._catalog(), self.archive,
+                                        first_attempt)
+
+                def attempt() -> dict[str, Any]:
+                    def up(stack: Any) -> Any:
+                        return stack.up(program=program, on_event=forward, color="never")
+
+                    result = _lean.run(self._engine(), name, up)
+                    return {k: v.value for k, v in result.outputs.items()}
 
         def on_retry(n: int, exc: BaseException) -> None:
             self.emit(StackProgress(name, "retry", f"stack busy, retry {n}"))
 
         self.emit(StackProgress(name, "engine_started", "up"))
         with guard(name):
-            result = retry_concurrent(attempt, on_retry=on_retry)
+            outputs: dict[str, Any] = retry_concurrent(attempt, on_retry=on_retry)
         self.emit(StackProgress(name, "engine_done", "up"))
-        return {k: v.value for k, v in result.outputs.items()}
+        return outputs
+
+    def _scoped(
+        self, tier: str, shard: int | None, fleet: FleetSpec, name: str, tenant: str,
+        before: TenantSpec | None, first_attempt: frozenset[str],
+        forward: Callable[[Any], None],
+    ) -> Callable[[], dict[str, Any]]:
+        catalog = self._catalog()
+        scope = [(t, a) for t, a in shard_args(tier, shard, fleet, catalog, self.archive,
+                                               first_attempt) if t == tenant]
+        spec = fleet.get(tenant)
+        extras = {tenant: record_of(fleet, spec)} if spec is not None else {}
+        old = [] if before is None else [
+            tenant_args(before, catalog.tiers[tier], fleet.platform,
+                        catalog.orgs.get(catalog.tiers[tier].org), self.archive,
+                        migration=migration_of(fleet, before))]
+        return partial(scoped_up, self._engine(), name, scope, old, extras, forward)
 
     def preview(self, tier: str, shard: int | None, on_event: Callable[[Any], None]) -> str:
-        name, program = self._program(tier, shard)
+        """Preview one shard. When its state already matches its program
+        (`_nochange.unchanged`: the providers' own check and diff, no API call) the engine
+        is not run: it would report no change either (issue 16)."""
+        fleet = self.store.load(tier, shard)
+        name = stack_name(tier, shard, fleet.shards)
         with guard(name):
+            members = [a for _, a in shard_args(tier, shard, fleet, self._catalog(),
+                                                self.archive)]
             self.emit(StackProgress(name, "engine_started", "preview"))
-            stack = self._engine().stack(name)
-            retry_concurrent(
-                partial(stack.preview, program=program, on_event=on_event, color="never")
-            )
+            engine = self._engine()
+            deployment = state_of(engine, name)
+            if deployment is not None and unchanged(deployment, name, engine.project,
+                                                    members):
+                self.emit(StackProgress(name, "engine_done", "preview: no change (state)"))
+                return name
+            program = build_program(tier, shard, fleet, self._catalog(), self.archive)
+
+            def preview(stack: Any) -> Any:
+                return stack.preview(program=program, on_event=on_event, color="never")
+
+            retry_concurrent(partial(_lean.run, engine, name, preview))
             self.emit(StackProgress(name, "engine_done", "preview"))
         return name
 

@@ -6,8 +6,6 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from neon_tenants.client.errors import NotFound
-
 if TYPE_CHECKING:
     from neon_tenants.client import NeonClient, OrgClient
     from neon_tenants.client.models.branches import Branch
@@ -23,6 +21,10 @@ def org_id_for(client: NeonClient, alias: str) -> str:
 
 def or_none(call: Callable[[], T]) -> T | None:
     """Run `call`; a 404 means "gone" (refresh drops it, delete succeeds)."""
+    # imported here: the client (httpx, every model) is not needed by check/diff, so a
+    # preview's provider process never loads it
+    from neon_tenants.client.errors import NotFound
+
     try:
         return call()
     except NotFound:

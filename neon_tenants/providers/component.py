@@ -15,9 +15,9 @@ from typing import Any
 import pulumi
 
 from neon_tenants.archive.resource import archive_before_delete
-from neon_tenants.catalog import QUOTA_KEYS
 from neon_tenants.migrate import MIGRATE_SUFFIX, migration_command
-from neon_tenants.naming import COMPONENT_TYPE, child_name
+from neon_tenants.naming import COMPONENT_TYPE
+from neon_tenants.providers import _props
 from neon_tenants.providers.dev_branch import DevBranch
 from neon_tenants.providers.snapshot import Snapshot
 from neon_tenants.providers.specs import DEFAULT_BRANCH, TenantDatabaseArgs
@@ -38,19 +38,9 @@ class TenantDatabase(pulumi.ComponentResource):
     ) -> None:
         super().__init__(COMPONENT_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        tier, limits, quota = args.tier, args.limits.model_dump(), args.quota
-        self.project = NeonTenantProject(child_name(name, "project"), {
-            "name": args.project_name, "tenant_id": args.tenant_id, "tier": tier.name,
-            "org": tier.org, "region_id": tier.region_id, "pg_version": tier.pg_version,
-            "history_retention_seconds": tier.history_retention_seconds,
-            "database_name": args.database_name, "role_name": args.role_name,
-            "protected": args.protected, "neon_auth": args.neon_auth,
-            "data_api": args.data_api, "min_cu": args.min_cu, "max_cu": args.max_cu,
-            "suspend_timeout_seconds": args.suspend_timeout_seconds,
-            **{k: getattr(quota, k) for k in QUOTA_KEYS},
-            "adopt_project_id": args.adopt_project_id, "first_attempt": args.first_attempt,
-            "limits": limits,
-        }, child)
+        t = name  # the program names the component by tenant id (`_props.urns` relies on it)
+        self.project = NeonTenantProject(_props.project_name(t), _props.project_props(args),
+                                         child)
         project = self.project
         # children take the project's resource id (== project_id): the engine keeps it known
         # at preview while the project updates in place (outputs of a dynamic resource are
@@ -58,34 +48,15 @@ class TenantDatabase(pulumi.ComponentResource):
         branch_ids: dict[str, pulumi.Output[str]] = {DEFAULT_BRANCH: project.default_branch_id}
         self.dev_branches = {}
         for b in args.dev_branches:
-            branch = DevBranch(child_name(name, "branch", b.name), {
-                "project_id": project.id, "org": tier.org, "name": b.name,
-                "parent_branch_id": branch_ids[b.parent], "parent": b.parent,
-                "parent_timestamp": (b.parent_timestamp.isoformat()
-                                     if b.parent_timestamp else None),
-                "parent_lsn": b.parent_lsn,
-                "min_cu": b.min_cu if b.min_cu is not None else args.min_cu,
-                "max_cu": b.max_cu if b.max_cu is not None else args.max_cu,
-                "suspend_timeout_seconds": (b.suspend_timeout_seconds
-                                            if b.suspend_timeout_seconds is not None
-                                            else args.suspend_timeout_seconds),
-                "expires_at": b.expires_at.isoformat() if b.expires_at else None,
-                "reset_trigger": b.reset_trigger, "database_name": args.database_name,
-                "role_name": args.role_name, "neon_auth": b.neon_auth, "data_api": b.data_api,
-                "limits": limits,
-            }, child)
+            branch = DevBranch(_props.branch_name(t, b.name), _props.branch_props(
+                args, b, project.id, branch_ids[b.parent]), child)
             self.dev_branches[b.name] = branch
             branch_ids[b.name] = branch.branch_id
-        pinned = [s.name for s in args.snapshots if s.pinned]
         self.snapshots = {}
         for s in args.snapshots:
-            self.snapshots[s.name] = Snapshot(child_name(name, "snapshot", s.name), {
-                "project_id": project.id, "org": tier.org,
-                "branch_id": branch_ids[s.branch], "name": s.name,
-                "timestamp": s.timestamp.isoformat() if s.timestamp else None,
-                "pinned": s.pinned, "restore_trigger": s.restore_trigger,
-                "policy": tier.snapshot_policy, "pinned_names": pinned, "limits": limits,
-            }, child)
+            self.snapshots[s.name] = Snapshot(
+                _props.snapshot_name(t, s.name),
+                _props.snapshot_props(args, s, project.id, branch_ids[s.branch]), child)
         self.migration = None
         if args.migration is not None:
             self.migration = migration_command(
@@ -99,7 +70,7 @@ class TenantDatabase(pulumi.ComponentResource):
         self.archive = None
         if args.archive is not None:
             self.archive = archive_before_delete(
-                child_name(name, "archive"), tenant=args.tenant_id, tier=tier.name,
+                _props.archive_name(t), tenant=args.tenant_id, tier=args.tier.name,
                 project_id=project.project_id, connection_uri=project.connection_uri,
                 settings=args.archive, parent=self,
                 depends_on=[project, *self.dev_branches.values(),

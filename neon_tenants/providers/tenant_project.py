@@ -25,16 +25,6 @@ from pydantic import Field
 
 from neon_tenants.catalog import QUOTA_KEYS, Limits
 from neon_tenants.catalog import validate as v
-from neon_tenants.client.errors import Forbidden, NotFound
-from neon_tenants.client.models.endpoints import EndpointUpdate
-from neon_tenants.client.models.projects import (
-    DefaultEndpointSettings,
-    ProjectBranchSpec,
-    ProjectCreate,
-    ProjectQuota,
-    ProjectSettings,
-    ProjectUpdate,
-)
 from neon_tenants.providers._addons import addons_involved, read_addons, sync_addons
 from neon_tenants.providers._base import (
     STATE_CONFIG,
@@ -57,7 +47,14 @@ from neon_tenants.providers._common import (
 if TYPE_CHECKING:
     from neon_tenants.client import NeonClient, OrgClient
     from neon_tenants.client.models.endpoints import Endpoint
-    from neon_tenants.client.models.projects import CreatedProject, Project
+    from neon_tenants.client.models.projects import (
+        CreatedProject,
+        DefaultEndpointSettings,
+        Project,
+        ProjectCreate,
+        ProjectQuota,
+        ProjectUpdate,
+    )
 
 DEFAULT_BRANCH_NAME = "production"
 COMPUTE_FIELDS = ("min_cu", "max_cu", "suspend_timeout_seconds")
@@ -157,6 +154,8 @@ def validate_project(i: ProjectInputs) -> list[v.Failure]:
 
 
 def _quota(i: ProjectInputs) -> ProjectQuota:
+    from neon_tenants.client.models.projects import ProjectQuota
+
     return ProjectQuota(**{k: getattr(i, k) for k in QUOTA_KEYS})
 
 
@@ -165,6 +164,8 @@ def _compute(i: ProjectInputs) -> tuple[float, float, int]:
 
 
 def _endpoint_settings(i: ProjectInputs) -> DefaultEndpointSettings:
+    from neon_tenants.client.models.projects import DefaultEndpointSettings
+
     return DefaultEndpointSettings(
         autoscaling_limit_min_cu=i.min_cu, autoscaling_limit_max_cu=i.max_cu,
         suspend_timeout_seconds=i.suspend_timeout_seconds,
@@ -177,6 +178,12 @@ def _endpoint_limits(ep: Endpoint) -> tuple[float, float, int]:
 
 
 def _create_body(i: ProjectInputs) -> ProjectCreate:
+    from neon_tenants.client.models.projects import (
+        ProjectBranchSpec,
+        ProjectCreate,
+        ProjectSettings,
+    )
+
     return ProjectCreate(
         name=i.name, region_id=i.region_id, pg_version=i.pg_version,
         history_retention_seconds=i.history_retention_seconds,
@@ -189,6 +196,8 @@ def _create_body(i: ProjectInputs) -> ProjectCreate:
 
 def _settings_patch(old: ProjectInputs | None, new: ProjectInputs) -> ProjectUpdate | None:
     """One PATCH carrying every changed setting (all of them when `old` is None)."""
+    from neon_tenants.client.models.projects import ProjectSettings, ProjectUpdate
+
     body: dict[str, Any] = {}
     if old is None or old.name != new.name:
         body["name"] = new.name
@@ -253,6 +262,8 @@ class TenantProjectProvider(NeonProvider[ProjectInputs, ProjectState]):
     ) -> ProjectState:
         """An existing project (adopted, or found by name): apply every setting in one PATCH
         (whose reply is the project), then read branch, endpoint and URIs."""
+        from neon_tenants.client.models.endpoints import EndpointUpdate
+
         patch = _settings_patch(None, i)
         assert patch is not None
         project = api.update_project(project_id, patch)
@@ -281,6 +292,8 @@ class TenantProjectProvider(NeonProvider[ProjectInputs, ProjectState]):
     ) -> ProjectState:
         """Transfer (tier change), one PATCH of the changed settings, the endpoint's limits
         when they changed, add-ons only when involved; ids, host and URIs do not move."""
+        from neon_tenants.client.models.endpoints import EndpointUpdate
+
         api = client.org(new.org)
         org_id = old.org_id
         if new.org != old.org:
@@ -370,6 +383,8 @@ class TenantProjectProvider(NeonProvider[ProjectInputs, ProjectState]):
 
 def _locate(client: NeonClient, project_id: str, alias: str) -> tuple[str, Project] | None:
     """(org alias, project) from the expected org first, then any other configured org."""
+    from neon_tenants.client.errors import Forbidden, NotFound
+
     aliases = [alias] + [a for a in client.credentials.orgs if a != alias]
     for candidate in aliases:
         try:

@@ -1,0 +1,72 @@
+"""A one-tenant change costs the same in a 10- or a 500-tenant shard (issue #16).
+
+A whole-shard `up` registers, checks and diffs every resource of every tenant, so its cost
+grows with the shard. A single-tenant operation only changes that tenant, so it runs a
+program that declares only that tenant (`fleet.program.build_scoped_program`) with
+`--target` set to that tenant's URNs, before and after the change (`providers._props.urns`:
+exact URNs, so `shop` never matches `shop-branch-eu`). The engine then leaves every other
+resource exactly as it is in the state: untargeted resources that the program does not
+declare are neither read, diffed nor deleted (pulumi's step generator deletes only targeted
+resources). The stack outputs are the one shared thing: the engine replaces them with what
+the program exports, so the program exports every other tenant's output again, as read just
+before the run under the same shard lock (`tests/automation/test_scoped_up.py` proves the
+other tenants' state and outputs unchanged and a full preview clean afterwards).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from pulumi.automation.errors import CommandError
+
+from neon_tenants.automation import _lean
+from neon_tenants.fleet.program import build_scoped_program
+from neon_tenants.providers._props import urns
+
+if TYPE_CHECKING:
+    from neon_tenants.automation._workspace import Engine
+    from neon_tenants.providers.specs import TenantDatabaseArgs
+
+
+def current_outputs(engine: Engine, name: str) -> dict[str, Any]:
+    """The stack's outputs now ({} for a stack that does not exist yet)."""
+    try:
+        return engine.outputs(name)
+    except CommandError as exc:
+        if "no stack named" in str(exc):
+            return {}
+        raise
+
+
+def scoped_up(
+    engine: Engine,
+    name: str,
+    scope: Sequence[tuple[str, TenantDatabaseArgs]],
+    before: Sequence[TenantDatabaseArgs],
+    extras: Mapping[str, dict[str, Any]],
+    on_event: Callable[[Any], None] | None = None,
+) -> dict[str, Any]:
+    """`up` of the tenants in `scope` only (their args now; `before`: their args before the
+    change, so children that were removed are targeted and deleted). Returns all outputs."""
+    kept = current_outputs(engine, name)
+    replaced = frozenset(t for t, _ in scope) | frozenset(a.tenant_id for a in before)
+    captured: dict[str, Any] = {}
+    program = build_scoped_program(list(scope), {k: (v, True) for k, v in kept.items()},
+                                   extras, replaced, captured)
+    project = engine.project
+    targets = sorted({u for args in [*(a for _, a in scope), *before]
+                      for u in urns(name, project, args)})
+
+    def outputs_after(_name: str) -> dict[str, Any]:
+        """What the run leaves as stack outputs: exactly what the program exported."""
+        missing = [t for t, _ in scope if t not in captured]
+        if missing:  # pragma: no cover - the SDK resolves every export before `up` returns
+            return engine.outputs(name)
+        return {**{k: v for k, v in kept.items() if k not in replaced}, **captured}
+
+    def up(stack: _lean.LeanStack) -> Any:
+        return stack.up(program=program, target=targets, on_event=on_event, color="never")
+
+    result = _lean.run(engine, name, up, outputs_after)
+    return {k: v.value for k, v in result.outputs.items()}
