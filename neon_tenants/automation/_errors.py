@@ -148,6 +148,12 @@ def translate(exc: BaseException, *, stack: str | None = None) -> FleetError:
         return LimitsExceeded(
             f"the target organization refused the transfer: {exc}", violations=found
         )
+    if neon is not None and isinstance(exc, neon.TransferIntegrationsBlocked):
+        ids = [str(p.get("id")) for p in exc.projects]
+        return TransferBlocked(
+            f"projects with integrations cannot be transferred: {', '.join(ids)}; remove the "
+            "GitHub/Vercel integration first", projects=ids,
+        )
     if neon is not None and isinstance(exc, neon.NeonError):
         if isinstance(exc, getattr(neon, "NotFound", ())):
             return TenantNotFound(f"Neon says not found: {exc}")

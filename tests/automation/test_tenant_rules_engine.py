@@ -203,3 +203,29 @@ def test_show_carries_pooled_uri_neon_auth_keys_and_data_api_url(fm: FleetManage
     assert again.neon_auth == conn.neon_auth
     assert set(again.dev_branches) == {"dev"}
     assert again.dev_branches["dev"].connection_uri.get_secret_value().startswith("postgres")
+
+
+def test_a_refused_downgrade_transfer_puts_the_settings_back(
+    fm: FleetManager, metadata_emulator: Any
+) -> None:
+    """Usage fits, so the history window is lowered for the free org, but Neon refuses the
+    transfer (a GitHub integration, 422): the window is put back and nothing else moved."""
+    from neon_tenants.automation import TransferBlocked
+
+    conn = fm.provision("back-off", "pro")
+    metadata_emulator.admin("POST", f"projects/{conn.project_id}/integration",
+                            {"integration": "github"})
+    files = _bytes(fm)
+    with neon_client(metadata_emulator) as client:
+        org = client.org("paid")
+        assert org.get_project(conn.project_id).history_retention_seconds == 604800
+        with pytest.raises(TransferBlocked) as info:
+            fm.downgrade("back-off", "free")
+        project = org.get_project(conn.project_id)
+    assert info.value.http_status == 422 and conn.project_id in str(info.value)
+    assert project.org_id == conn.org_id
+    assert project.history_retention_seconds == 604800  # put back
+    assert _bytes(fm) == files
+    assert fm.locate("back-off")[0].tier == "pro"  # type: ignore[index]
+    metadata_emulator.admin("POST", f"projects/{conn.project_id}/integration",
+                            {"integration": None})
