@@ -1,7 +1,9 @@
 """The Pulumi program entry for infra teams' `pulumi up -s <tier>[-NN]`.
 
 Run by the language host's exec shim with runpy as a script, hence absolute imports.
-Stack config (`stacks/Pulumi.<stack>.yaml`): `neon-tenants:tier`, `neon-tenants:fleetFile`,
+Stack config (`stacks/Pulumi.<stack>.yaml`): `neon-tenants:fleetStore` (`files`, the
+default, or `postgres`: the shard's rows in NEON_TENANTS_DATABASE_URL), `neon-tenants:tier`,
+`neon-tenants:fleetFile`,
 `neon-tenants:catalogFile` (the tiers, see catalog/source.py), optional `neon-tenants:shards`
 (must agree with the fleet file, else tenants of other shards would be deleted) and
 `neon-tenants:shard` (default: parsed from the stack name).
@@ -18,7 +20,7 @@ from neon_tenants.archive.resource import settings_from_env
 from neon_tenants.catalog import stack_catalog
 from neon_tenants.fleet.program import build_program
 from neon_tenants.fleet.sharding import parse_stack_name
-from neon_tenants.fleet.spec import load_fleet
+from neon_tenants.fleet.spec import FleetSpec, load_fleet
 
 
 def _resolve(path_text: str) -> Path:
@@ -37,10 +39,49 @@ def _resolve(path_text: str) -> Path:
     return path
 
 
+def _fleet_from_database(tier: str, shard: int | None) -> FleetSpec:
+    """`neon-tenants:fleetStore: postgres`: this shard's rows (URL from the environment only,
+    NEON_TENANTS_DATABASE_URL; issue 11), the same rows the workers' runs read."""
+    from neon_tenants.db import DATABASE_URL_ENV, database_url
+    from neon_tenants.db.store import PostgresFleetStore
+
+    url = database_url()
+    if url is None:
+        raise ValueError(
+            f"stack config neon-tenants:fleetStore is postgres: set {DATABASE_URL_ENV}"
+        )
+    rows = PostgresFleetStore(url.conninfo(), max_size=1)
+    try:
+        shape = rows.fleet_shape(tier)
+        if shape is None:
+            raise ValueError(f"tier {tier!r} has no fleet in {url.redacted}")
+        if shard is None:
+            whole = rows.load_fleet(tier)
+            assert whole is not None
+            return whole
+        return rows.shard_snapshot(tier, shard, mark_applying=False).fleet()
+    finally:
+        rows.close()
+
+
 def main() -> None:
     config = pulumi.Config("neon-tenants")
     ref = parse_stack_name(pulumi.get_stack())
     tier = config.get("tier") or ref.tier
+    store = config.get("fleetStore") or "files"
+    if store not in ("files", "postgres"):
+        raise ValueError(
+            f"stack config neon-tenants:fleetStore must be files or postgres, not {store!r}"
+        )
+    if store == "postgres":
+        shard = ref.shard if config.get_int("shard") is None else config.get_int("shard")
+        fleet = _fleet_from_database(tier, shard)
+        catalog = stack_catalog(
+            Path(pulumi.get_root_directory()) / "stacks", config.get("catalogFile") or ""
+        )
+        archive = settings_from_env(Path(pulumi.get_root_directory()), os.environ)
+        build_program(tier, shard if fleet.shards > 1 else None, fleet, catalog, archive)()
+        return
     fleet_file = _resolve(config.get("fleetFile") or f"fleets/{tier}.yaml")
     _check_fleet_file(fleet_file, config.get("catalogFile"))
     fleet = load_fleet(fleet_file, tier=tier)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -378,6 +380,39 @@ def test_reshard_3_to_5_keeps_every_project_id_and_previews_clean(platform: Plat
     again = subprocess.run([exe, "reshard", "--tier", "free", "--shards", "5", "--json"],
                            env=env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and '"moved": 0' in again.stdout, again.stdout + again.stderr
+
+
+def test_plain_pulumi_preview_with_fleet_store_postgres_reads_the_shards_rows(
+    platform: Platform, repo_root: Path, tmp_path: Path
+) -> None:
+    """Infra teams' `pulumi preview -s free-01` (our __main__.py through the language host)
+    with stack config `neon-tenants:fleetStore: postgres` declares what the workers applied."""
+    proj = tmp_path / "proj"
+    (proj / "stacks").mkdir(parents=True)
+    (proj / "neon_tenants").symlink_to(repo_root / "neon_tenants")
+    (proj / "Pulumi.yaml").write_text(
+        "name: neon-tenants\nruntime:\n  name: python\n  options:\n"
+        f"    virtualenv: {repo_root / '.venv'}\nmain: neon_tenants/\nstackConfigDir: stacks\n"
+    )
+    shutil.copy(repo_root / "stacks" / "tiers.yaml", proj / "stacks" / "tiers.yaml")
+    (proj / "stacks" / "Pulumi.free-01.yaml").write_text(
+        "config:\n  neon-tenants:fleetStore: postgres\n"
+        "  neon-tenants:catalogFile: stacks/tiers.yaml\n"
+    )
+    env = platform.env("infra")
+    env.pop("PULUMI_BACKEND_URL", None)
+    from neon_tenants._env import pulumi_env
+
+    env.update(pulumi_env(None, env))
+    done = subprocess.run(
+        ["pulumi", "preview", "-s", "free-01", "--expect-no-changes", "--color", "never"],
+        cwd=proj, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    # --expect-no-changes passed: the program declared exactly the tenants in the state
+    unchanged = re.search(r"(\d+) unchanged", done.stdout)
+    assert unchanged and int(unchanged.group(1)) > 1, done.stdout  # tenants, not just the stack
+    assert platform.url.split(":")[2].split("@")[0] not in done.stdout + done.stderr
 
 
 def test_doctor_sees_the_live_workers(platform: Platform) -> None:
