@@ -66,11 +66,12 @@ def migration_command(
     depends_on: list[pulumi.Resource],
 ) -> Any:
     import pulumi
-    from pulumi_command import local
+
+    from neon_tenants._local_command import Command
 
     inputs = migration_inputs(tenant=tenant, spec=spec,
                               connection_uri=pulumi.Output.secret(connection_uri))
-    return local.Command(
+    return Command(
         name,
         create=inputs["create"],
         update=inputs["update"],

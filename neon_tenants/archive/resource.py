@@ -87,12 +87,13 @@ def archive_before_delete(
     depends_on: list[pulumi.Resource],
 ) -> Any:
     import pulumi
-    from pulumi_command import local
+
+    from neon_tenants._local_command import Command
 
     inputs = archive_inputs(tenant=tenant, tier=tier, project_id=project_id,
                             connection_uri=pulumi.Output.secret(connection_uri),
                             settings=settings)
-    return local.Command(
+    return Command(
         name,
         delete=inputs["delete"],
         environment=inputs["environment"],
