@@ -278,3 +278,51 @@ def test_snapshot_create_reconciles_a_lost_reply(neon_env: Any, metadata_emulato
     listed = neon_env.org("free").list_snapshots(pid)
     assert [(x.id, x.name) for x in listed] == [(snap.id, "lost")]
     p.delete(pid, proj.outs)
+
+
+def test_handlers_of_a_run_share_one_client_and_one_rate_limiter(
+    neon_env: Any, metadata_emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """#10 item 9: the engine calls handlers from a thread pool; every call of the provider
+    process goes through ONE client, so ONE limiter counts every request against the key's
+    700/min (a client per call would give each resource a fresh budget)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from neon_tenants.client._ratelimit import RateLimiter
+    from neon_tenants.providers import _client
+
+    built: list[object] = []
+    real_build = _client._build
+
+    def counting_build() -> Any:
+        client = real_build()
+        built.append(client)
+        return client
+
+    limiters: dict[int, int] = {}
+    real_acquire = RateLimiter.acquire
+
+    def counting_acquire(self: RateLimiter, account: str, route: str) -> float:
+        limiters[id(self)] = limiters.get(id(self), 0) + 1
+        return real_acquire(self, account, route)
+
+    monkeypatch.setattr(_client, "_build", counting_build)
+    monkeypatch.setattr(RateLimiter, "acquire", counting_acquire)
+    p, b = TenantProjectProvider(), DevBranchProvider()
+    before = calls(metadata_emulator)
+
+    def lifecycle(n: int) -> None:
+        created = p.create(checked(p, inp.project(name=f"h-shared-{n}")))
+        branch = b.create(checked(b, inp.branch(
+            project_id=created.id, parent_branch_id=created.outs["default_branch_id"],
+            name=f"dev-{n}")))
+        b.delete(branch.id, branch.outs)
+        p.delete(created.id, created.outs)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lifecycle, range(4)))
+
+    sent = sum(delta(before, calls(metadata_emulator)).values())
+    assert len(built) == 1, f"{len(built)} clients built for one provider process"
+    assert len(limiters) == 1, f"{len(limiters)} rate limiters for one provider process"
+    assert list(limiters.values()) == [sent]  # every request the emulator saw was counted
