@@ -245,17 +245,7 @@ class TenantProjectProvider(NeonProvider[ProjectInputs, ProjectState]):
         else:
             direct = details.connection_uri.get_secret_value()
             pooled = pooled_uri(direct, params.host, params.pooler_host)
-        keys = _AuthKeys(None, i.neon_auth)
-        url = (sync_addons(api, project.id, branch.id, i.database_name, i.neon_auth, i.data_api,
-                           on_auth_created=keys)
-               if addons_involved(i.neon_auth, i.data_api) else None)
-        return ProjectState(
-            **i.model_dump(), project_id=project.id,
-            org_id=project.org_id or org_id_for(client, i.org), default_branch_id=branch.id,
-            endpoint_id=ep.id if ep is not None else "", host=ep.host if ep is not None else "",
-            connection_uri=direct, pooled_connection_uri=pooled, data_api_url=url,
-            **keys.values,
-        )
+        return _state_of(client, api, i, project, branch.id, ep, direct, pooled)
 
     def _converge(
         self, client: NeonClient, api: OrgClient, i: ProjectInputs, project_id: str
@@ -273,17 +263,7 @@ class TenantProjectProvider(NeonProvider[ProjectInputs, ProjectState]):
             ep = api.update_endpoint(project.id, ep.id, EndpointUpdate(
                 **_endpoint_settings(i).model_dump(exclude={"pg_settings"})))
         direct, pooled = uris(api, project.id, i.database_name, i.role_name, branch.id)
-        keys = _AuthKeys(None, i.neon_auth)
-        url = (sync_addons(api, project.id, branch.id, i.database_name, i.neon_auth, i.data_api,
-                           on_auth_created=keys)
-               if addons_involved(i.neon_auth, i.data_api) else None)
-        return ProjectState(
-            **i.model_dump(), project_id=project.id,
-            org_id=project.org_id or org_id_for(client, i.org), default_branch_id=branch.id,
-            endpoint_id=ep.id if ep is not None else "", host=ep.host if ep is not None else "",
-            connection_uri=direct, pooled_connection_uri=pooled, data_api_url=url,
-            **keys.values,
-        )
+        return _state_of(client, api, i, project, branch.id, ep, direct, pooled)
 
     # -- update -----------------------------------------------------------------------------
 
@@ -413,3 +393,22 @@ class NeonTenantProject(NeonResource, module="neon", name="NeonTenantProject"):
     neon_auth_pub_client_key: pulumi.Output[str | None]
     neon_auth_secret_server_key: pulumi.Output[str | None]
     neon_auth_jwks_url: pulumi.Output[str | None]
+
+
+def _state_of(
+    client: NeonClient, api: OrgClient, i: ProjectInputs, project: Any, branch_id: str,
+    ep: Any, direct: str, pooled: str,
+) -> ProjectState:
+    """The state of a project just created or converged: add-ons synced only when involved
+    (no add-on reads when both are off), ids, host and URIs from what the caller read."""
+    keys = _AuthKeys(None, i.neon_auth)
+    url = (sync_addons(api, project.id, branch_id, i.database_name, i.neon_auth, i.data_api,
+                       on_auth_created=keys)
+           if addons_involved(i.neon_auth, i.data_api) else None)
+    return ProjectState(
+        **i.model_dump(), project_id=project.id,
+        org_id=project.org_id or org_id_for(client, i.org), default_branch_id=branch_id,
+        endpoint_id=ep.id if ep is not None else "", host=ep.host if ep is not None else "",
+        connection_uri=direct, pooled_connection_uri=pooled, data_api_url=url,
+        **keys.values,
+    )
