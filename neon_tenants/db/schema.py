@@ -153,7 +153,11 @@ def migrate(conninfo: str) -> list[Migration]:
                     " version integer PRIMARY KEY, name text NOT NULL,"
                     " applied_at timestamptz NOT NULL DEFAULT now())"
                 )
-                if current_version(conn) >= step.version:
+                # by version, not by "max": migrations landed out of order still apply
+                done = conn.execute(
+                    "SELECT 1 FROM neon_tenants_schema WHERE version = %s", (step.version,)
+                ).fetchone()
+                if done is not None:
                     continue
                 step.apply(conn)
                 conn.execute(
