@@ -105,7 +105,12 @@ class FleetCore:
         from neon_tenants.db.store import PostgresFleetStore
 
         self._owned_rows = PostgresFleetStore(url.conninfo(), max_size=2)
-        return PostgresFleetView(self._owned_rows, self.default_shards)
+        return PostgresFleetView(self._owned_rows, self.default_shards,
+                                 on_pending=self._shard_pending)
+
+    def _shard_pending(self, tier: str, shard: int) -> None:
+        """A whole-fleet edit made rows of this shard pending (PostgreSQL store): the queue
+        side (`_queued.py`) queues its run; in-process, the caller's `up` applies them."""
 
     # -- plumbing ---------------------------------------------------------------------------
 

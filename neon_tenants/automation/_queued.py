@@ -60,6 +60,15 @@ class QueuedOps(FleetCore):
             queue.close()
             queue.store.close()
 
+    def _shard_pending(self, tier: str, shard: int) -> None:
+        """A whole-fleet edit (a new fleet app revision) made rows of the shard pending:
+        queue its run, or no worker would ever apply them."""
+        queue = self.queue
+        if queue is not None:
+            from neon_tenants.jobs._tasks import defer_shard
+
+            defer_shard(queue._queue(), tier, shard)  # type: ignore[arg-type]
+
     # -- API ------------------------------------------------------------------------------
 
     def status(self, tenant: str) -> TenantStatus:

@@ -5,11 +5,16 @@ The same interface as `automation._store.FileFleetStore`, so every FleetManager 
 in PostgreSQL mode: `put` is one row's upsert (its version bumped, `pending` until a run
 applies it), `delete` drops one row, `load(tier, shard)` reads one shard's rows. Only
 present rows are listed (a removal a worker has not applied yet is already out of the fleet).
+
+`edit(tier, fn)` is the whole-fleet edit (fleet-level app revision and migration command,
+issue 12): one transaction; rows it makes pending are reported to `on_pending(tier, shard)`
+so their shards' runs get queued (workers only run shards with a queued job). Checkpoints
+come and go with the spec (`PostgresFleetStore` keeps them in `nt_checkpoints`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from neon_tenants.automation._store import Placement
 from neon_tenants.db.store import PostgresFleetStore
@@ -21,10 +26,15 @@ class PostgresFleetView:
     """`FleetStore` over `PostgresFleetStore` (one short transaction per call)."""
 
     def __init__(
-        self, rows: PostgresFleetStore, default_shards: Mapping[str, int] | None = None
+        self,
+        rows: PostgresFleetStore,
+        default_shards: Mapping[str, int] | None = None,
+        *,
+        on_pending: Callable[[str, int], None] | None = None,
     ) -> None:
         self.rows = rows
         self.default_shards = dict(default_shards or {})
+        self.on_pending = on_pending
 
     def _shape(self, tier: str) -> tuple[int, str]:
         return self.rows.fleet_shape(tier) or (self.default_shards.get(tier, 1), "nt")
@@ -67,3 +77,12 @@ class PostgresFleetView:
 
     def delete(self, tier: str, tenant: str) -> None:
         self.rows.forget(tier, tenant)
+
+    def edit(self, tier: str, edit: Callable[[FleetSpec], FleetSpec]) -> FleetSpec:
+        """The whole fleet through `edit`, atomically (fleet-level fields, issue 12)."""
+        self.rows.ensure_fleet(tier, self.default_shards.get(tier, 1))
+        after, pending = self.rows.edit_fleet(tier, edit)
+        if self.on_pending is not None:
+            for shard in pending:
+                self.on_pending(tier, shard)
+        return after

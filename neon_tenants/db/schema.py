@@ -98,6 +98,37 @@ CREATE TABLE nt_usage_cycles (
 """
 
 
+# compound checkpoints (issue 12): a table of their own instead of the spec jsonb; records a
+# spec already holds move here (a tenant listed in two tiers mid-move: once)
+CHECKPOINTS_SQL = """
+CREATE TABLE nt_checkpoints (
+    id            bigserial PRIMARY KEY,
+    tenant_id     text NOT NULL,
+    tier          text NOT NULL,
+    label         text NOT NULL,
+    snapshot      text NOT NULL,
+    app_revision  text,
+    metadata      jsonb NOT NULL DEFAULT '{}',
+    created_at    timestamptz NOT NULL,
+    recorded_at   timestamptz NOT NULL DEFAULT now(),
+    retired_at    timestamptz,
+    retired_why   text CHECK (retired_why IN ('dropped', 'replaced', 'deleted')),
+    CHECK ((retired_at IS NULL) = (retired_why IS NULL))
+);
+CREATE UNIQUE INDEX nt_checkpoints_live ON nt_checkpoints (tenant_id, label)
+    WHERE retired_at IS NULL;
+CREATE INDEX nt_checkpoints_tenant ON nt_checkpoints (tenant_id, id);
+INSERT INTO nt_checkpoints (tenant_id, tier, label, snapshot, app_revision, metadata, created_at)
+SELECT t.tenant_id, t.tier, c.value->>'label', c.value->>'snapshot', c.value->>'app_revision',
+       coalesce(c.value->'metadata', '{}'), (c.value->>'created_at')::timestamptz
+FROM nt_tenants t, jsonb_array_elements(t.spec->'checkpoints') WITH ORDINALITY AS c(value, n)
+WHERE jsonb_typeof(t.spec->'checkpoints') = 'array'
+ORDER BY t.present DESC, t.tenant_id, c.n
+ON CONFLICT (tenant_id, label) WHERE retired_at IS NULL DO NOTHING;
+UPDATE nt_tenants SET spec = spec - 'checkpoints' WHERE spec ? 'checkpoints';
+"""
+
+
 def _procrastinate(conn: psycopg.Connection[Any]) -> None:
     from procrastinate.schema import SchemaManager
 
@@ -128,8 +159,9 @@ MIGRATIONS: tuple[Migration, ...] = (
               _sql(USAGE_SQL)),
     Migration(4, "fleet-level settings (app revision, migration command)",
               _sql("ALTER TABLE nt_fleets ADD COLUMN settings jsonb NOT NULL DEFAULT '{}'")),
+    Migration(8, "checkpoints: a table of their own (issue 12)", _sql(CHECKPOINTS_SQL)),
 )
-LATEST = MIGRATIONS[-1].version
+LATEST = max(m.version for m in MIGRATIONS)
 
 
 def current_version(conn: psycopg.Connection[Any]) -> int:

@@ -9,11 +9,21 @@ exact: a request bumps `version` and sets `pending`; a run snapshots the version
 applies, and afterwards marks `ready` only rows whose version did not move meanwhile
 (a change committed during a run stays `pending` for the next run). Rows with
 `present = false` are removals: the program leaves them out and the run deletes the rows.
+
+Compound checkpoints (issue 12) have a table of their own, `nt_checkpoints`, keyed by tenant
+id: a spec's `checkpoints` are split off when its row is written (in the same transaction)
+and put back when it is read, so every reader (FleetManager, a worker's shard run, export)
+sees the same `TenantSpec` as in file mode. A checkpoint that leaves the spec (its snapshot
+rotated out, its label recorded again) is *retired*, not deleted; so are a tenant's
+checkpoints when its last row goes (the tenant was deleted): their snapshots are gone with
+the project, but the records stay queryable for audit (`checkpoint_history`). An archive
+(`neon_tenants.archive`) is what brings a deleted tenant's data back; a restored tenant
+starts with no checkpoints.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Literal
@@ -24,6 +34,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 from pydantic import BaseModel, ConfigDict
 
+from neon_tenants.checkpoint import Checkpoint
 from neon_tenants.fleet.sharding import shard_of
 from neon_tenants.fleet.spec import FleetSpec, TenantSpec
 
@@ -78,11 +89,119 @@ def _settings_json(fleet: FleetSpec) -> Jsonb:
 
 
 def _spec_json(spec: TenantSpec) -> Jsonb:
-    return Jsonb(spec.model_dump(mode="json", exclude_defaults=True))
+    """The row's spec: checkpoints live in `nt_checkpoints`, not in the jsonb."""
+    return Jsonb(spec.model_dump(mode="json", exclude_defaults=True, exclude={"checkpoints"}))
 
 
-def _record(row: Mapping[str, Any]) -> TenantRecord:
-    return TenantRecord.model_validate({**row, "spec": TenantSpec.model_validate(row["spec"])})
+Cursor = psycopg.Cursor[dict[str, Any]]
+RetiredWhy = Literal["dropped", "replaced", "deleted"]
+
+
+class CheckpointRecord(BaseModel):
+    """One row of `nt_checkpoints`: the checkpoint, where and when it was recorded, and
+    whether (and why) it was retired."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant_id: str
+    tier: str
+    checkpoint: Checkpoint
+    recorded_at: datetime
+    retired_at: datetime | None
+    retired_why: RetiredWhy | None
+
+
+_CP_COLUMNS = "id, tenant_id, tier, label, snapshot, app_revision, metadata, created_at"
+
+
+def _checkpoint(row: Mapping[str, Any]) -> Checkpoint:
+    return Checkpoint(
+        label=row["label"], snapshot=row["snapshot"], app_revision=row["app_revision"],
+        metadata=row["metadata"], created_at=row["created_at"],
+    )
+
+
+def _live_checkpoints(cur: Cursor, tenants: Sequence[str]) -> dict[str, list[Checkpoint]]:
+    """tenant -> its live checkpoints, in the order they were recorded (one query)."""
+    found: dict[str, list[Checkpoint]] = {}
+    if not tenants:
+        return found
+    rows = cur.execute(
+        f"SELECT {_CP_COLUMNS} FROM nt_checkpoints WHERE tenant_id = ANY(%s)"
+        " AND retired_at IS NULL ORDER BY id",
+        (list(tenants),),
+    ).fetchall()
+    for row in rows:
+        found.setdefault(row["tenant_id"], []).append(_checkpoint(row))
+    return found
+
+
+def _specs(cur: Cursor, raw: Sequence[Mapping[str, Any]]) -> list[TenantSpec]:
+    """Rows' specs with their checkpoints put back from `nt_checkpoints`."""
+    specs = [TenantSpec.model_validate(r) for r in raw]
+    cps = _live_checkpoints(cur, [s.id for s in specs])
+    return [s.model_copy(update={"checkpoints": tuple(cps[s.id])}) if s.id in cps else s
+            for s in specs]
+
+
+def _records(cur: Cursor, rows: Sequence[Mapping[str, Any]]) -> list[TenantRecord]:
+    specs = _specs(cur, [r["spec"] for r in rows])
+    return [TenantRecord.model_validate({**r, "spec": s}) for r, s in zip(rows, specs, strict=True)]
+
+
+def _sync_checkpoints(cur: Cursor, tier: str, spec: TenantSpec) -> None:
+    """Make the tenant's live checkpoints exactly `spec.checkpoints` (same transaction as the
+    row write that declares their snapshots). Records that left the spec are retired; a
+    record put back (a delete whose archive failed) is revived, not duplicated."""
+    live = {
+        r["label"]: (int(r["id"]), _checkpoint(r))
+        for r in cur.execute(
+            f"SELECT {_CP_COLUMNS} FROM nt_checkpoints WHERE tenant_id = %s"
+            " AND retired_at IS NULL", (spec.id,),
+        ).fetchall()
+    }
+    wanted = {c.label: c for c in spec.checkpoints}
+    for label, (row_id, cp) in live.items():
+        if wanted.get(label) != cp:
+            cur.execute(
+                "UPDATE nt_checkpoints SET retired_at = now(), retired_why = %s WHERE id = %s",
+                ("replaced" if label in wanted else "dropped", row_id),
+            )
+    for cp in spec.checkpoints:
+        if label_row := live.get(cp.label):
+            if label_row[1] == cp:
+                continue
+        revived = cur.execute(
+            "UPDATE nt_checkpoints SET retired_at = NULL, retired_why = NULL WHERE id = ("
+            " SELECT id FROM nt_checkpoints WHERE tenant_id = %s AND label = %s"
+            " AND snapshot = %s AND created_at = %s AND retired_why = 'deleted'"
+            " ORDER BY id DESC LIMIT 1) RETURNING id",
+            (spec.id, cp.label, cp.snapshot, cp.created_at),
+        ).fetchone()
+        if revived is None:
+            cur.execute(
+                "INSERT INTO nt_checkpoints (tenant_id, tier, label, snapshot, app_revision,"
+                " metadata, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (spec.id, tier, cp.label, cp.snapshot, cp.app_revision, Jsonb(cp.metadata),
+                 cp.created_at),
+            )
+
+
+def _retire_if_gone(cur: Cursor, tenant: str) -> None:
+    """The tenant's last row went (deleted): its checkpoints are retired, kept for audit."""
+    cur.execute(
+        "UPDATE nt_checkpoints SET retired_at = now(), retired_why = 'deleted'"
+        " WHERE tenant_id = %s AND retired_at IS NULL"
+        " AND NOT EXISTS (SELECT 1 FROM nt_tenants WHERE tenant_id = %s)",
+        (tenant, tenant),
+    )
+
+
+def _effective(fleet: FleetSpec, spec: TenantSpec) -> TenantSpec:
+    """What a shard run declares for the tenant: fleet-level fields resolved."""
+    return spec.model_copy(update={
+        "app_revision": fleet.revision_of(spec), "migration_command": fleet.migration_of(spec),
+    })
 
 
 class PostgresFleetStore:
@@ -134,7 +253,7 @@ class PostgresFleetStore:
                 "SELECT spec FROM nt_tenants WHERE tier = %s AND present ORDER BY tenant_id",
                 (tier,),
             ).fetchall()
-        tenants = tuple(TenantSpec.model_validate(r["spec"]) for r in rows)
+            tenants = tuple(_specs(cur, [r["spec"] for r in rows]))
         return FleetSpec(
             tier=tier, shards=shape[0], platform=shape[1], tenants=tenants,
             **self.fleet_settings(tier),
@@ -172,7 +291,95 @@ class PostgresFleetStore:
                     (fleet.tier, spec.id, shard_of(spec.id, fleet.shards), _spec_json(spec)),
                 )
                 changed += cur.rowcount
+                _sync_checkpoints(cur, fleet.tier, spec)
         return changed
+
+    def edit_fleet(
+        self, tier: str, edit: Callable[[FleetSpec], FleetSpec]
+    ) -> tuple[FleetSpec, list[int]]:
+        """The whole tier through `edit`, in ONE transaction (fleet-level fields such as the
+        app revision and the migration command: issue 12). Returns the fleet after the edit
+        and the shards that now have pending rows (their runs must be queued).
+
+        Only rows whose spec changes are written. A row becomes `pending` (version bumped)
+        when what a run declares for it changes: its own spec, or a fleet-level field it
+        does not override (a new fleet revision makes every unpinned tenant pending, and no
+        pinned one). A change that declares the same (a rollout dropping pins equal to the
+        new fleet revision) rewrites the spec alone: nothing to run. The shard count and
+        platform change through `reshard` only.
+        """
+        with self._tx() as cur:
+            shape = cur.execute(
+                "SELECT shards, platform, settings FROM nt_fleets WHERE tier = %s FOR UPDATE",
+                (tier,),
+            ).fetchone()
+            if shape is None:
+                raise LookupError(f"tier {tier!r} has no fleet in the database")
+            rows = cur.execute(
+                "SELECT tenant_id, shard, spec FROM nt_tenants WHERE tier = %s AND present"
+                " ORDER BY tenant_id FOR UPDATE",
+                (tier,),
+            ).fetchall()
+            shard = {r["tenant_id"]: int(r["shard"]) for r in rows}
+            before = FleetSpec(
+                tier=tier, shards=int(shape["shards"]), platform=str(shape["platform"]),
+                tenants=tuple(_specs(cur, [r["spec"] for r in rows])),
+                **dict(shape["settings"] or {}),
+            )
+            after = edit(before)
+            if (after.tier, after.shards, after.platform) != (tier, before.shards,
+                                                               before.platform):
+                raise ValueError(
+                    f"tier {tier}: a fleet edit cannot change tier, shards or platform "
+                    "(use `neon-tenants reshard` for the shard count)"
+                )
+            if after == before:
+                return after, []
+            if _settings_json(after).obj != _settings_json(before).obj:
+                cur.execute(
+                    "UPDATE nt_fleets SET settings = %s, updated_at = now() WHERE tier = %s",
+                    (_settings_json(after), tier),
+                )
+            pending: set[int] = set()
+            for spec in after.tenants:
+                old = before.get(spec.id)
+                if old is None:
+                    where = shard_of(spec.id, after.shards)
+                    cur.execute(
+                        "INSERT INTO nt_tenants (tier, tenant_id, shard, spec)"
+                        " VALUES (%s, %s, %s, %s) ON CONFLICT (tier, tenant_id) DO UPDATE"
+                        " SET spec = excluded.spec, present = true,"
+                        " version = nt_tenants.version + 1, status = 'pending', error = NULL,"
+                        " requested_at = now(), updated_at = now()",
+                        (tier, spec.id, where, _spec_json(spec)),
+                    )
+                    pending.add(where)
+                elif _effective(before, old) != _effective(after, spec):
+                    cur.execute(
+                        "UPDATE nt_tenants SET spec = %s, version = version + 1,"
+                        " status = 'pending', error = NULL, requested_at = now(),"
+                        " updated_at = now() WHERE tier = %s AND tenant_id = %s",
+                        (_spec_json(spec), tier, spec.id),
+                    )
+                    pending.add(shard[spec.id])
+                elif old != spec:
+                    cur.execute(
+                        "UPDATE nt_tenants SET spec = %s, updated_at = now()"
+                        " WHERE tier = %s AND tenant_id = %s",
+                        (_spec_json(spec), tier, spec.id),
+                    )
+                if old is None or old.checkpoints != spec.checkpoints:
+                    _sync_checkpoints(cur, tier, spec)
+            kept = {t.id for t in after.tenants}
+            for gone in (t.id for t in before.tenants if t.id not in kept):
+                cur.execute(
+                    "UPDATE nt_tenants SET present = false, version = version + 1,"
+                    " status = 'pending', error = NULL, requested_at = now(),"
+                    " updated_at = now() WHERE tier = %s AND tenant_id = %s",
+                    (tier, gone),
+                )
+                pending.add(shard[gone])
+        return after, sorted(pending)
 
     # -- one tenant -----------------------------------------------------------------------
 
@@ -181,7 +388,7 @@ class PostgresFleetStore:
             row = cur.execute(
                 "SELECT * FROM nt_tenants WHERE tier = %s AND tenant_id = %s", (tier, tenant)
             ).fetchone()
-        return _record(row) if row else None
+            return _records(cur, [row])[0] if row else None
 
     def locate(self, tenant: str) -> list[TenantRecord]:
         """Every tier holding the tenant: one, or two while a move is unfinished."""
@@ -189,7 +396,7 @@ class PostgresFleetStore:
             rows = cur.execute(
                 "SELECT * FROM nt_tenants WHERE tenant_id = %s ORDER BY tier", (tenant,)
             ).fetchall()
-        return [_record(r) for r in rows]
+            return _records(cur, rows)
 
     def request(self, tier: str, spec: TenantSpec) -> TenantRecord:
         """Add or change a tenant: bump its version and mark it `pending` (unchanged specs
@@ -216,8 +423,9 @@ class PostgresFleetStore:
                     "SELECT * FROM nt_tenants WHERE tier = %s AND tenant_id = %s",
                     (tier, spec.id),
                 ).fetchone()
-        assert row is not None
-        return _record(row)
+            assert row is not None
+            _sync_checkpoints(cur, tier, spec)
+            return _records(cur, [row])[0]
 
     def remove(self, tier: str, tenant: str) -> TenantRecord | None:
         """Mark a tenant for removal (the next run of its shard deletes it, then the row)."""
@@ -228,7 +436,7 @@ class PostgresFleetStore:
                 " WHERE tier = %s AND tenant_id = %s RETURNING *",
                 (tier, tenant),
             ).fetchone()
-        return _record(row) if row else None
+            return _records(cur, [row])[0] if row else None
 
     def forget(self, tier: str, tenant: str) -> None:
         """Drop the row outright (a finished tier move leaves the source fleet)."""
@@ -236,6 +444,32 @@ class PostgresFleetStore:
             cur.execute(
                 "DELETE FROM nt_tenants WHERE tier = %s AND tenant_id = %s", (tier, tenant)
             )
+            _retire_if_gone(cur, tenant)
+
+    # -- checkpoints (issue 12) -------------------------------------------------------------
+
+    def checkpoints(self, tenant: str) -> list[Checkpoint]:
+        """The tenant's live checkpoints, in the order they were recorded."""
+        with self._tx() as cur:
+            return _live_checkpoints(cur, [tenant]).get(tenant, [])
+
+    def checkpoint_history(self, tenant: str) -> list[CheckpointRecord]:
+        """Every checkpoint ever recorded for the tenant, retired ones included (also after
+        the tenant was deleted: audit)."""
+        with self._tx() as cur:
+            rows = cur.execute(
+                f"SELECT {_CP_COLUMNS}, recorded_at, retired_at, retired_why"
+                " FROM nt_checkpoints WHERE tenant_id = %s ORDER BY id",
+                (tenant,),
+            ).fetchall()
+        return [
+            CheckpointRecord(
+                tenant_id=r["tenant_id"], tier=r["tier"], checkpoint=_checkpoint(r),
+                recorded_at=r["recorded_at"], retired_at=r["retired_at"],
+                retired_why=r["retired_why"],
+            )
+            for r in rows
+        ]
 
     # -- shard runs -----------------------------------------------------------------------
 
@@ -258,12 +492,13 @@ class PostgresFleetStore:
                 " WHERE tier = %s AND shard = %s ORDER BY tenant_id",
                 (tier, shard),
             ).fetchall()
+            tenants = tuple(_specs(cur, [r["spec"] for r in rows if r["present"]]))
         return ShardSnapshot(
             tier=tier,
             shard=shard,
             shards=int(shape["shards"]),
             platform=str(shape["platform"]),
-            tenants=tuple(TenantSpec.model_validate(r["spec"]) for r in rows if r["present"]),
+            tenants=tenants,
             versions={r["tenant_id"]: int(r["version"]) for r in rows},
             settings=dict(shape["settings"] or {}),
         )
@@ -282,6 +517,8 @@ class PostgresFleetStore:
                     " AND version = %s AND NOT present AND %s",
                     (snap.tier, tenant, version, error is None),
                 )
+                if cur.rowcount:
+                    _retire_if_gone(cur, tenant)
                 cur.execute(
                     "UPDATE nt_tenants SET status = %s, error = %s, updated_at = now(),"
                     " applied_version = CASE WHEN %s THEN version ELSE applied_version END"

@@ -57,3 +57,27 @@ def test_store_protocol_put_get_load_locate_delete(store: FleetStore) -> None:
     assert [p.tier for p, _ in store.locate("c0")] == ["pro"]
     assert "c0" not in {t.id for t in store.load("free").tenants}
     store.delete("free", "never-there")  # no error, no write
+
+
+def test_store_whole_fleet_edit_and_checkpoints_read_back_the_same(store: FleetStore) -> None:
+    """Issue 12: the fleet-level revision edit and compound checkpoints, in both stores."""
+    from datetime import UTC, datetime
+
+    from neon_tenants.checkpoint import Checkpoint
+    from neon_tenants.tenant.model import SnapshotSpec
+
+    cp = Checkpoint(label="pre-r2", snapshot="cp-pre-r2", app_revision="r1",
+                    metadata={"rollout": "r2"}, created_at=datetime.now(UTC))
+    spec = TenantSpec(id="e1", app_revision="r2", snapshots=(SnapshotSpec(name="cp-pre-r2"),),
+                      checkpoints=(cp,))
+    store.put("free", spec)
+    store.put("free", TenantSpec(id="e2"))
+    assert store.get("free", "e1") == spec
+    after = store.edit("free", lambda f: f.model_copy(update={
+        "app_revision": "r2", "migration_command": "./migrate",
+        "tenants": tuple(t.model_copy(update={"app_revision": None}) for t in f.tenants),
+    }))
+    assert store.load("free") == after
+    assert (after.app_revision, after.migration_command) == ("r2", "./migrate")
+    assert [t.app_revision for t in after.tenants] == [None, None]  # no pins left
+    assert store.get("free", "e1") == spec.model_copy(update={"app_revision": None})
