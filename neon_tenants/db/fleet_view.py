@@ -78,6 +78,17 @@ class PostgresFleetView:
     def delete(self, tier: str, tenant: str) -> None:
         self.rows.forget(tier, tenant)
 
+    # batch forms (`_bulk.py` and rollout waves): one transaction, however many tenants
+
+    def put_many(self, tier: str, tenants: list[TenantSpec]) -> None:
+        self.rows.ensure_fleet(tier, self.default_shards.get(tier, 1))
+        changed = [t for t in tenants if self.get(tier, t.id) != t]
+        if changed:
+            self.rows.request_many(tier, changed)
+
+    def delete_many(self, tier: str, tenants: list[str]) -> None:
+        self.rows.forget_many(tier, tenants)
+
     def edit(self, tier: str, edit: Callable[[FleetSpec], FleetSpec]) -> FleetSpec:
         """The whole fleet through `edit`, atomically (fleet-level fields, issue 12)."""
         self.rows.ensure_fleet(tier, self.default_shards.get(tier, 1))

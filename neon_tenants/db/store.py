@@ -401,31 +401,40 @@ class PostgresFleetStore:
     def request(self, tier: str, spec: TenantSpec) -> TenantRecord:
         """Add or change a tenant: bump its version and mark it `pending` (unchanged specs
         of a present tenant are left alone, so a repeated request queues nothing new)."""
+        return self.request_many(tier, [spec])[0]
+
+    def request_many(self, tier: str, specs: Sequence[TenantSpec]) -> list[TenantRecord]:
+        """`request` for several tenants of a tier in ONE transaction (a bulk move, a
+        rollout wave's pins)."""
         with self._tx() as cur:
             shape = cur.execute(
                 "SELECT shards FROM nt_fleets WHERE tier = %s", (tier,)
             ).fetchone()
             if shape is None:
                 raise LookupError(f"tier {tier!r} has no fleet in the database")
-            shard = shard_of(spec.id, int(shape["shards"]))
-            row = cur.execute(
-                "INSERT INTO nt_tenants (tier, tenant_id, shard, spec) VALUES (%s, %s, %s, %s)"
-                " ON CONFLICT (tier, tenant_id) DO UPDATE SET spec = excluded.spec,"
-                " present = true, version = nt_tenants.version + 1, status = 'pending',"
-                " error = NULL, requested_at = now(), updated_at = now()"
-                " WHERE nt_tenants.spec IS DISTINCT FROM excluded.spec OR NOT nt_tenants.present"
-                "  OR nt_tenants.status = 'failed'"
-                " RETURNING *",
-                (tier, spec.id, shard, _spec_json(spec)),
-            ).fetchone()
-            if row is None:
+            rows = []
+            for spec in specs:
+                shard = shard_of(spec.id, int(shape["shards"]))
                 row = cur.execute(
-                    "SELECT * FROM nt_tenants WHERE tier = %s AND tenant_id = %s",
-                    (tier, spec.id),
+                    "INSERT INTO nt_tenants (tier, tenant_id, shard, spec)"
+                    " VALUES (%s, %s, %s, %s)"
+                    " ON CONFLICT (tier, tenant_id) DO UPDATE SET spec = excluded.spec,"
+                    " present = true, version = nt_tenants.version + 1, status = 'pending',"
+                    " error = NULL, requested_at = now(), updated_at = now()"
+                    " WHERE nt_tenants.spec IS DISTINCT FROM excluded.spec"
+                    "  OR NOT nt_tenants.present OR nt_tenants.status = 'failed'"
+                    " RETURNING *",
+                    (tier, spec.id, shard, _spec_json(spec)),
                 ).fetchone()
-            assert row is not None
-            _sync_checkpoints(cur, tier, spec)
-            return _records(cur, [row])[0]
+                if row is None:
+                    row = cur.execute(
+                        "SELECT * FROM nt_tenants WHERE tier = %s AND tenant_id = %s",
+                        (tier, spec.id),
+                    ).fetchone()
+                assert row is not None
+                _sync_checkpoints(cur, tier, spec)
+                rows.append(row)
+            return _records(cur, rows)
 
     def remove(self, tier: str, tenant: str) -> TenantRecord | None:
         """Mark a tenant for removal (the next run of its shard deletes it, then the row)."""
@@ -440,11 +449,15 @@ class PostgresFleetStore:
 
     def forget(self, tier: str, tenant: str) -> None:
         """Drop the row outright (a finished tier move leaves the source fleet)."""
+        self.forget_many(tier, [tenant])
+
+    def forget_many(self, tier: str, tenants: Sequence[str]) -> None:
         with self._tx() as cur:
-            cur.execute(
-                "DELETE FROM nt_tenants WHERE tier = %s AND tenant_id = %s", (tier, tenant)
-            )
-            _retire_if_gone(cur, tenant)
+            for tenant in tenants:
+                cur.execute(
+                    "DELETE FROM nt_tenants WHERE tier = %s AND tenant_id = %s", (tier, tenant)
+                )
+                _retire_if_gone(cur, tenant)
 
     # -- checkpoints (issue 12) -------------------------------------------------------------
 

@@ -81,3 +81,13 @@ def test_store_whole_fleet_edit_and_checkpoints_read_back_the_same(store: FleetS
     assert (after.app_revision, after.migration_command) == ("r2", "./migrate")
     assert [t.app_revision for t in after.tenants] == [None, None]  # no pins left
     assert store.get("free", "e1") == spec.model_copy(update={"app_revision": None})
+
+
+def test_store_batch_put_and_delete(store: FleetStore) -> None:
+    specs = [TenantSpec(id=f"b{i}") for i in range(4)]
+    store.put_many("free", specs)
+    assert [t.id for t in store.load("free").tenants] == ["b0", "b1", "b2", "b3"]
+    store.put_many("free", [TenantSpec(id="b1", protected=True)])
+    store.delete_many("free", ["b0", "b2"])
+    assert [(t.id, t.protected) for t in store.load("free").tenants] == [("b1", True),
+                                                                         ("b3", False)]
