@@ -1,0 +1,80 @@
+"""PostgreSQL mode with workers (issue 12): a new fleet-level app revision set through
+FleetManager makes the unpinned tenants' rows pending and queues their shards, so a
+`neon-tenants worker` process (its own work dir and HOME) runs each migration once; a pinned
+tenant runs nothing. Real PostgreSQL 15, the real engine and the pulumi-command plugin, the
+metadata emulator (the migration's side effect is a line in a log file)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from neon_tenants.automation import FleetManager
+from neon_tenants.db.schema import migrate
+from neon_tenants.fleet.sharding import shard_of
+from neon_tenants.fleet.spec import TenantSpec
+from tests.db.test_queue_engine import Platform
+
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
+
+SHARDS = 2
+
+
+@pytest.fixture(scope="module")
+def platform(
+    fresh_db: Any, metadata_emulator: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Platform]:
+    url = fresh_db()
+    migrate(url)
+    p = Platform(url, metadata_emulator, tmp_path_factory.mktemp("revision-hosts"))
+    p.start_worker("w1")
+    try:
+        yield p
+    finally:
+        p.stop()
+
+
+def _runs(log: Path) -> Counter[str]:
+    return Counter(log.read_text().split("\n")[:-1]) if log.exists() else Counter()
+
+
+def test_a_new_fleet_revision_queues_the_shards_and_each_tenant_migrates_once(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    env = platform.env("backend")
+    for key in ("HOME", "NEON_TENANTS_DATABASE_URL", "PULUMI_CONFIG_PASSPHRASE",
+                "NEON_TENANTS_ARCHIVE"):
+        monkeypatch.setenv(key, env[key])
+    monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
+    log = tmp_path / "migrations.log"
+    command = f'echo "$NEON_TENANTS_TENANT $NEON_TENANTS_APP_REVISION" >> {log}'
+    tenants = ["rev-a", "rev-c", "rev-d"]  # rev-c gets pinned
+    unpinned = ["rev-a", "rev-d"]
+    assert len({shard_of(t, SHARDS) for t in unpinned}) == SHARDS  # both shards take part
+    with FleetManager(tmp_path / "stacks", work_dir=tmp_path / "work",
+                      neon_env=platform.emu.client_env, default_shards={"free": SHARDS}) as fm:
+        fm._edit_fleet("free", lambda f: f.model_copy(
+            update={"migration_command": command, "app_revision": "r1"}))
+        for t in tenants:
+            fm.provision(t, "free", wait=False)
+        assert [fm.wait(t, 300).status for t in tenants] == ["ready"] * 3
+        assert _runs(log) == Counter(f"{t} r1" for t in tenants)
+
+        queue = fm.queue
+        assert queue is not None
+        queue.request("free", TenantSpec(id="rev-c", app_revision="r1"))  # pinned
+        assert fm.wait("rev-c", 300).status == "ready"
+        pinned = queue.store.get("free", "rev-c")
+
+        fm._edit_fleet("free", lambda f: f.model_copy(update={"app_revision": "r2"}))
+        assert {fm.status(t).status for t in unpinned} <= {"pending", "applying"}
+        assert [fm.wait(t, 300).status for t in tenants] == ["ready"] * 3
+        # the worker ran exactly the unpinned tenants' r2 migrations, once each
+        assert _runs(log) == Counter([*(f"{t} r1" for t in tenants), "rev-a r2", "rev-d r2"])
+        assert queue.store.get("free", "rev-c").version == pinned.version  # never pending
+        assert fm.fleet("free").app_revision == "r2"
+        assert not (tmp_path / "stacks" / "fleets").exists()  # nothing went to fleet files
