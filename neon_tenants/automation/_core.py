@@ -229,9 +229,11 @@ class FleetCore:
         return found[0]
 
     def locate_all(self, tenant: str) -> list[tuple[FleetSpec, TenantSpec]]:
-        """Every tier fleet listing the tenant: one, or two while a move is unfinished."""
+        """Every tier fleet listing the tenant: one, or two while a move is unfinished.
+        Each fleet is the tier's shape and fleet-level fields with the tenant's SHARD only
+        (the PostgreSQL store reads that shard's rows, not the whole tier)."""
         with guard():
-            return [(self.store.load(p.tier), s) for p, s in self._placements(tenant)]
+            return [(self.store.load(p.tier, p.shard), s) for p, s in self._placements(tenant)]
 
     def locate(self, tenant: str) -> tuple[FleetSpec, TenantSpec] | None:
         """Which tier's fleet lists the tenant (the store is the source of truth)."""
