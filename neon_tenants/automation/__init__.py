@@ -19,7 +19,8 @@ from neon_tenants.automation._errors import (
     translate,
 )
 from neon_tenants.automation._manager import FleetManager
-from neon_tenants.automation._revisions import RollbackResult, RolloutResult
+from neon_tenants.automation._revisions import RollbackResult
+from neon_tenants.automation._rollout import RolloutResult
 from neon_tenants.automation.events import (
     ProgressCallback,
     ProgressEvent,

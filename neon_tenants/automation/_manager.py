@@ -39,7 +39,8 @@ from neon_tenants.automation._errors import (
 from neon_tenants.automation._locks import shard_lock, shard_locks
 from neon_tenants.automation._parallel import in_parallel
 from neon_tenants.automation._queued import QueuedOps
-from neon_tenants.automation._revisions import RollbackResult, RolloutResult
+from neon_tenants.automation._revisions import RollbackResult
+from neon_tenants.automation._rollout import DEFAULT_BATCH, RolloutResult, rollout
 from neon_tenants.automation._runner import guard
 from neon_tenants.automation._store import Placement
 from neon_tenants.automation.audit import AuditReport
@@ -300,10 +301,14 @@ class FleetManager(QueuedOps):
         """Restore the checkpoint's snapshot; returns its app revision and metadata."""
         return _revisions.rollback(self, tenant, checkpoint)
 
-    def rollout(self, tier: str, revision: str, *, canary: int = 1) -> RolloutResult:
-        """Migrate a tier's tenants to `revision`: canaries first, then shard by shard;
-        stops at the first failure (that tenant rolled back, the rest left as they were)."""
-        return _revisions.rollout(self, tier, revision, canary=canary)
+    def rollout(
+        self, tier: str, revision: str, *, canary: int = 1, batch: int = DEFAULT_BATCH
+    ) -> RolloutResult:
+        """Migrate a tier's tenants to `revision` in waves: the canaries, then each shard's
+        tenants `batch` at a time, each wave one checkpoint `up` and one migrate `up`; a
+        failing migration stops the rollout after its wave (the failed tenants rolled back,
+        the wave's others kept, the later waves left as they were). See `_rollout.py`."""
+        return rollout(self, tier, revision, canary=canary, batch=batch)
 
     def _left_in_a_stack(self, tenant: str) -> str | None:
         """The tier whose stack still has outputs for a tenant no fleet lists, if any."""
@@ -409,13 +414,25 @@ class FleetManager(QueuedOps):
         """`snapshot`, with `also` applied in the same fleet edit and `up` as the new snapshot
         (a checkpoint records itself with its snapshot: one `up`, not two)."""
         where, spec = self._where(tenant)
-        tier = self._tier(where.tier)
-        cap = self._limits(tier).snapshot_cap
-        new = self._build(where.tier, lambda: SnapshotSpec(name=name, pinned=pinned))
         if spec.snapshot(name) is not None:
             # declared already, but a run killed between the fleet write and its `up` never
             # made it: `up` again (a no-op when it exists) instead of trusting the fleet file
             return self._change(tenant, also)
+        keep, new = self._snapshot_room(where.tier, spec, name, pinned=pinned)
+        if keep is not None:
+            self._change(tenant, lambda s: s.model_copy(update={"snapshots": keep}))
+        return self._change(
+            tenant, lambda s: also(s.model_copy(update={"snapshots": (*s.snapshots, new)}))
+        )
+
+    def _snapshot_room(
+        self, tier_name: str, spec: TenantSpec, name: str, *, pinned: bool = False
+    ) -> tuple[tuple[SnapshotSpec, ...] | None, SnapshotSpec]:
+        """The new snapshot entry, and the snapshots kept when the tier's cap makes the
+        oldest unpinned ones go first (None: none goes). Validated; nothing is written."""
+        tier = self._tier(tier_name)
+        cap = self._limits(tier).snapshot_cap
+        new = self._build(tier_name, lambda: SnapshotSpec(name=name, pinned=pinned))
         keep = list(spec.snapshots)
         while len(keep) + 1 > cap:
             victim = next((s for s in keep if not s.pinned), None)
@@ -425,12 +442,8 @@ class FleetManager(QueuedOps):
                     "unpin or delete one first", tier=tier.name, field="snapshots",
                 )
             keep.remove(victim)
-        self._validate(spec.model_copy(update={"snapshots": (*keep, new)}), where.tier)
-        if len(keep) != len(spec.snapshots):
-            self._change(tenant, lambda s: s.model_copy(update={"snapshots": tuple(keep)}))
-        return self._change(
-            tenant, lambda s: also(s.model_copy(update={"snapshots": (*s.snapshots, new)}))
-        )
+        self._validate(spec.model_copy(update={"snapshots": (*keep, new)}), tier_name)
+        return (tuple(keep) if len(keep) != len(spec.snapshots) else None), new
 
     def restore_snapshot(self, tenant: str, name: str) -> TenantConnection:
         where, spec = self._where(tenant)

@@ -8,7 +8,7 @@ item 1). Callers hold the shard lock; the runner knows nothing about tenants' li
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -68,31 +68,41 @@ class ShardRunner:
     def up(
         self, tier: str, shard: int | None, first_attempt: frozenset[str] = frozenset(),
         *, tenant: str | None = None, before: TenantSpec | None = None,
+        scope: Mapping[str, TenantSpec | None] | None = None,
+        on_event: Callable[[Any], None] | None = None, continue_on_error: bool = False,
     ) -> dict[str, Any]:
         """`up` one shard from the store as it is now; returns the stack's outputs.
         `first_attempt`: tenants whose create was never sent (no list-by-name, issue 16).
         With `tenant`, only that tenant's resources take part (`_scoped.py`, issue 16):
         `before` is its entry before this change (None when new), so the children it lost
-        are targeted and deleted."""
+        are targeted and deleted. `scope` does the same for several tenants of the shard at
+        once (tenant -> entry before; a rollout wave, issue 12). `on_event` also receives
+        the raw engine events; `continue_on_error` lets the engine apply every resource
+        that does not depend on a failed one (the run still fails at the end)."""
         fleet = self.store.load(tier, shard)
         name = stack_name(tier, shard, fleet.shards)
+        if tenant is not None:
+            scope = {tenant: before}
 
         def forward(event: Any) -> None:
             step = from_engine_event(name, event)
             if step is not None:
                 self.emit(step)
+            if on_event is not None:
+                on_event(event)
 
         with guard(name):
-            if tenant is not None:
-                attempt = self._scoped(tier, shard, fleet, name, tenant, before, first_attempt,
-                                       forward)
+            if scope is not None:
+                attempt = self._scoped(tier, shard, fleet, name, scope, first_attempt,
+                                       forward, continue_on_error)
             else:
                 program = build_program(tier, shard, fleet, self._catalog(), self.archive,
                                         first_attempt)
 
                 def attempt() -> dict[str, Any]:
                     def up(stack: Any) -> Any:
-                        return stack.up(program=program, on_event=forward, color="never")
+                        return stack.up(program=program, on_event=forward, color="never",
+                                        continue_on_error=continue_on_error)
 
                     result = _lean.run(self._engine(), name, up)
                     return {k: v.value for k, v in result.outputs.items()}
@@ -107,20 +117,20 @@ class ShardRunner:
         return outputs
 
     def _scoped(
-        self, tier: str, shard: int | None, fleet: FleetSpec, name: str, tenant: str,
-        before: TenantSpec | None, first_attempt: frozenset[str],
-        forward: Callable[[Any], None],
+        self, tier: str, shard: int | None, fleet: FleetSpec, name: str,
+        befores: Mapping[str, TenantSpec | None], first_attempt: frozenset[str],
+        forward: Callable[[Any], None], continue_on_error: bool = False,
     ) -> Callable[[], dict[str, Any]]:
         catalog = self._catalog()
         scope = [(t, a) for t, a in shard_args(tier, shard, fleet, catalog, self.archive,
-                                               first_attempt) if t == tenant]
-        spec = fleet.get(tenant)
-        extras = {tenant: record_of(fleet, spec)} if spec is not None else {}
-        old = [] if before is None else [
-            tenant_args(before, catalog.tiers[tier], fleet.platform,
-                        catalog.orgs.get(catalog.tiers[tier].org), self.archive,
-                        migration=migration_of(fleet, before))]
-        return partial(scoped_up, self._engine(), name, scope, old, extras, forward)
+                                               first_attempt) if t in befores]
+        extras = {t.id: record_of(fleet, t) for t in fleet.tenants if t.id in befores}
+        model = catalog.tiers[tier]
+        old = [tenant_args(b, model, fleet.platform, catalog.orgs.get(model.org), self.archive,
+                           migration=migration_of(fleet, b))
+               for b in befores.values() if b is not None]
+        return partial(scoped_up, self._engine(), name, scope, old, extras, forward,
+                       continue_on_error)
 
     def preview(self, tier: str, shard: int | None, on_event: Callable[[Any], None]) -> str:
         """Preview one shard. When its state already matches its program

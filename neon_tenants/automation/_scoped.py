@@ -46,6 +46,7 @@ def scoped_up(
     before: Sequence[TenantDatabaseArgs],
     extras: Mapping[str, dict[str, Any]],
     on_event: Callable[[Any], None] | None = None,
+    continue_on_error: bool = False,
 ) -> dict[str, Any]:
     """`up` of the tenants in `scope` only (their args now; `before`: their args before the
     change, so children that were removed are targeted and deleted). Returns all outputs."""
@@ -66,7 +67,8 @@ def scoped_up(
         return {**{k: v for k, v in kept.items() if k not in replaced}, **captured}
 
     def up(stack: _lean.LeanStack) -> Any:
-        return stack.up(program=program, target=targets, on_event=on_event, color="never")
+        return stack.up(program=program, target=targets, on_event=on_event, color="never",
+                        continue_on_error=continue_on_error)
 
     result = _lean.run(engine, name, up, outputs_after)
     return {k: v.value for k, v in result.outputs.items()}

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from neon_tenants.automation._errors import scrub
 from neon_tenants.naming import tenant_of
 
 Phase = Literal[
@@ -74,3 +75,36 @@ def from_engine_event(stack: str, event: Any) -> ResourceStep | None:
     op = getattr(meta.op, "value", str(meta.op))
     tenant = tenant_of(meta.urn, step_parent(meta))
     return ResourceStep(stack, tenant, meta.urn, meta.type, op, state)
+
+
+class TenantFailures:
+    """An engine-event callback that blames failed resource steps on their tenants.
+
+    A resource's tenant comes from its step's parent component (`naming.tenant_of`): the
+    owner of each URN is learnt from its pre-event, then an error diagnostic or a failed
+    operation on that URN marks the tenant failed with the engine's message, passwords
+    masked first, then its last 500 characters (the provider's own reason is at the end).
+    Used by runs with `continue_on_error`, where one tenant's failure does not stop the
+    others of its stack (the worker's shard run, the rollout's migrate wave)."""
+
+    def __init__(self) -> None:
+        self.failed: dict[str, str] = {}
+        self._owner: dict[str, str] = {}
+
+    def __call__(self, event: Any) -> None:
+        pre = getattr(event, "resource_pre_event", None)
+        if pre is not None:
+            found = tenant_of(pre.metadata.urn, step_parent(pre.metadata))
+            if found is not None:
+                self._owner[pre.metadata.urn] = found
+        diag = getattr(event, "diagnostic_event", None)
+        if diag is not None and diag.severity == "error" and diag.urn:
+            tenant = self._owner.get(diag.urn) or tenant_of(diag.urn, None)
+            if tenant is not None:
+                self.failed.setdefault(tenant, scrub(diag.message.strip())[-500:])
+        op = getattr(event, "res_op_failed_event", None)
+        if op is not None:
+            meta = op.metadata
+            tenant = self._owner.get(meta.urn) or tenant_of(meta.urn, step_parent(meta))
+            if tenant is not None:
+                self.failed.setdefault(tenant, f"{meta.type} {meta.op} failed")

@@ -93,14 +93,16 @@ def rollout(
     tier: str = TIER,
     revision: str = typer.Option(..., "--revision", "-r", help="the app revision to migrate to"),
     canary: int = typer.Option(1, "--canary", help="tenants migrated first"),
+    batch: int = typer.Option(50, "--batch", help="tenants per wave (one engine run each)"),
     as_json: bool = JSON,
 ) -> None:
-    """Migrate a tier's tenants to an app revision (checkpoint first, canaries first, shard by
-    shard); stops at the first failure, rolling that tenant back. Exit 1 when it stopped."""
+    """Migrate a tier's tenants to an app revision in waves (checkpoints first, canaries
+    first, then shard by shard, `--batch` tenants per wave); stops after a wave with a failed
+    migration, rolling the failed tenants back. Exit 1 when it stopped."""
     failed: list[bool] = []
 
     def run(fm: FleetManager) -> Any:
-        result = fm.rollout(tier, revision, canary=canary)
+        result = fm.rollout(tier, revision, canary=canary, batch=batch)
         failed.append(not result.ok)
         return result
 

@@ -18,16 +18,14 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable
-from typing import Any
 
 from neon_tenants.archive import ArchiveSettings
 from neon_tenants.automation._workspace import Engine
-from neon_tenants.automation.events import step_parent
+from neon_tenants.automation.events import TenantFailures
 from neon_tenants.catalog import Catalog
 from neon_tenants.db.store import PostgresFleetStore
 from neon_tenants.fleet.program import build_program
 from neon_tenants.fleet.sharding import stack_name
-from neon_tenants.naming import tenant_of
 
 EngineFactory = Callable[[], Engine]
 
@@ -71,27 +69,8 @@ class ShardRunner:
             tier, shard, job_id, socket.gethostname(), os.getpid(), len(snap.tenants)
         )
         name = stack_name(tier, shard, snap.shards)
-        failed: dict[str, str] = {}
-
-        owner: dict[str, str] = {}  # urn -> tenant, from each step's parent (naming.py)
-
-        def collect(event: Any) -> None:
-            pre = getattr(event, "resource_pre_event", None)
-            if pre is not None:
-                found = tenant_of(pre.metadata.urn, step_parent(pre.metadata))
-                if found is not None:
-                    owner[pre.metadata.urn] = found
-            diag = getattr(event, "diagnostic_event", None)
-            if diag is not None and diag.severity == "error" and diag.urn:
-                tenant = owner.get(diag.urn) or tenant_of(diag.urn, None)
-                if tenant is not None:
-                    failed.setdefault(tenant, diag.message.strip()[-500:])
-            op = getattr(event, "res_op_failed_event", None)
-            if op is not None:
-                meta = op.metadata
-                tenant = owner.get(meta.urn) or tenant_of(meta.urn, step_parent(meta))
-                if tenant is not None:
-                    failed.setdefault(tenant, f"{meta.type} {meta.op} failed")
+        blame = TenantFailures()  # tenant -> error, from the engine events
+        failed = blame.failed
 
         try:
             # never `first_attempt`: a retried run may follow a killed one that created the
@@ -101,7 +80,7 @@ class ShardRunner:
                 self.archive,
             )
             stack = self.engine.stack(name)
-            stack.up(program=program, on_event=collect, color="never", continue_on_error=True)
+            stack.up(program=program, on_event=blame, color="never", continue_on_error=True)
         except Exception as exc:
             if not failed:
                 self.store.release_applying(tier, shard)

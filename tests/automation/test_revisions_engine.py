@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from neon_tenants.automation import FleetManager, InvalidRequest
+from neon_tenants.automation import FleetManager, InvalidRequest, StackProgress
 
 from .conftest import Recorder, connect, make_manager
 
@@ -18,15 +18,18 @@ pytestmark = [pytest.mark.engine, pytest.mark.postgres, pytest.mark.slow]
 
 # The side effect each migration leaves in the tenant's own database: one row per run. It
 # prints the connection string on purpose: the recorded stdout must not keep it in plaintext.
-MIGRATE = (
-    'psql "$DATABASE_URL" -q -v ON_ERROR_STOP=1 '
-    '-c "create table if not exists migrations_run (revision text not null)" '
-    "-c \"insert into migrations_run values ('$NEON_TENANTS_APP_REVISION')\" "
-    "&& echo \"migrated with $DATABASE_URL\" "
-    '&& if [ "$NEON_TENANTS_APP_REVISION" = r3 ] && [ "$NEON_TENANTS_TENANT" = mig-a ]; then '
-    "psql \"$DATABASE_URL\" -q -c \"insert into notes values ('half-migrated')\"; "
-    "echo 'r3 breaks mig-a' >&2; exit 1; fi"
-)
+# r3 breaks mig-a (half-way: a row is written first) while the file `broken` exists.
+def migrate_command(broken: Path) -> str:
+    return (
+        'psql "$DATABASE_URL" -q -v ON_ERROR_STOP=1 '
+        '-c "create table if not exists migrations_run (revision text not null)" '
+        "-c \"insert into migrations_run values ('$NEON_TENANTS_APP_REVISION')\" "
+        "&& echo \"migrated with $DATABASE_URL\" "
+        '&& if [ "$NEON_TENANTS_APP_REVISION" = r3 ] && [ "$NEON_TENANTS_TENANT" = mig-a ] '
+        f"&& [ -e {broken} ]; then "
+        "psql \"$DATABASE_URL\" -q -c \"insert into notes values ('half-migrated')\"; "
+        "echo 'r3 breaks mig-a' >&2; exit 1; fi"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -80,12 +83,20 @@ def test_checkpoint_then_writes_then_rollback_restores_rows_revision_and_metadat
         fm.checkpoint(tenant, "Bad Label!")
 
 
+def _ups(fm: FleetManager) -> int:
+    """Engine `up` runs so far (the manager's recorder)."""
+    events = getattr(fm.on_event, "events", [])
+    return sum(1 for e in events if isinstance(e, StackProgress)
+               and e.phase == "engine_started" and e.message == "up")
+
+
 def test_migrations_run_once_per_revision_and_a_failing_canary_stops_the_rollout(
     fm: FleetManager, root: Path
 ) -> None:
-    fm._edit_fleet(
-        "free", lambda f: f.model_copy(update={"migration_command": MIGRATE, "app_revision": "r1"})
-    )
+    broken = root / "broken"
+    broken.touch()
+    fm._edit_fleet("free", lambda f: f.model_copy(
+        update={"migration_command": migrate_command(broken), "app_revision": "r1"}))
     tenants = ["mig-a", "mig-b", "mig-c"]
     for t in tenants:
         uri = fm.provision(t, "free").connection_uri.get_secret_value()
@@ -106,8 +117,12 @@ def test_migrations_run_once_per_revision_and_a_failing_canary_stops_the_rollout
         assert f"- `{t}` (free, `free`): `r1` → `r2`" in md
     assert [_runs(fm, t) for t in tenants] == [{"r1": 1}] * 3  # a preview runs nothing
 
+    # two waves (the canary, then the other two together): per wave one rotation `up` (the
+    # free tier keeps one snapshot), one checkpoint `up`, one migrate `up`
+    ups = _ups(fm)
     ok = fm.rollout("free", "r2", canary=1)
-    assert ok.ok and ok.migrated == tenants
+    assert ok.ok and ok.migrated == tenants and ok.waves == 2
+    assert _ups(fm) - ups <= 2 * 3
     assert [_runs(fm, t) for t in tenants] == [{"r1": 1, "r2": 1}] * 3
     assert fm.fleet("free").app_revision == "r2"
     fm.up("free")
@@ -125,6 +140,27 @@ def test_migrations_run_once_per_revision_and_a_failing_canary_stops_the_rollout
     # the failed tenant's rows are as before the migration; the others never ran r3
     assert _notes(fm.show("mig-a").connection_uri.get_secret_value()) == ["before"]
     assert [_runs(fm, t) for t in tenants] == [{"r1": 1, "r2": 1}] * 3
+
+    # one wave of three, failing on one: only that tenant is rolled back, the wave's others
+    # stay migrated (their r3 rows are there: no restore touched them)
+    wave = fm.rollout("free", "r3", canary=0)
+    assert (wave.failed, list(wave.failures), wave.waves) == ("mig-a", ["mig-a"], 1)
+    assert wave.migrated == ["mig-b", "mig-c"] and wave.not_migrated == []
+    assert pw not in str(wave.failures)
+    fleet = fm.fleet("free")
+    assert [fleet.revision_of(fleet.require(t)) for t in tenants] == ["r2", "r3", "r3"]
+    assert fleet.app_revision == "r2"
+    assert _notes(fm.show("mig-a").connection_uri.get_secret_value()) == ["before"]
+    assert [_runs(fm, t) for t in tenants] == [
+        {"r1": 1, "r2": 1}, {"r1": 1, "r2": 1, "r3": 1}, {"r1": 1, "r2": 1, "r3": 1}]
+
+    # fixed: the rerun continues where it stopped (mig-a migrates, the others run nothing)
+    broken.unlink()
+    done = fm.rollout("free", "r3", canary=0)
+    assert done.ok and done.migrated == tenants
+    assert [_runs(fm, t) for t in tenants] == [{"r1": 1, "r2": 1, "r3": 1}] * 3
+    assert fm.fleet("free").app_revision == "r3"
+    assert not fm.preview(["free"]).has_changes  # state, fleet and program agree
 
     # no connection string in plaintext in the state, although the migration printed it
     state = "\n".join(p.read_text() for p in (root / "state").rglob("*.json"))
