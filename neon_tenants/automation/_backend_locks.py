@@ -9,11 +9,19 @@ currently locked" (ConcurrentUpdateError -> ShardBusy) until someone deletes it 
 
 - same host (the lock's hostname is ours): the holder is dead when its pid is gone, is a
   zombie, or is a newer process that reused the pid (it started after the lock was taken);
-- another host: we cannot see its processes, so a lock is a lease. Every neon-tenants
-  process renews the locks its host's live engines hold (`LeaseKeeper`, file mtime or the
-  row's `updated_at`), so a lock from another host is stale once neither its timestamp nor
-  its last renewal is younger than the lease (`NEON_TENANTS_LOCK_LEASE_SECONDS`, 900 s).
-  A plain `pulumi up` on another host renews nothing: keep such runs shorter than the lease.
+- another host, a worker's run (PostgreSQL mode): `nt_runs` names the host, shard and
+  procrastinate worker of every shard run, and `procrastinate_workers` its heartbeat
+  (`RunHolders`). The lock belongs to the newest run of that shard on that host started
+  before it was taken; its holder is dead once that run's worker stopped heart-beating for
+  `NEON_TENANTS_WORKER_STALLED_SECONDS` (30 s: procrastinate's own stalled-worker timeout,
+  three missed 10 s heartbeats) or was removed from the table (pruned, or shut down), and
+  alive while the heartbeat is fresh, however long the run takes;
+- another host, anything else (FleetManager in-process, a plain `pulumi up`): we cannot see
+  its processes, so a lock is a lease. Every neon-tenants process renews the locks its
+  host's live engines hold (`LeaseKeeper`, file mtime or the row's `updated_at`), so such a
+  lock is stale once neither its timestamp nor its last renewal is younger than the lease
+  (`NEON_TENANTS_LOCK_LEASE_SECONDS`, 900 s). A plain `pulumi up` on another host renews
+  nothing: keep such runs shorter than the lease.
 
 A lock whose holder is alive is never touched. Other backends (Pulumi Cloud) release locks
 server-side; `lock_store()` returns None for them.
@@ -36,8 +44,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 LOCKS_PREFIX = ".pulumi/locks/"
 LEASE_ENV = "NEON_TENANTS_LOCK_LEASE_SECONDS"
 DEFAULT_LEASE = timedelta(seconds=900)
+STALLED_ENV = "NEON_TENANTS_WORKER_STALLED_SECONDS"
+DEFAULT_STALLED = timedelta(seconds=30)  # procrastinate's stalled_worker_timeout default
 
 Verdict = Literal["alive", "dead", "expired", "leased"]
+Judged = Literal["alive", "dead"]
 
 
 @dataclass(frozen=True)
@@ -110,18 +121,34 @@ def _parse_time(text: str) -> datetime:
 # -- judging a holder ---------------------------------------------------------------------
 
 
-def lease_from_env(environ: Mapping[str, str] | None = None) -> timedelta:
+def _seconds_from_env(
+    name: str, default: timedelta, environ: Mapping[str, str] | None
+) -> timedelta:
     env = os.environ if environ is None else environ
-    raw = env.get(LEASE_ENV, "").strip()
+    raw = env.get(name, "").strip()
     if not raw:
-        return DEFAULT_LEASE
+        return default
     try:
         seconds = float(raw)
     except ValueError:
-        raise ValueError(f"{LEASE_ENV} must be a number of seconds (got {raw!r})") from None
+        raise ValueError(f"{name} must be a number of seconds (got {raw!r})") from None
     if seconds <= 0:
-        raise ValueError(f"{LEASE_ENV} must be > 0 seconds (got {raw!r})")
+        raise ValueError(f"{name} must be > 0 seconds (got {raw!r})")
     return timedelta(seconds=seconds)
+
+
+def lease_from_env(environ: Mapping[str, str] | None = None) -> timedelta:
+    return _seconds_from_env(LEASE_ENV, DEFAULT_LEASE, environ)
+
+
+def stalled_from_env(environ: Mapping[str, str] | None = None) -> timedelta:
+    return _seconds_from_env(STALLED_ENV, DEFAULT_STALLED, environ)
+
+
+class HolderJudge(Protocol):
+    """Knows, for some locks of other hosts, whether their holder lives (None: unknown)."""
+
+    def judge(self, lock: BackendLock) -> Judged | None: ...
 
 
 def verdict(
@@ -130,10 +157,15 @@ def verdict(
     host: str | None = None,
     now: datetime | None = None,
     lease: timedelta = DEFAULT_LEASE,
+    holders: HolderJudge | None = None,
 ) -> Verdict:
-    """alive / dead (same host) or leased / expired (another host)."""
+    """alive / dead (same host, or a worker's run on another host) or leased / expired
+    (another host, holder unknown)."""
     if lock.hostname == (host or socket.gethostname()):
         return "alive" if process_alive(lock.pid, since=lock.taken_at) else "dead"
+    judged = holders.judge(lock) if holders is not None else None
+    if judged is not None:
+        return judged
     moment = now or datetime.now(UTC)
     return "leased" if moment - lock.last_sign_of_life < lease else "expired"
 
@@ -198,6 +230,7 @@ def clear_stale(
     lease: timedelta = DEFAULT_LEASE,
     host: str | None = None,
     now: datetime | None = None,
+    holders: HolderJudge | None = None,
 ) -> list[BackendLock]:
     """Delete the stale locks of `stack` (every stack when None); returns what was cleared."""
     cleared: list[BackendLock] = []
@@ -206,7 +239,8 @@ def clear_stale(
             continue
         if project is not None and lock.project != project:
             continue
-        if is_stale(lock, lease=lease, host=host, now=now) and store.delete(lock):
+        stale = is_stale(lock, lease=lease, host=host, now=now, holders=holders)
+        if stale and store.delete(lock):
             cleared.append(lock)
     return cleared
 
@@ -360,6 +394,80 @@ def lock_store(backend_url: str, env: Mapping[str, str] | None = None) -> LockSt
     return None
 
 
+# -- holders known from the runs table (PostgreSQL mode) ------------------------------------
+
+_HOLDER_SQL = """
+SELECT r.finished_at IS NOT NULL AS finished, r.worker_id,
+       w.id IS NOT NULL AS registered,
+       w.last_heartbeat >= now() - make_interval(secs => %(stalled)s) AS beating
+  FROM nt_runs r LEFT JOIN procrastinate_workers w ON w.id = r.worker_id
+ WHERE r.host = %(host)s AND r.tier = %(tier)s AND r.shard = %(shard)s
+   AND r.started_at <= %(taken)s::timestamptz + make_interval(secs => %(skew)s)
+ ORDER BY r.started_at DESC, r.id DESC
+ LIMIT 1
+"""
+
+
+class RunHolders:
+    """Judges a lock taken on another host by a worker's shard run (issue 11).
+
+    `nt_runs` records each run's host, shard and procrastinate worker; the lock belongs to
+    the newest run of its stack's shard on its host that started before the lock was taken
+    (`skew` allows for clocks of different hosts). The worker beats every 10 s; silent for
+    `stalled_after` (or gone from `procrastinate_workers`: pruned, or shut down, which
+    procrastinate does only after its jobs ended) means the run and its engine are dead.
+    Unknown (None, the lease decides): no such run (not a worker's lock), a run recorded
+    before workers were (worker_id NULL), a run already finished, or no database.
+    """
+
+    def __init__(
+        self,
+        conninfo: str,
+        stalled_after: timedelta = DEFAULT_STALLED,
+        skew: timedelta = timedelta(seconds=60),
+    ) -> None:
+        self.conninfo = conninfo
+        self.stalled_after = stalled_after
+        self.skew = skew
+
+    def judge(self, lock: BackendLock) -> Judged | None:
+        import psycopg
+
+        from neon_tenants.fleet.sharding import parse_stack_name
+
+        try:
+            ref = parse_stack_name(lock.stack)
+        except ValueError:
+            return None
+        params = {
+            "host": lock.hostname, "tier": ref.tier, "shard": ref.shard or 0,
+            "taken": lock.taken_at, "skew": self.skew.total_seconds(),
+            "stalled": self.stalled_after.total_seconds(),
+        }
+        try:
+            with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=10) as conn:
+                row = conn.execute(_HOLDER_SQL, params).fetchone()
+        except psycopg.Error:  # no runs table (yet), database away: the lease decides
+            return None
+        if row is None:
+            return None
+        finished, worker_id, registered, beating = row
+        if finished or worker_id is None:
+            return None
+        return "alive" if registered and beating else "dead"
+
+
+def run_holders(environ: Mapping[str, str] | None = None) -> RunHolders | None:
+    """The judge of workers' locks when the fleet database is configured, else None."""
+    from neon_tenants.db import database_url
+
+    env = os.environ if environ is None else environ
+    url = database_url(env)
+    if url is None:
+        return None
+    return RunHolders(url.conninfo(), stalled_from_env(env))
+
+
 # -- the lease ----------------------------------------------------------------------------
 
 
@@ -404,9 +512,15 @@ class LeaseKeeper:
 
 
 def iter_stale(
-    store: LockStore, *, lease: timedelta = DEFAULT_LEASE, project: str | None = None
+    store: LockStore,
+    *,
+    lease: timedelta = DEFAULT_LEASE,
+    project: str | None = None,
+    holders: HolderJudge | None = None,
 ) -> Iterator[BackendLock]:
     """Read-only: the stale locks `audit` reports."""
     for lock in store.locks():
-        if (project is None or lock.project == project) and is_stale(lock, lease=lease):
+        if project is not None and lock.project != project:
+            continue
+        if is_stale(lock, lease=lease, holders=holders):
             yield lock

@@ -25,6 +25,7 @@ from neon_tenants.automation._backend_locks import (
     clear_stale,
     lease_from_env,
     lock_store,
+    run_holders,
 )
 
 PROJECT_NAME = "neon-tenants"
@@ -94,6 +95,8 @@ class Engine:
         self.env = dict(env)
         self.lease = lease_from_env(self.env)
         self.lock_store = lock_store(self.env.get("PULUMI_BACKEND_URL", ""), self.env)
+        # PostgreSQL mode: workers' locks on other hosts are judged by their heartbeats
+        self.holders = run_holders({**os.environ, **self.env}) if self.lock_store else None
         self._keeper = LeaseKeeper(self.lock_store, self.lease) if self.lock_store else None
         self._on_lock_cleared = on_lock_cleared
         pulumi_bin = shutil.which("pulumi", path=self.env.get("PATH"))
@@ -117,7 +120,9 @@ class Engine:
             return []
         if self._keeper is not None:
             self._keeper.start()
-        cleared = clear_stale(self.lock_store, name, project=self.project, lease=self.lease)
+        cleared = clear_stale(
+            self.lock_store, name, project=self.project, lease=self.lease, holders=self.holders
+        )
         if isinstance(self.lock_store, FileLockStore):  # a killed writer's torn sidecars
             self.lock_store.repair_torn_sidecars(None if cleared else name)
         for lock in cleared:

@@ -159,6 +159,9 @@ MIGRATIONS: tuple[Migration, ...] = (
               _sql(USAGE_SQL)),
     Migration(4, "fleet-level settings (app revision, migration command)",
               _sql("ALTER TABLE nt_fleets ADD COLUMN settings jsonb NOT NULL DEFAULT '{}'")),
+    Migration(7, "shard runs name their worker (stale stack locks judged by its heartbeat)",
+              _sql("ALTER TABLE nt_runs ADD COLUMN worker_id bigint;"
+                   " CREATE INDEX nt_runs_holder ON nt_runs (host, tier, shard, started_at)")),
     Migration(8, "checkpoints: a table of their own (issue 12)", _sql(CHECKPOINTS_SQL)),
 )
 LATEST = max(m.version for m in MIGRATIONS)

@@ -569,11 +569,14 @@ class PostgresFleetStore:
     def record_run_start(
         self, tier: str, shard: int, job_id: int | None, host: str, pid: int, tenants: int
     ) -> int:
+        # the worker running the job (its heartbeat tells other hosts whether the run's
+        # stack lock has a live holder: automation/_backend_locks.RunHolders)
         with self._tx() as cur:
             row = cur.execute(
-                "INSERT INTO nt_runs (tier, shard, job_id, host, pid, tenants)"
-                " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
-                (tier, shard, job_id, host, pid, tenants),
+                "INSERT INTO nt_runs (tier, shard, job_id, host, pid, tenants, worker_id)"
+                " VALUES (%s, %s, %s, %s, %s, %s,"
+                " (SELECT worker_id FROM procrastinate_jobs WHERE id = %s)) RETURNING id",
+                (tier, shard, job_id, host, pid, tenants, job_id),
             ).fetchone()
         assert row is not None
         return int(row["id"])

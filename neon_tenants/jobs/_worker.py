@@ -7,7 +7,10 @@ for jobs still `doing` on a worker silent for `stalled_after` seconds
 (`JobManager.get_stalled_jobs`, procrastinate's documented recovery) and puts them back to
 `todo`, or, when a run of that shard is already waiting (its queueing lock), closes the
 dead one as failed: the waiting run applies the same rows. The Pulumi stack lock the dead
-run left is cleared by `Engine.stack()` once its holder is known dead (_backend_locks).
+run left is cleared by `Engine.stack()` once its holder is known dead (_backend_locks): on
+another host, once the worker named by its `nt_runs` row has been silent `stalled_after`
+seconds, the same rule as stalled-job recovery (give every worker the same `--heartbeat`
+and `--stalled-after`).
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ async def recover_stalled(app: object, stalled_after: float) -> list[int]:
 def run_worker(settings: WorkerSettings) -> None:
     """Run until SIGINT/SIGTERM (or, with `stop_when_idle`, until the queue is empty)."""
     from neon_tenants.archive.resource import settings_from_env
+    from neon_tenants.automation._backend_locks import STALLED_ENV
     from neon_tenants.automation._workspace import Engine, engine_env
     from neon_tenants.catalog import builtin_catalog, stack_catalog
     from neon_tenants.db.store import PostgresFleetStore
@@ -70,6 +74,9 @@ def run_worker(settings: WorkerSettings) -> None:
     catalog = stack_catalog(settings.stacks_dir) if settings.stacks_dir else builtin_catalog()
     store = PostgresFleetStore(settings.conninfo, max_size=2)
     env = engine_env(settings.neon_env)  # refuses the built-in passphrase before any job
+    # a lock of another host's worker is stale once that worker is silent this long
+    # (_backend_locks.RunHolders): the same threshold as our stalled-job recovery
+    env.setdefault(STALLED_ENV, f"{settings.stalled_after:g}")
     # the archive dir is part of each tenant's archive step: give every worker the same
     # NEON_TENANTS_ARCHIVE_DIR, or runs on different hosts would keep rewriting it
     archive = settings_from_env(settings.work_dir, {**os.environ, **settings.neon_env})
