@@ -11,8 +11,8 @@ checkpointed here first (`pre-<revision>`) and rolled back with `restore_edit` w
 migration fails.
 
 Migration commands must be idempotent for their revision: a rollback re-declares the old
-revision, which may run its command again on the restored database (tools that record the
-applied version in the database, such as alembic or flyway, do nothing then).
+revision, which may run its command again on the restored database, and a rollout killed
+mid-migration runs it again (`_rollout.py`).
 """
 
 from __future__ import annotations

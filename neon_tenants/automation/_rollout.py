@@ -23,8 +23,9 @@ A rerun of the same rollout (after a crash, or after fixing a failed migration) 
 where it stopped: tenants whose revision the fleet already declares are done; a tenant
 pinned to the revision is in progress, its checkpoint (idempotent per label) and its `up` are
 applied again: a no-op when they already happened, the missing part otherwise. A migration
-killed mid-way (a kill -9 of the process running the engine) is run again by the rerun, which
-is why migration commands must be idempotent for their revision (docs/ARCHITECTURE.md).
+whose run was killed mid-way is run again by the rerun, possibly while the killed run's copy
+is still going (plugins outlive a kill of the engine), which is why migration commands must be
+idempotent for their revision and lock against a copy of themselves (docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ def rollout(
     migrated: list[str] = []
     ran = 0
     for i, wave in enumerate(waves):
-        fleet = fm.fleet(tier)
+        fleet = _fleet_of(fm, tier, wave)
         present = [t for t in wave.tenants if fleet.get(t) is not None]  # none deleted since
         todo = [t for t in present if not _done(fleet, fleet.require(t), revision)]
         if todo:
@@ -161,6 +162,13 @@ def rollout(
     return RolloutResult(tier=tier, revision=revision, migrated=migrated, waves=ran)
 
 
+def _fleet_of(fm: FleetManager, tier: str, wave: Wave) -> FleetSpec:
+    """The tier's fleet with the wave's shard only (the PostgreSQL store reads one shard's
+    rows, not the whole tier's)."""
+    with guard(wave.stack):
+        return fm.store.load(tier, wave.shard)
+
+
 def _done(fleet: FleetSpec, spec: TenantSpec, revision: str) -> bool:
     """On `revision` through the fleet (a pin to it means a rollout in progress)."""
     return fleet.revision_of(spec) == revision and spec.app_revision != revision
@@ -172,7 +180,7 @@ def _checkpoint(
     """A `pre-<revision>` checkpoint for each tenant of the wave (recorded ones reused:
     idempotent per label), every rule checked before the first write; then the wave's
     snapshot rotation `up` (only when the cap is reached) and its checkpoint `up`."""
-    fleet = fm.fleet(tier)
+    fleet = _fleet_of(fm, tier, wave)
     label = checkpoint_label(revision)
     records: dict[str, Checkpoint] = {}
     trims: dict[str, Edit] = {}
@@ -262,7 +270,7 @@ def _roll_back(
     records: Mapping[str, Checkpoint],
 ) -> None:
     """Restore each failed tenant's checkpoint and declare its old revision, in one `up`."""
-    fleet = fm.fleet(tier)
+    fleet = _fleet_of(fm, tier, wave)
     token = uuid.uuid4().hex[:12]
     for tenant in failures:
         fm._emit(StackProgress(wave.stack, "imperative",
