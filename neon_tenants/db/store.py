@@ -149,6 +149,14 @@ def _records(cur: Cursor, rows: Sequence[Mapping[str, Any]]) -> list[TenantRecor
     return [TenantRecord.model_validate({**r, "spec": s}) for r, s in zip(rows, specs, strict=True)]
 
 
+def _sync_all(cur: Cursor, tier: str, specs: Sequence[TenantSpec]) -> None:
+    """`_sync_checkpoints` for the specs whose live checkpoints differ (one query for all)."""
+    live = _live_checkpoints(cur, [s.id for s in specs])
+    for spec in specs:
+        if tuple(live.get(spec.id, ())) != spec.checkpoints:
+            _sync_checkpoints(cur, tier, spec)
+
+
 def _sync_checkpoints(cur: Cursor, tier: str, spec: TenantSpec) -> None:
     """Make the tenant's live checkpoints exactly `spec.checkpoints` (same transaction as the
     row write that declares their snapshots). Records that left the spec are retired; a
@@ -195,6 +203,11 @@ def _retire_if_gone(cur: Cursor, tenant: str) -> None:
         " AND NOT EXISTS (SELECT 1 FROM nt_tenants WHERE tenant_id = %s)",
         (tenant, tenant),
     )
+
+
+def _declared(fleet: FleetSpec, spec: TenantSpec) -> tuple[str | None, str | None]:
+    """The fleet-level fields as a run resolves them for the tenant."""
+    return fleet.revision_of(spec), fleet.migration_of(spec)
 
 
 def _effective(fleet: FleetSpec, spec: TenantSpec) -> TenantSpec:
@@ -291,7 +304,7 @@ class PostgresFleetStore:
                     (fleet.tier, spec.id, shard_of(spec.id, fleet.shards), _spec_json(spec)),
                 )
                 changed += cur.rowcount
-                _sync_checkpoints(cur, fleet.tier, spec)
+            _sync_all(cur, fleet.tier, fleet.tenants)
         return changed
 
     def edit_fleet(
@@ -341,44 +354,53 @@ class PostgresFleetStore:
                     (_settings_json(after), tier),
                 )
             pending: set[int] = set()
+            olds = {t.id: t for t in before.tenants}
+            added: list[TenantSpec] = []
+            bumped: list[str] = []  # spec unchanged, a fleet-level field it uses changed
+            rewritten: list[tuple[TenantSpec, bool]] = []  # (spec, pending?)
             for spec in after.tenants:
-                old = before.get(spec.id)
+                old = olds.pop(spec.id, None)
                 if old is None:
-                    where = shard_of(spec.id, after.shards)
-                    cur.execute(
-                        "INSERT INTO nt_tenants (tier, tenant_id, shard, spec)"
-                        " VALUES (%s, %s, %s, %s) ON CONFLICT (tier, tenant_id) DO UPDATE"
-                        " SET spec = excluded.spec, present = true,"
-                        " version = nt_tenants.version + 1, status = 'pending', error = NULL,"
-                        " requested_at = now(), updated_at = now()",
-                        (tier, spec.id, where, _spec_json(spec)),
-                    )
-                    pending.add(where)
-                elif _effective(before, old) != _effective(after, spec):
-                    cur.execute(
-                        "UPDATE nt_tenants SET spec = %s, version = version + 1,"
-                        " status = 'pending', error = NULL, requested_at = now(),"
-                        " updated_at = now() WHERE tier = %s AND tenant_id = %s",
-                        (_spec_json(spec), tier, spec.id),
-                    )
-                    pending.add(shard[spec.id])
-                elif old != spec:
-                    cur.execute(
-                        "UPDATE nt_tenants SET spec = %s, updated_at = now()"
-                        " WHERE tier = %s AND tenant_id = %s",
-                        (_spec_json(spec), tier, spec.id),
-                    )
-                if old is None or old.checkpoints != spec.checkpoints:
-                    _sync_checkpoints(cur, tier, spec)
-            kept = {t.id for t in after.tenants}
-            for gone in (t.id for t in before.tenants if t.id not in kept):
-                cur.execute(
-                    "UPDATE nt_tenants SET present = false, version = version + 1,"
-                    " status = 'pending', error = NULL, requested_at = now(),"
-                    " updated_at = now() WHERE tier = %s AND tenant_id = %s",
-                    (tier, gone),
-                )
-                pending.add(shard[gone])
+                    added.append(spec)
+                elif old == spec:
+                    if _declared(before, old) != _declared(after, spec):
+                        bumped.append(spec.id)
+                else:
+                    rewritten.append((spec, _effective(before, old) != _effective(after, spec)))
+            # set-based and pipelined: a new fleet revision touches every unpinned row
+            cur.executemany(
+                "INSERT INTO nt_tenants (tier, tenant_id, shard, spec)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT (tier, tenant_id) DO UPDATE"
+                " SET spec = excluded.spec, present = true,"
+                " version = nt_tenants.version + 1, status = 'pending', error = NULL,"
+                " requested_at = now(), updated_at = now()",
+                [(tier, t.id, shard_of(t.id, after.shards), _spec_json(t)) for t in added],
+            )
+            pending.update(shard_of(t.id, after.shards) for t in added)
+            cur.execute(
+                "UPDATE nt_tenants SET version = version + 1, status = 'pending', error = NULL,"
+                " requested_at = now(), updated_at = now()"
+                " WHERE tier = %s AND tenant_id = ANY(%s)",
+                (tier, bumped),
+            )
+            pending.update(shard[t] for t in bumped)
+            cur.executemany(
+                "UPDATE nt_tenants SET spec = %s, updated_at = now(),"
+                " version = version + CASE WHEN %s THEN 1 ELSE 0 END,"
+                " status = CASE WHEN %s THEN 'pending' ELSE status END,"
+                " requested_at = CASE WHEN %s THEN now() ELSE requested_at END"
+                " WHERE tier = %s AND tenant_id = %s",
+                [(_spec_json(t), due, due, due, tier, t.id) for t, due in rewritten],
+            )
+            pending.update(shard[t.id] for t, due in rewritten if due)
+            cur.execute(  # tenants the edit left out: removals, as `remove`
+                "UPDATE nt_tenants SET present = false, version = version + 1,"
+                " status = 'pending', error = NULL, requested_at = now(), updated_at = now()"
+                " WHERE tier = %s AND tenant_id = ANY(%s)",
+                (tier, list(olds)),
+            )
+            pending.update(shard[t] for t in olds)
+            _sync_all(cur, tier, [*added, *(t for t, _ in rewritten)])
         return after, sorted(pending)
 
     # -- one tenant -----------------------------------------------------------------------
@@ -432,8 +454,8 @@ class PostgresFleetStore:
                         (tier, spec.id),
                     ).fetchone()
                 assert row is not None
-                _sync_checkpoints(cur, tier, spec)
                 rows.append(row)
+            _sync_all(cur, tier, specs)
             return _records(cur, rows)
 
     def remove(self, tier: str, tenant: str) -> TenantRecord | None:
