@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -35,6 +36,26 @@ class Checkpoint(BaseModel):
     def _label_shape(cls, value: str) -> str:
         check_label(value)
         return value
+
+
+RetiredWhy = Literal["dropped", "replaced", "deleted"]
+"""Why a checkpoint left the live set: its snapshot rotated out (`dropped`), its label was
+recorded again (`replaced`), the tenant was deleted (`deleted`)."""
+
+
+class CheckpointRecord(BaseModel):
+    """A checkpoint's history entry (PostgreSQL store, `nt_checkpoints`): the checkpoint, where
+    and when it was recorded, and whether (and why) it was retired. Kept after the tenant is
+    deleted, for audit."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant_id: str
+    tier: str
+    checkpoint: Checkpoint
+    recorded_at: datetime
+    retired_at: datetime | None = None
+    retired_why: RetiredWhy | None = None
 
 
 def check_label(label: str) -> None:

@@ -47,7 +47,7 @@ from neon_tenants.automation.audit import AuditReport
 from neon_tenants.automation.events import StackProgress
 from neon_tenants.automation.models import RestoreResult, TenantConnection, TenantStatus
 from neon_tenants.automation.preview import FleetDiff, PlannedStep, fleet_diff, step_from_event
-from neon_tenants.checkpoint import Checkpoint, MetadataValue
+from neon_tenants.checkpoint import Checkpoint, CheckpointRecord, MetadataValue
 from neon_tenants.fleet.sharding import all_stacks
 from neon_tenants.naming import project_urn
 from neon_tenants.tenant import DevBranchSpec, SnapshotSpec, TenantSpec
@@ -296,6 +296,11 @@ class FleetManager(QueuedOps):
 
     def checkpoints(self, tenant: str) -> list[Checkpoint]:
         return _revisions.checkpoints(self, tenant)
+
+    def checkpoint_history(self, tenant: str) -> list[CheckpointRecord]:
+        """Every checkpoint recorded for the tenant, retired ones (rotated out, replaced, the
+        tenant deleted) too: PostgreSQL store only (InvalidRequest with fleet files)."""
+        return _revisions.checkpoint_history(self, tenant)
 
     def rollback(self, tenant: str, checkpoint: str | Checkpoint) -> RollbackResult:
         """Restore the checkpoint's snapshot; returns its app revision and metadata."""

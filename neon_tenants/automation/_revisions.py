@@ -29,6 +29,7 @@ from neon_tenants.automation._errors import InvalidRequest, TenantNotFound
 from neon_tenants.automation.models import TenantConnection
 from neon_tenants.checkpoint import (
     Checkpoint,
+    CheckpointRecord,
     MetadataValue,
     check_label,
     check_revision,
@@ -104,6 +105,20 @@ def checkpoints(fm: FleetManager, tenant: str) -> list[Checkpoint]:
     _, spec = fm._require(tenant)
     live = {s.name for s in spec.snapshots}
     return [c for c in spec.checkpoints if c.snapshot in live]
+
+
+def checkpoint_history(fm: FleetManager, tenant: str) -> list[CheckpointRecord]:
+    """Every checkpoint recorded for the tenant, retired ones too, also after the tenant was
+    deleted: the PostgreSQL store keeps them (`nt_checkpoints`); fleet files keep only the
+    live ones (`checkpoints`)."""
+    history = getattr(fm.store, "checkpoint_history", None)
+    if history is None:
+        raise InvalidRequest(
+            "checkpoint history: the fleet files keep only live checkpoints (`checkpoints`); "
+            "the history needs the PostgreSQL fleet store (NEON_TENANTS_DATABASE_URL)"
+        )
+    records: list[CheckpointRecord] = history(tenant)
+    return records
 
 
 def rollback(fm: FleetManager, tenant: str, label: str | Checkpoint) -> RollbackResult:

@@ -223,8 +223,19 @@ def checkpoint(
 
 
 @tenant_app.command("checkpoints")
-def checkpoints(tenant: str, as_json: bool = JSON) -> None:
+def checkpoints(
+    tenant: str,
+    history: bool = typer.Option(
+        False, "--history",
+        help="every record, retired ones too, also of a deleted tenant (PostgreSQL store)",
+    ),
+    as_json: bool = JSON,
+) -> None:
     """The tenant's checkpoints (label, snapshot, app revision, metadata, time)."""
+    if history:
+        _run(as_json, lambda fm: {"checkpoints": [
+            r.model_dump(mode="json") for r in fm.checkpoint_history(tenant)]})
+        return
     _run(
         as_json,
         lambda fm: {"checkpoints": [c.model_dump(mode="json") for c in fm.checkpoints(tenant)]},

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from neon_tenants.automation._store import Placement
+from neon_tenants.checkpoint import CheckpointRecord
 from neon_tenants.db.store import PostgresFleetStore
 from neon_tenants.fleet.spec import FleetSpec
 from neon_tenants.tenant.model import TenantSpec
@@ -97,3 +98,7 @@ class PostgresFleetView:
             for shard in pending:
                 self.on_pending(tier, shard)
         return after
+
+    def checkpoint_history(self, tenant: str) -> list[CheckpointRecord]:
+        """Every checkpoint recorded for the tenant, retired ones included (audit)."""
+        return self.rows.checkpoint_history(tenant)

@@ -34,7 +34,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 from pydantic import BaseModel, ConfigDict
 
-from neon_tenants.checkpoint import Checkpoint
+from neon_tenants.checkpoint import Checkpoint, CheckpointRecord
 from neon_tenants.fleet.sharding import shard_of
 from neon_tenants.fleet.spec import FleetSpec, TenantSpec
 
@@ -94,23 +94,6 @@ def _spec_json(spec: TenantSpec) -> Jsonb:
 
 
 Cursor = psycopg.Cursor[dict[str, Any]]
-RetiredWhy = Literal["dropped", "replaced", "deleted"]
-
-
-class CheckpointRecord(BaseModel):
-    """One row of `nt_checkpoints`: the checkpoint, where and when it was recorded, and
-    whether (and why) it was retired."""
-
-    model_config = ConfigDict(frozen=True)
-
-    tenant_id: str
-    tier: str
-    checkpoint: Checkpoint
-    recorded_at: datetime
-    retired_at: datetime | None
-    retired_why: RetiredWhy | None
-
-
 _CP_COLUMNS = "id, tenant_id, tier, label, snapshot, app_revision, metadata, created_at"
 
 

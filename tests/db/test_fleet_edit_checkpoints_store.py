@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -205,3 +209,32 @@ def test_migration_8_moves_checkpoints_out_of_existing_specs(
         store.close()
     [(jsonb,)] = _sql(url, "SELECT spec FROM nt_tenants WHERE tenant_id = 'pre-8'")
     assert "checkpoints" not in jsonb
+
+
+def test_cli_lists_the_checkpoint_history_of_a_deleted_tenant(
+    rows: PostgresFleetStore, migrated_url: str, pg_server: Any, tmp_path: Path
+) -> None:
+    view = PostgresFleetView(rows, {"free": 3})
+    cp = _cp("audit-me", "r4", by="ci")
+    view.put("free", _with_cps("cp-cli", cp))
+    view.delete("free", "cp-cli")
+    exe = str(Path(sys.executable).parent / "neon-tenants")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+           "NEON_TENANTS_STACKS_DIR": str(tmp_path / "stacks"),
+           "PULUMI_CONFIG_PASSPHRASE": "history-test"}
+    pg_env = {**env, "NEON_TENANTS_DATABASE_URL": migrated_url}
+
+    def cli(*args: str, env: dict[str, str] = pg_env) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([exe, "tenant", "checkpoints", "cp-cli", *args, "--json"],
+                              env=env, capture_output=True, text=True, timeout=120)
+
+    shown = cli("--history")
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    [record] = json.loads(shown.stdout)["checkpoints"]
+    assert (record["tier"], record["retired_why"]) == ("free", "deleted")
+    assert record["checkpoint"]["label"] == "audit-me"
+    assert record["checkpoint"]["metadata"] == {"by": "ci"}
+    assert pg_server.password not in shown.stdout + shown.stderr
+    assert cli().returncode != 0  # the live list: the tenant is gone
+    files = cli("--history", env=env)  # fleet files keep no history: says so
+    assert files.returncode != 0 and "PostgreSQL" in files.stdout + files.stderr
