@@ -238,3 +238,16 @@ def test_cli_lists_the_checkpoint_history_of_a_deleted_tenant(
     assert cli().returncode != 0  # the live list: the tenant is gone
     files = cli("--history", env=env)  # fleet files keep no history: says so
     assert files.returncode != 0 and "PostgreSQL" in files.stdout + files.stderr
+
+
+def test_import_and_export_carry_checkpoints_through_their_table(
+    rows: PostgresFleetStore,
+) -> None:
+    cp = _cp("from-file", "r5", source="yaml")
+    fleet = FleetSpec(tier="imp", shards=1, app_revision="r5",
+                      tenants=(_with_cps("imp-a", cp), TenantSpec(id="imp-b")))
+    assert rows.import_fleet(fleet) == 2
+    assert rows.checkpoints("imp-a") == [cp]
+    assert rows.load_fleet("imp") == fleet  # export: the same fleet file back
+    assert rows.import_fleet(fleet) == 0  # unchanged, checkpoints included: nothing to apply
+    assert len(rows.checkpoint_history("imp-a")) == 1
