@@ -1,8 +1,12 @@
 """The PostgreSQL mode at platform scale (issue 11): fleet load cost of both stores side by
 side, enqueue latency, request-to-ready under a burst, tenants per engine run, throughput
-with 1 and 2 workers, worker resident memory.
+with 1 and 2 workers, worker resident memory; and for a queued operation other than
+provision (a snapshot, `--ops N`, 2 workers): enqueue latency through FleetManager
+(validation included), request-to-done, and the delay of progress events from a worker's
+engine to the caller that waits.
 
     source scripts/env.sh && .venv/bin/python -m benchmarks.bench_platform_queue [--burst 30]
+    ... -m benchmarks.bench_platform_queue --only ops --ops 12   (the operations part alone)
 
 A throwaway PostgreSQL 15 (fleet store, queue and Pulumi state), the metadata emulator, and
 `neon-tenants worker` processes with their own work dirs and HOMEs.
@@ -211,6 +215,67 @@ def burst(root: Path, pg: LocalPostgres, emu: Any, workers: int, n: int, tag: st
                  **memory}), flush=True)
 
 
+def operations(root: Path, pg: LocalPostgres, emu: Any, n: int) -> None:
+    """n tenants provisioned, then one snapshot each queued at once through FleetManager
+    (wait=False) and followed: enqueue latency, request-to-done (the operation's own
+    created/finished times), and event delay (the event row's time to its delivery)."""
+    from neon_tenants.automation import FleetManager
+    from neon_tenants.automation.events import ProgressEvent
+
+    url = pg.url
+    home = root / "ops-backend"
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ.update({"HOME": str(home), "NEON_TENANTS_DATABASE_URL": url,
+                       "PULUMI_CONFIG_PASSPHRASE": "bench-secret",
+                       "NEON_TENANTS_ARCHIVE": "off"})
+    os.environ.pop("PULUMI_BACKEND_URL", None)
+    w = Workers(root / "ops", url, emu)
+    w.start(2)
+    ids = [f"op-{i:03d}" for i in range(n)]
+    received: list[tuple[ProgressEvent, float]] = []
+    try:
+        with FleetManager(home / "stacks", work_dir=home / "work", neon_env=emu.client_env,
+                          default_shards={"free": SHARDS},
+                          on_event=lambda e: received.append((e, time.time()))) as fm:
+            for tid in ids:
+                fm.provision(tid, "free", wait=False)
+            for tid in ids:
+                fm.wait(tid, 1800)
+            enqueue: list[float] = []
+            ops: list[int] = []
+            for tid in ids:
+                started = time.monotonic()
+                st = fm.snapshot(tid, "bench", wait=False)
+                enqueue.append((time.monotonic() - started) * 1000)
+                assert st.operation is not None
+                ops.append(st.operation)
+            delays: list[float] = []
+            queue = fm.queue
+            assert queue is not None
+            for op in ops:
+                received.clear()
+                following = time.time()
+                done = queue.follow(op, 1800)
+                assert done.status == "done", done
+                with psycopg.connect(url) as db:
+                    sent = [float(r[0]) for r in db.execute(
+                        "SELECT extract(epoch FROM at) FROM nt_events WHERE operation_id = %s"
+                        " ORDER BY id", (op,))]
+                # only events written while the caller was already waiting: their delay is
+                # the wake-up (NOTIFY) plus the read, not time spent before it asked
+                delays += [(at - s) * 1000 for (_, at), s in zip(received, sent, strict=False)
+                           if s >= following]
+    finally:
+        w.stop()
+    with psycopg.connect(url) as db:
+        spans = [float(r[0]) * 1000 for r in db.execute(
+            "SELECT extract(epoch FROM finished_at - created_at) FROM nt_operations"
+            " WHERE id = ANY(%s)", (ops,))]
+    line("op_enqueue_latency_snapshot", enqueue, workers=2)
+    line("op_request_to_done_snapshot", spans, workers=2, shards=SHARDS)
+    line("op_event_delay_worker_to_caller", delays or [0.0], events=len(delays))
+
+
 def _json(row: dict[str, object]) -> str:
     import json
 
@@ -221,13 +286,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--burst", type=int, default=30)
     parser.add_argument("--sizes", default="1000,30000")
+    parser.add_argument("--ops", type=int, default=12, help="tenants for the operations part")
+    parser.add_argument("--only", choices=["all", "ops"], default="all")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-platform-"))
     with LocalPostgres() as pg, EmulatorProcess(root / "emu", config=CONFIG) as emu:
         migrate(pg.url)
-        fleet_load(root, pg.url, tuple(int(s) for s in args.sizes.split(",")))
-        burst(root, pg, emu, 1, args.burst, "w1")
-        burst(root, pg, emu, 2, args.burst, "w2")
+        if args.only == "all":
+            fleet_load(root, pg.url, tuple(int(s) for s in args.sizes.split(",")))
+            burst(root, pg, emu, 1, args.burst, "w1")
+            burst(root, pg, emu, 2, args.burst, "w2")
+        operations(root, pg, emu, args.ops)
 
 
 if __name__ == "__main__":

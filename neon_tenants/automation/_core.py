@@ -58,8 +58,12 @@ class FleetCore:
         archive: ArchiveSettings | bool = True,
         store: FleetStore | None = None,
         workers: int | None = None,
+        run_here: bool = False,
     ) -> None:
         self.stacks_dir = Path(stacks_dir)
+        # PostgreSQL mode, but the engine runs in THIS process and nothing is queued: what a
+        # worker uses to run a queued operation (jobs/_op_run.py); rows it applies end `ready`
+        self.run_here = run_here
         # shards run in parallel in whole-tier up/preview (on_event is then called from
         # several threads); 1 runs them one after the other
         self.workers = workers if workers is not None else default_workers()

@@ -140,20 +140,53 @@ class FleetManager(QueuedOps):
 
     def show(self, tenant: str) -> TenantConnection:
         if self.queue is not None:
-            return self._connection_of(self.queue.status(tenant))
+            return self._connection_of(self.queue.row_status(tenant))
         where, _ = self._where(tenant)
         return self._connection(self._outputs(where.stack), where, tenant)
 
-    def upgrade(self, tenant: str, tier: str) -> TenantConnection:
+    @overload
+    def upgrade(self, tenant: str, tier: str, *, wait: Literal[True] = True,
+                timeout: float = 600.0) -> TenantConnection: ...
+
+    @overload
+    def upgrade(self, tenant: str, tier: str, *, wait: Literal[False],
+                timeout: float = 600.0) -> TenantStatus: ...
+
+    def upgrade(self, tenant: str, tier: str, *, wait: bool = True,
+                timeout: float = 600.0) -> TenantConnection | TenantStatus:
         """Move to a tier that lowers no limit; a smaller tier is refused (use downgrade,
         which checks the usage first)."""
-        return self._move(tenant, tier, downgrade=False)
+        return self._moved(tenant, tier, downgrade=False, wait=wait, timeout=timeout)
 
-    def downgrade(self, tenant: str, tier: str) -> TenantConnection:
-        """Refused with the numbers (LimitsExceeded, 409) when usage exceeds the target tier."""
-        return self._move(tenant, tier, downgrade=True)
+    @overload
+    def downgrade(self, tenant: str, tier: str, *, wait: Literal[True] = True,
+                  timeout: float = 600.0) -> TenantConnection: ...
 
-    def _move(self, tenant: str, to_tier: str, *, downgrade: bool) -> TenantConnection:
+    @overload
+    def downgrade(self, tenant: str, tier: str, *, wait: Literal[False],
+                  timeout: float = 600.0) -> TenantStatus: ...
+
+    def downgrade(self, tenant: str, tier: str, *, wait: bool = True,
+                  timeout: float = 600.0) -> TenantConnection | TenantStatus:
+        """Refused with the numbers (LimitsExceeded, 409) when usage exceeds the target tier
+        (PostgreSQL mode: checked by the worker before any change; `wait` raises it)."""
+        return self._moved(tenant, tier, downgrade=True, wait=wait, timeout=timeout)
+
+    def _moved(self, tenant: str, to_tier: str, *, downgrade: bool, wait: bool,
+               timeout: float) -> TenantConnection | TenantStatus:
+        if self.queue is None:
+            conn = self._move(tenant, to_tier, downgrade=downgrade)
+            return conn if wait else self.status(tenant)
+        src, _, _, _ = self._move_plan(tenant, to_tier, downgrade=downgrade)
+        kind = "downgrade" if downgrade else "upgrade"
+        done = self._enqueue(kind, src, tenant, {"tier": to_tier}, wait, timeout)
+        return done if isinstance(done, TenantStatus) else self._connected(tenant)
+
+    def _move_plan(
+        self, tenant: str, to_tier: str, *, downgrade: bool
+    ) -> tuple[Placement, TenantSpec, TenantSpec, Placement]:
+        """Every rule of a tier move that needs no Neon call: (source, its spec, the moved
+        spec, the target placement)."""
         target = self._tier(to_tier)
         # a move interrupted after the target `up` lists the tenant twice: finish it
         sources = [f for f in self._placements(tenant) if f[0].tier != to_tier]
@@ -173,7 +206,12 @@ class FleetManager(QueuedOps):
         moved = self._build(to_tier, lambda: spec.model_copy(
             update={"quota_overrides": {}, "compute_overrides": {}}))
         self._validate(moved, to_tier)
-        dst = self.placement(to_tier, tenant)
+        return src, spec, moved, self.placement(to_tier, tenant)
+
+    def _move(self, tenant: str, to_tier: str, *, downgrade: bool) -> TenantConnection:
+        target = self._tier(to_tier)
+        src, spec, moved, dst = self._move_plan(tenant, to_tier, downgrade=downgrade)
+        source = self._tier(src.tier)
         with shard_locks(self.lock_dir, [src.stack, dst.stack]):
             self._emit(StackProgress(src.stack, "locked", f"move to {dst.stack}"))
             pid = (
@@ -228,7 +266,16 @@ class FleetManager(QueuedOps):
             raise TenantConflict(f"tenant {tenant!r} already manages another project")
         return self.provision(tenant, tier, spec if found is None else None)
 
-    def delete(self, tenant: str) -> None:
+    @overload
+    def delete(self, tenant: str, *, wait: Literal[True] = True,
+               timeout: float = 600.0) -> None: ...
+
+    @overload
+    def delete(self, tenant: str, *, wait: Literal[False],
+               timeout: float = 600.0) -> TenantStatus: ...
+
+    def delete(self, tenant: str, *, wait: bool = True,
+               timeout: float = 600.0) -> TenantStatus | None:
         """Remove from the fleet and `up`: the engine first runs the tenant's archive step
         (archive before delete, issue 12: the archive Command depends on every other resource
         of the tenant, so it is deleted first), then deletes the project (Neon soft-deletes
@@ -236,14 +283,29 @@ class FleetManager(QueuedOps):
         of the tenant is deleted: the tenant goes back into its fleet and ArchiveFailed says
         why.
 
-        PostgreSQL mode: the row is marked for removal and the shard's run queued; this
-        waits for it (the worker's run deletes the project, then the row).
+        PostgreSQL mode: queued as an operation (a worker runs this same delete); `wait`
+        raises its ArchiveFailed (502, the reason, the row back `ready`).
 
         A rerun after a crash between the fleet write and the `up` finds the tenant in no
         fleet but still in its stack: it finishes the delete (issue 14)."""
         if self.queue is not None:
-            self._remove_queued(tenant)
-            return
+            where, spec = self._where(tenant)
+            self._deletable(where, spec)
+            done = self._enqueue("delete", where, tenant, {}, wait, timeout)
+            return done if isinstance(done, TenantStatus) else None
+        self._delete_here(tenant)
+        if wait:
+            return None
+        return TenantStatus(tenant=tenant, tier="", shard=0, stack="", status="deleted")
+
+    def _deletable(self, where: Placement, spec: TenantSpec) -> None:
+        if spec.protected:
+            raise InvalidRequest(
+                f"protected: tenant {spec.id!r} is protected on tier {where.tier}: set "
+                "protected=false and run `up` first", field="protected", tier=where.tier,
+            )
+
+    def _delete_here(self, tenant: str) -> None:
         if self.locate(tenant) is None:
             tier = self._left_in_a_stack(tenant)
             if tier is None:
@@ -254,11 +316,7 @@ class FleetManager(QueuedOps):
                 self._up(tier, tenant)
             return
         where, spec = self._where(tenant)
-        if spec.protected:
-            raise InvalidRequest(
-                f"protected: tenant {tenant!r} is protected on tier {where.tier}: set "
-                "protected=false and run `up` first", field="protected", tier=where.tier,
-            )
+        self._deletable(where, spec)
         with shard_lock(self.lock_dir, where.stack):
             with guard(where.stack):
                 self.store.delete(where.tier, tenant)
@@ -272,6 +330,10 @@ class FleetManager(QueuedOps):
                 with guard(where.stack):
                     if self.store.get(where.tier, tenant) is None:
                         self.store.put(where.tier, spec)
+                    # the project and its state are untouched: the entry is applied as is
+                    applied = getattr(self.store, "applied", None)
+                    if applied is not None:
+                        applied(where.tier, [spec])
                 self._emit(StackProgress(where.stack, "fleet_written",
                                          f"{tenant} kept: archive failed"))
                 raise ArchiveFailed(
@@ -280,6 +342,20 @@ class FleetManager(QueuedOps):
 
     # -- compound checkpoints and migrations (issue 12; see _revisions.py) -------------------
 
+    @overload
+    def checkpoint(
+        self, tenant: str, label: str, *, app_revision: str | None = None,
+        metadata: Mapping[str, MetadataValue] | None = None, wait: Literal[True] = True,
+        timeout: float = 600.0,
+    ) -> Checkpoint: ...
+
+    @overload
+    def checkpoint(
+        self, tenant: str, label: str, *, app_revision: str | None = None,
+        metadata: Mapping[str, MetadataValue] | None = None, wait: Literal[False],
+        timeout: float = 600.0,
+    ) -> TenantStatus: ...
+
     def checkpoint(
         self,
         tenant: str,
@@ -287,12 +363,43 @@ class FleetManager(QueuedOps):
         *,
         app_revision: str | None = None,
         metadata: Mapping[str, MetadataValue] | None = None,
-    ) -> Checkpoint:
+        wait: bool = True,
+        timeout: float = 600.0,
+    ) -> Checkpoint | TenantStatus:
         """Snapshot + app revision (default: the tenant's current one) + metadata, recorded in
         the fleet store and the stack output; idempotent per label."""
-        return _revisions.checkpoint(
-            self, tenant, label, app_revision=app_revision, metadata=metadata
-        )
+        if self.queue is None:
+            made = _revisions.checkpoint(
+                self, tenant, label, app_revision=app_revision, metadata=metadata
+            )
+            return made if wait else self.status(tenant)
+        where = self._checkpoint_plan(tenant, label, app_revision, metadata)
+        args = {"label": label, "app_revision": app_revision, "metadata": dict(metadata or {})}
+        done = self._enqueue("checkpoint", where, tenant, args, wait, timeout)
+        if isinstance(done, TenantStatus):
+            return done
+        return Checkpoint.model_validate(done.result)
+
+    def _checkpoint_plan(
+        self, tenant: str, label: str, app_revision: str | None,
+        metadata: Mapping[str, MetadataValue] | None,
+    ) -> Placement:
+        """A checkpoint's rules before it is queued: label, revision, metadata, and the
+        snapshot's (the tier's cap, all pinned)."""
+        from neon_tenants.checkpoint import check_label, check_revision, snapshot_name
+
+        try:
+            check_label(label)
+            if app_revision is not None:
+                check_revision(app_revision)
+            Checkpoint(label=label, snapshot=snapshot_name(label), app_revision=app_revision,
+                       metadata=dict(metadata or {}), created_at=datetime.now(UTC))
+        except ValueError as exc:
+            raise InvalidRequest(str(exc), field="checkpoint") from exc
+        where, spec = self._where(tenant)
+        if all(c.label != label for c in spec.checkpoints):
+            self._snapshot_plan(tenant, snapshot_name(label), pinned=False)
+        return where
 
     def checkpoints(self, tenant: str) -> list[Checkpoint]:
         return _revisions.checkpoints(self, tenant)
@@ -302,9 +409,31 @@ class FleetManager(QueuedOps):
         tenant deleted) too: PostgreSQL store only (InvalidRequest with fleet files)."""
         return _revisions.checkpoint_history(self, tenant)
 
-    def rollback(self, tenant: str, checkpoint: str | Checkpoint) -> RollbackResult:
+    @overload
+    def rollback(self, tenant: str, checkpoint: str | Checkpoint, *,
+                 wait: Literal[True] = True, timeout: float = 600.0) -> RollbackResult: ...
+
+    @overload
+    def rollback(self, tenant: str, checkpoint: str | Checkpoint, *,
+                 wait: Literal[False], timeout: float = 600.0) -> TenantStatus: ...
+
+    def rollback(self, tenant: str, checkpoint: str | Checkpoint, *, wait: bool = True,
+                 timeout: float = 600.0) -> RollbackResult | TenantStatus:
         """Restore the checkpoint's snapshot; returns its app revision and metadata."""
-        return _revisions.rollback(self, tenant, checkpoint)
+        if self.queue is None:
+            back = _revisions.rollback(self, tenant, checkpoint)
+            return back if wait else self.status(tenant)
+        label = checkpoint.label if isinstance(checkpoint, Checkpoint) else checkpoint
+        where, _ = self._where(tenant)
+        if all(c.label != label for c in self.checkpoints(tenant)):
+            known = ", ".join(c.label for c in self.checkpoints(tenant)) or "none"
+            raise TenantNotFound(f"tenant {tenant!r} has no checkpoint {label!r} (has: {known})")
+        done = self._enqueue("rollback", where, tenant, {"checkpoint": label}, wait, timeout)
+        if isinstance(done, TenantStatus):
+            return done
+        return RollbackResult.model_validate(
+            {**done.result, "connection": self._connected(tenant)}
+        )
 
     def rollout(
         self, tier: str, revision: str, *, canary: int = 1, batch: int = DEFAULT_BATCH
@@ -367,28 +496,64 @@ class FleetManager(QueuedOps):
 
     # -- data lifecycle: undo, snapshots -------------------------------------------------
 
-    def restore(self, tenant: str, timestamp: datetime | str) -> RestoreResult:
+    @overload
+    def restore(self, tenant: str, timestamp: datetime | str, *, wait: Literal[True] = True,
+                timeout: float = 600.0) -> RestoreResult: ...
+
+    @overload
+    def restore(self, tenant: str, timestamp: datetime | str, *, wait: Literal[False],
+                timeout: float = 600.0) -> TenantStatus: ...
+
+    def restore(self, tenant: str, timestamp: datetime | str, *, wait: bool = True,
+                timeout: float = 600.0) -> RestoreResult | TenantStatus:
         """Undo: restore the LIVE default branch in place to `timestamp` (never the id the
         outputs remember, which a snapshot restore may have left on an `(old)` branch); the
         pre-restore state is kept as a branch so the undo can itself be undone, and the
         tier's hygiene policy prunes older ones so the branch cap is never reached."""
         where, _ = self._where(tenant)
-        conn = self._connection(self._outputs(where.stack), where, tenant)
-        tier = self._tier(where.tier)
-        when = timestamp if isinstance(timestamp, str) else _iso(timestamp)
-        moment = datetime.fromisoformat(when.replace("Z", "+00:00"))
+        when = self._restore_point(where, timestamp)
+        # named here: a worker's rerun after a crash finds it and does not restore twice
+        keep = f"{_hygiene.PRE_RESTORE}{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
+        if self.queue is not None:
+            args = {"timestamp": when, "keep": keep}
+            done = self._enqueue("restore", where, tenant, args, wait, timeout)
+            if isinstance(done, TenantStatus):
+                return done
+            return RestoreResult.model_validate(done.result)
+        result = self._restore_here(tenant, where, when, keep)
+        return result if wait else self.status(tenant)
+
+    def _restore_point(self, where: Placement, timestamp: datetime | str) -> str:
+        """The timestamp as RFC 3339, refused (422) when malformed or outside the tier's
+        history retention window."""
         from neon_tenants.tenant import point_in_time
 
-        bad = point_in_time(moment, tier, "timestamp")
+        when = timestamp if isinstance(timestamp, str) else _iso(timestamp)
+        try:
+            moment = datetime.fromisoformat(when.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise InvalidRequest(f"timestamp: {exc}", tier=where.tier,
+                                 field="timestamp") from None
+        bad = point_in_time(moment, self._tier(where.tier), "timestamp")
         if bad:
             raise InvalidRequest(f"{bad[0].property}: {bad[0].reason}", tier=where.tier,
                                  field="timestamp")
-        keep = f"{_hygiene.PRE_RESTORE}{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
+        return when
+
+    def _restore_here(
+        self, tenant: str, where: Placement, when: str, keep: str
+    ) -> RestoreResult:
+        conn = self._connection(self._outputs(where.stack), where, tenant)
+        tier = self._tier(where.tier)
         with shard_lock(self.lock_dir, where.stack), guard(where.stack):
             self._emit(StackProgress(where.stack, "imperative", f"restore to {when}"))
             org = self.client.for_project(conn.project_id, tier.org)
             live = _hygiene.live_default(org, conn.project_id)
             limits = self._limits(tier)
+            if any(b.name == keep for b in org.iter_branches(conn.project_id)):
+                # a rerun (the worker was killed after the restore): done already
+                return RestoreResult(tenant=tenant, branch_id=live, restored_to=when,
+                                     preserved_branch=keep)
             _hygiene.prune(org, conn.project_id, tier, limits, room_for=1)
             org.restore_branch(
                 conn.project_id,
@@ -403,10 +568,40 @@ class FleetManager(QueuedOps):
         return RestoreResult(tenant=tenant, branch_id=live, restored_to=when,
                              preserved_branch=keep)
 
-    def snapshot(self, tenant: str, name: str, *, pinned: bool = False) -> TenantConnection:
+    @overload
+    def snapshot(self, tenant: str, name: str, *, pinned: bool = False,
+                 wait: Literal[True] = True, timeout: float = 600.0) -> TenantConnection: ...
+
+    @overload
+    def snapshot(self, tenant: str, name: str, *, pinned: bool = False,
+                 wait: Literal[False], timeout: float = 600.0) -> TenantStatus: ...
+
+    def snapshot(self, tenant: str, name: str, *, pinned: bool = False, wait: bool = True,
+                 timeout: float = 600.0) -> TenantConnection | TenantStatus:
         """Declare a snapshot; over the tier's cap the oldest unpinned one is dropped first
         (a separate `up`, since the org's snapshot limit counts during the swap)."""
-        return self._snapshot(tenant, name, pinned=pinned)
+        if self.queue is None:
+            conn = self._snapshot(tenant, name, pinned=pinned)
+            return conn if wait else self.status(tenant)
+        where = self._snapshot_plan(tenant, name, pinned=pinned)
+        args = {"name": name, "pinned": pinned}
+        return self._queued_connection("snapshot", where, tenant, args, wait, timeout)
+
+    def _queued_connection(
+        self, kind: str, where: Placement, tenant: str, args: Mapping[str, object],
+        wait: bool, timeout: float,
+    ) -> TenantConnection | TenantStatus:
+        done = self._enqueue(kind, where, tenant, args, wait, timeout)
+        return done if isinstance(done, TenantStatus) else self._connected(tenant)
+
+    def _snapshot_plan(self, tenant: str, name: str, *, pinned: bool) -> Placement:
+        """A snapshot's rules before it is queued (its shape; the tier's cap with every
+        snapshot pinned): where the tenant is. Nothing is written."""
+        where, spec = self._where(tenant)
+        self._build(where.tier, lambda: SnapshotSpec(name=name, pinned=pinned))
+        if spec.snapshot(name) is None:
+            self._snapshot_room(where.tier, spec, name, pinned=pinned)
+        return where
 
     def _snapshot(
         self,
@@ -450,12 +645,29 @@ class FleetManager(QueuedOps):
         self._validate(spec.model_copy(update={"snapshots": (*keep, new)}), tier_name)
         return (tuple(keep) if len(keep) != len(spec.snapshots) else None), new
 
-    def restore_snapshot(self, tenant: str, name: str) -> TenantConnection:
+    @overload
+    def restore_snapshot(self, tenant: str, name: str, *, wait: Literal[True] = True,
+                         timeout: float = 600.0) -> TenantConnection: ...
+
+    @overload
+    def restore_snapshot(self, tenant: str, name: str, *, wait: Literal[False],
+                         timeout: float = 600.0) -> TenantStatus: ...
+
+    def restore_snapshot(self, tenant: str, name: str, *, wait: bool = True,
+                         timeout: float = 600.0) -> TenantConnection | TenantStatus:
         where, spec = self._where(tenant)
         if spec.snapshot(name) is None:
             raise TenantNotFound(f"tenant {tenant!r} has no snapshot {name!r}")
+        # drawn here, so a worker's rerun after a crash re-applies this one restore
         token = uuid.uuid4().hex[:12]
+        if self.queue is not None:
+            args = {"name": name, "token": token}
+            return self._queued_connection("restore_snapshot", where, tenant, args, wait,
+                                           timeout)
+        conn = self._restore_snapshot(tenant, name, token)
+        return conn if wait else self.status(tenant)
 
+    def _restore_snapshot(self, tenant: str, name: str, token: str) -> TenantConnection:
         def edit(s: TenantSpec) -> TenantSpec:
             snaps = tuple(
                 x.model_copy(update={"restore_trigger": token}) if x.name == name else x
@@ -487,17 +699,42 @@ class FleetManager(QueuedOps):
 
     # -- dev branches ---------------------------------------------------------------------
 
+    @overload
     def create_dev_branch(
-        self, tenant: str, name: str, parent: str = "production", **settings: Any
-    ) -> TenantConnection:
+        self, tenant: str, name: str, parent: str = "production", *,
+        wait: Literal[True] = True, timeout: float = 600.0, **settings: Any,
+    ) -> TenantConnection: ...
+
+    @overload
+    def create_dev_branch(
+        self, tenant: str, name: str, parent: str = "production", *,
+        wait: Literal[False], timeout: float = 600.0, **settings: Any,
+    ) -> TenantStatus: ...
+
+    def create_dev_branch(
+        self, tenant: str, name: str, parent: str = "production", *,
+        wait: bool = True, timeout: float = 600.0, **settings: Any,
+    ) -> TenantConnection | TenantStatus:
         """Declare a dev branch (optionally at `parent_timestamp` or `parent_lsn`). The tier's
         branch cap counts the branches Neon actually has (kept undo branches, `(old)`
         branches), and a point in time outside the retention window is refused, all before
-        the fleet is written or Neon is called."""
-        where, _ = self._where(tenant)
+        the fleet is written or Neon is called (PostgreSQL mode: the declared branches
+        before it is queued, Neon's undeclared ones again in the worker)."""
+        where, spec = self._where(tenant)
         branch = self._build(
             where.tier, lambda: DevBranchSpec(name=name, parent=parent, **settings)
         )
+        if self.queue is None:
+            conn = self._create_dev_branch(tenant, branch)
+            return conn if wait else self.status(tenant)
+        self._validate(self._build(where.tier, lambda: spec.with_dev_branch(branch)),
+                       where.tier, before=spec)
+        args = {"branch": branch.model_dump(mode="json")}
+        return self._queued_connection("create_dev_branch", where, tenant, args, wait,
+                                       timeout)
+
+    def _create_dev_branch(self, tenant: str, branch: DevBranchSpec) -> TenantConnection:
+        where, _ = self._where(tenant)
         return self._change(tenant, lambda s: s.with_dev_branch(branch),
                             extra_branches=lambda s: self._undeclared_branches(where, s))
 
@@ -513,17 +750,52 @@ class FleetManager(QueuedOps):
             live = list(org.iter_branches(conn.project_id))
         return sum(1 for b in live if not b.default and b.name not in declared)
 
-    def reset_dev_branch(self, tenant: str, name: str) -> TenantConnection:
+    @overload
+    def reset_dev_branch(self, tenant: str, name: str, *, wait: Literal[True] = True,
+                         timeout: float = 600.0) -> TenantConnection: ...
+
+    @overload
+    def reset_dev_branch(self, tenant: str, name: str, *, wait: Literal[False],
+                         timeout: float = 600.0) -> TenantStatus: ...
+
+    def reset_dev_branch(self, tenant: str, name: str, *, wait: bool = True,
+                         timeout: float = 600.0) -> TenantConnection | TenantStatus:
+        where, spec = self._where(tenant)
+        if spec.dev_branch(name) is None:
+            raise TenantNotFound(f"tenant {tenant!r} has no dev branch {name!r}")
+        token = uuid.uuid4().hex[:12]
+        if self.queue is not None:
+            args = {"name": name, "token": token}
+            return self._queued_connection("reset_dev_branch", where, tenant, args, wait,
+                                           timeout)
+        conn = self._reset_dev_branch(tenant, name, token)
+        return conn if wait else self.status(tenant)
+
+    def _reset_dev_branch(self, tenant: str, name: str, token: str) -> TenantConnection:
         _, spec = self._where(tenant)
         branch = spec.dev_branch(name)
         if branch is None:
             raise TenantNotFound(f"tenant {tenant!r} has no dev branch {name!r}")
-        token = uuid.uuid4().hex[:12]
         reset = branch.model_copy(update={"reset_trigger": token})
         return self._change(tenant, lambda s: s.with_dev_branch(reset))
 
-    def delete_dev_branch(self, tenant: str, name: str) -> TenantConnection:
-        return self._change(tenant, lambda s: s.without_dev_branch(name))
+    @overload
+    def delete_dev_branch(self, tenant: str, name: str, *, wait: Literal[True] = True,
+                          timeout: float = 600.0) -> TenantConnection: ...
+
+    @overload
+    def delete_dev_branch(self, tenant: str, name: str, *, wait: Literal[False],
+                          timeout: float = 600.0) -> TenantStatus: ...
+
+    def delete_dev_branch(self, tenant: str, name: str, *, wait: bool = True,
+                          timeout: float = 600.0) -> TenantConnection | TenantStatus:
+        where, spec = self._where(tenant)
+        if self.queue is not None:
+            self._validate(spec.without_dev_branch(name), where.tier, before=spec)
+            return self._queued_connection("delete_dev_branch", where, tenant,
+                                           {"name": name}, wait, timeout)
+        conn = self._change(tenant, lambda s: s.without_dev_branch(name))
+        return conn if wait else self.status(tenant)
 
     # -- fleet-wide (CLI, CI) ---------------------------------------------------------------
 

@@ -10,6 +10,7 @@ then returns the status after the run (there is no queue to hand the work to).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from neon_tenants.automation._core import FleetCore
@@ -19,7 +20,9 @@ from neon_tenants.fleet.sharding import shard_for
 from neon_tenants.fleet.spec import TenantSpec
 
 if TYPE_CHECKING:
+    from neon_tenants.automation._store import Placement
     from neon_tenants.jobs import ShardQueue
+    from neon_tenants.jobs._ops import Operation
 
 
 class QueuedOps(FleetCore):
@@ -39,6 +42,8 @@ class QueuedOps(FleetCore):
     def _open_queue(self) -> ShardQueue | None:
         from neon_tenants.db import database_url
 
+        if self.run_here:
+            return None
         url = database_url({**os.environ, **self._neon_env})
         if url is None:
             return None
@@ -102,22 +107,26 @@ class QueuedOps(FleetCore):
             status = queue.wait(spec.id, timeout)
         return status
 
-    def _remove_queued(self, tenant: str, timeout: float = 600.0) -> None:
-        from neon_tenants.automation._errors import InvalidRequest
-
+    def _enqueue(
+        self, kind: str, where: Placement, tenant: str, args: Mapping[str, object],
+        wait: bool, timeout: float,
+    ) -> Operation | TenantStatus:
+        """Queue a validated operation; with `wait`, follow it to the end and raise its
+        error (the worker's FleetError class), else return its status at once."""
         queue = self.queue
         assert queue is not None
-        records = [r for r in queue.store.locate(tenant) if r.present]
-        if not records:
-            raise TenantNotFound(f"tenant {tenant!r} is in no fleet")
-        if records[0].spec.protected:
-            raise InvalidRequest(
-                f"tenant {tenant!r} is protected: set protected=false and run `up` first"
-            )
-        queue.remove(records[0].tier, tenant)
-        final = queue.wait(tenant, timeout)
-        if final.status == "failed":
-            raise DeploymentFailed(f"tenant {tenant!r} was not deleted: {final.error}")
+        op = queue.submit(kind, tenant, where.tier, where.shard or 0, where.stack, args)
+        if not wait:
+            return queue.status(tenant)
+        done = queue.follow(op.id, timeout)
+        done.raise_error()
+        return done
+
+    def _connected(self, tenant: str) -> TenantConnection:
+        """The tenant's connection after a queued operation (read from its stack outputs)."""
+        queue = self.queue
+        assert queue is not None
+        return self._connection_of(queue.row_status(tenant))
 
     def _connection_of(self, status: TenantStatus) -> TenantConnection:
         if status.status == "failed":

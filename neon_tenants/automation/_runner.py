@@ -114,7 +114,19 @@ class ShardRunner:
         with guard(name):
             outputs: dict[str, Any] = retry_concurrent(attempt, on_retry=on_retry)
         self.emit(StackProgress(name, "engine_done", "up"))
+        self._applied(tier, fleet, tenant)
         return outputs
+
+    def _applied(self, tier: str, fleet: FleetSpec, tenant: str | None) -> None:
+        """Tell a store that tracks applied state (PostgreSQL rows: `pending` -> `ready`)
+        which entries this `up` applied: the tenant's alone for a scoped run."""
+        applied = getattr(self.store, "applied", None)
+        if applied is None:
+            return
+        specs = [t for t in fleet.tenants if tenant is None or t.id == tenant]
+        if specs:
+            with guard():
+                applied(tier, specs)
 
     def _scoped(
         self, tier: str, shard: int | None, fleet: FleetSpec, name: str,

@@ -165,3 +165,7 @@ class TenantStatus(BaseModel):
     version: int = 0
     requested_at: datetime | None = None
     updated_at: datetime | None = None
+    operation: int | None = None
+    """The queued operation this status follows (PostgreSQL mode), None for a row request."""
+    kind: str | None = None
+    """That operation's kind (upgrade, snapshot, delete, ...)."""

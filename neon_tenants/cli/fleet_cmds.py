@@ -21,6 +21,11 @@ JSON = typer.Option(False, "--json", help="machine-readable output on stdout")
 TIER = typer.Option(..., "--tier", "-t", help="tier name from the catalog")
 TIERS = typer.Option(None, "--tier", "-t", help="default: every fleet on disk")
 TENANTS = typer.Argument(..., help="tenant ids")
+NO_WAIT = typer.Option(
+    False, "--no-wait",
+    help="return the request's status at once (PostgreSQL mode: queued for a worker; "
+    "follow it with `tenant status --wait`)",
+)
 
 
 @contextmanager
@@ -48,6 +53,13 @@ def _session(
         raise
     except Exception as exc:  # noqa: BLE001 - FleetError and the rest: one line each
         fail(out, exc, markdown=markdown)
+
+
+def _queued(no_wait: bool, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`method(*args, **kwargs)`, with `wait=False` for --no-wait (its status at once)."""
+    if no_wait:
+        kwargs["wait"] = False
+    return method(*args, **kwargs)
 
 
 def _run(
@@ -135,16 +147,11 @@ def preview(
 def provision(
     tenant: str,
     tier: str = TIER,
-    no_wait: bool = typer.Option(
-        False, "--no-wait", help="return the request's status at once (PostgreSQL mode: queued)"
-    ),
+    no_wait: bool = NO_WAIT,
     as_json: bool = JSON,
 ) -> None:
     """Create the tenant's database (idempotent) and print its connection info."""
-    if no_wait:
-        _run(as_json, lambda fm: fm.provision(tenant, tier, wait=False))
-    else:
-        _run(as_json, lambda fm: fm.provision(tenant, tier))
+    _run(as_json, lambda fm: _queued(no_wait, fm.provision, tenant, tier))
 
 
 @tenant_app.command("status")
@@ -158,25 +165,28 @@ def status(
 
 
 @tenant_app.command("upgrade")
-def upgrade(tenant: str, tier: str = TIER, as_json: bool = JSON) -> None:
+def upgrade(tenant: str, tier: str = TIER, no_wait: bool = NO_WAIT,
+            as_json: bool = JSON) -> None:
     """Move to a bigger tier: same project (transfer, then quotas)."""
-    _run(as_json, lambda fm: fm.upgrade(tenant, tier))
+    _run(as_json, lambda fm: _queued(no_wait, fm.upgrade, tenant, tier))
 
 
 @tenant_app.command("downgrade")
-def downgrade(tenant: str, tier: str = TIER, as_json: bool = JSON) -> None:
+def downgrade(tenant: str, tier: str = TIER, no_wait: bool = NO_WAIT,
+              as_json: bool = JSON) -> None:
     """Move to a smaller tier; refused with the numbers if usage does not fit."""
-    _run(as_json, lambda fm: fm.downgrade(tenant, tier))
+    _run(as_json, lambda fm: _queued(no_wait, fm.downgrade, tenant, tier))
 
 
 @tenant_app.command("restore")
 def restore(
     tenant: str,
     at: str = typer.Option(..., "--at", help="RFC 3339 timestamp, e.g. 2026-11-27T14:00:00Z"),
+    no_wait: bool = NO_WAIT,
     as_json: bool = JSON,
 ) -> None:
     """Undo: restore the default branch to a point in time (old state kept as a branch)."""
-    _run(as_json, lambda fm: fm.restore(tenant, at))
+    _run(as_json, lambda fm: _queued(no_wait, fm.restore, tenant, at))
 
 
 @tenant_app.command("snapshot")
@@ -184,20 +194,21 @@ def snapshot(
     tenant: str,
     name: str,
     restore_it: bool = typer.Option(False, "--restore", help="restore this snapshot"),
+    no_wait: bool = NO_WAIT,
     as_json: bool = JSON,
 ) -> None:
     """Take a named snapshot (rotated per tier policy), or restore one with --restore."""
     if restore_it:
-        _run(as_json, lambda fm: fm.restore_snapshot(tenant, name))
+        _run(as_json, lambda fm: _queued(no_wait, fm.restore_snapshot, tenant, name))
     else:
-        _run(as_json, lambda fm: fm.snapshot(tenant, name))
+        _run(as_json, lambda fm: _queued(no_wait, fm.snapshot, tenant, name))
 
 
 @tenant_app.command("delete")
-def delete(tenant: str, as_json: bool = JSON) -> None:
+def delete(tenant: str, no_wait: bool = NO_WAIT, as_json: bool = JSON) -> None:
     """Archive the tenant (pg_dump + manifest), then remove it from its fleet and delete its
     project; a failed archive keeps the project."""
-    _run(as_json, lambda fm: fm.delete(tenant))
+    _run(as_json, lambda fm: _queued(no_wait, fm.delete, tenant))
 
 
 META = typer.Option(None, "--meta", help="KEY=VALUE, repeatable")
@@ -209,6 +220,7 @@ def checkpoint(
     label: str,
     app_revision: str | None = typer.Option(None, "--app-revision", help="default: current"),
     meta: list[str] | None = META,
+    no_wait: bool = NO_WAIT,
     as_json: bool = JSON,
 ) -> None:
     """Compound checkpoint: a snapshot + the app revision + metadata, recorded in the fleet."""
@@ -218,7 +230,8 @@ def checkpoint(
         pairs[key] = value
     _run(
         as_json,
-        lambda fm: fm.checkpoint(tenant, label, app_revision=app_revision, metadata=pairs),
+        lambda fm: _queued(no_wait, fm.checkpoint, tenant, label, app_revision=app_revision,
+                           metadata=pairs),
     )
 
 
@@ -243,9 +256,9 @@ def checkpoints(
 
 
 @tenant_app.command("rollback")
-def rollback(tenant: str, label: str, as_json: bool = JSON) -> None:
+def rollback(tenant: str, label: str, no_wait: bool = NO_WAIT, as_json: bool = JSON) -> None:
     """Restore a checkpoint's snapshot; prints the app revision and metadata to redeploy."""
-    _run(as_json, lambda fm: fm.rollback(tenant, label))
+    _run(as_json, lambda fm: _queued(no_wait, fm.rollback, tenant, label))
 
 
 @tenant_app.command("archives")
@@ -298,6 +311,7 @@ def branch_create(
     at: str | None = typer.Option(None, "--at", help="branch from the parent at this RFC 3339 "
                                   "time (inside the tier's history retention window)"),
     lsn: str | None = typer.Option(None, "--lsn", help="branch from the parent at this LSN"),
+    no_wait: bool = NO_WAIT,
     as_json: bool = JSON,
 ) -> None:
     """Create a dev branch, from the parent's head or from a point in its past."""
@@ -306,14 +320,15 @@ def branch_create(
         point["parent_timestamp"] = at
     if lsn is not None:
         point["parent_lsn"] = lsn
-    _run(as_json, lambda fm: fm.create_dev_branch(tenant, name, parent, **point))
+    _run(as_json,
+         lambda fm: _queued(no_wait, fm.create_dev_branch, tenant, name, parent, **point))
 
 
 @branch_app.command("reset")
-def branch_reset(tenant: str, name: str, as_json: bool = JSON) -> None:
-    _run(as_json, lambda fm: fm.reset_dev_branch(tenant, name))
+def branch_reset(tenant: str, name: str, no_wait: bool = NO_WAIT, as_json: bool = JSON) -> None:
+    _run(as_json, lambda fm: _queued(no_wait, fm.reset_dev_branch, tenant, name))
 
 
 @branch_app.command("delete")
-def branch_delete(tenant: str, name: str, as_json: bool = JSON) -> None:
-    _run(as_json, lambda fm: fm.delete_dev_branch(tenant, name))
+def branch_delete(tenant: str, name: str, no_wait: bool = NO_WAIT, as_json: bool = JSON) -> None:
+    _run(as_json, lambda fm: _queued(no_wait, fm.delete_dev_branch, tenant, name))

@@ -102,3 +102,7 @@ class PostgresFleetView:
     def checkpoint_history(self, tenant: str) -> list[CheckpointRecord]:
         """Every checkpoint recorded for the tenant, retired ones included (audit)."""
         return self.rows.checkpoint_history(tenant)
+
+    def applied(self, tier: str, tenants: list[TenantSpec]) -> None:
+        """An in-process `up` applied these entries: their rows are `ready` (issue 11)."""
+        self.rows.mark_applied(tier, tenants)

@@ -129,6 +129,46 @@ UPDATE nt_tenants SET spec = spec - 'checkpoints' WHERE spec ? 'checkpoints';
 """
 
 
+# queued operations other than provision and the engine's progress events (issue 11):
+# neon_tenants/jobs/_ops.py and jobs/_events.py read and write these
+OPERATIONS_SQL = """
+CREATE TABLE nt_operations (
+    id             bigserial PRIMARY KEY,
+    tenant_id      text NOT NULL,
+    tier           text NOT NULL,
+    stack          text NOT NULL,
+    kind           text NOT NULL,
+    args           jsonb NOT NULL DEFAULT '{}',
+    status         text NOT NULL DEFAULT 'queued'
+                   CHECK (status IN ('queued', 'running', 'done', 'failed')),
+    error          text,
+    error_kind     text,
+    error_details  jsonb,
+    result         jsonb,
+    job_id         bigint,
+    attempts       integer NOT NULL DEFAULT 0,
+    host           text,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    started_at     timestamptz,
+    finished_at    timestamptz
+);
+CREATE INDEX nt_operations_tenant ON nt_operations (tenant_id, id);
+CREATE INDEX nt_operations_open ON nt_operations (created_at) WHERE status IN ('queued', 'running');
+CREATE TABLE nt_events (
+    id            bigserial PRIMARY KEY,
+    at            timestamptz NOT NULL DEFAULT now(),
+    stack         text NOT NULL,
+    tenant_id     text,
+    operation_id  bigint,
+    event         jsonb NOT NULL
+);
+CREATE INDEX nt_events_tenant ON nt_events (tenant_id, id);
+CREATE INDEX nt_events_stack ON nt_events (stack, id) WHERE tenant_id IS NULL;
+CREATE INDEX nt_events_operation ON nt_events (operation_id, id);
+CREATE INDEX nt_events_at ON nt_events (at);
+"""
+
+
 def _procrastinate(conn: psycopg.Connection[Any]) -> None:
     from procrastinate.schema import SchemaManager
 
@@ -159,6 +199,7 @@ MIGRATIONS: tuple[Migration, ...] = (
               _sql(USAGE_SQL)),
     Migration(4, "fleet-level settings (app revision, migration command)",
               _sql("ALTER TABLE nt_fleets ADD COLUMN settings jsonb NOT NULL DEFAULT '{}'")),
+    Migration(5, "queued operations and the engine's progress events", _sql(OPERATIONS_SQL)),
     Migration(7, "shard runs name their worker (stale stack locks judged by its heartbeat)",
               _sql("ALTER TABLE nt_runs ADD COLUMN worker_id bigint;"
                    " CREATE INDEX nt_runs_holder ON nt_runs (host, tier, shard, started_at)")),

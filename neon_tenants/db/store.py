@@ -551,6 +551,19 @@ class PostgresFleetStore:
                     ),
                 )
 
+    def mark_applied(self, tier: str, specs: list[TenantSpec]) -> None:
+        """Rows whose spec is still exactly what an in-process `up` applied become `ready`
+        (a request made meanwhile changed the spec, so it stays `pending` for its run)."""
+        with self._tx() as cur:
+            for spec in specs:
+                cur.execute(
+                    "UPDATE nt_tenants SET status = 'ready', error = NULL,"
+                    " applied_version = version, updated_at = now()"
+                    " WHERE tier = %s AND tenant_id = %s AND present AND spec = %s"
+                    " AND status <> 'ready'",
+                    (tier, spec.id, _spec_json(spec)),
+                )
+
     def release_applying(self, tier: str, shard: int) -> None:
         """Back to `pending` after a run that died or failed as a whole (retried later)."""
         with self._tx() as cur:

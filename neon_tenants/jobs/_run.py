@@ -18,14 +18,21 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable
+from typing import Any
 
 from neon_tenants.archive import ArchiveSettings
 from neon_tenants.automation._workspace import Engine
-from neon_tenants.automation.events import TenantFailures
+from neon_tenants.automation.events import (
+    ProgressEvent,
+    StackProgress,
+    TenantFailures,
+    from_engine_event,
+)
 from neon_tenants.catalog import Catalog
 from neon_tenants.db.store import PostgresFleetStore
 from neon_tenants.fleet.program import build_program
 from neon_tenants.fleet.sharding import stack_name
+from neon_tenants.jobs._events import EventLog
 
 EngineFactory = Callable[[], Engine]
 
@@ -50,6 +57,16 @@ class ShardRunner:
         self.on_run = on_run
         self.on_error = on_error
         self.archive = archive
+        self.events: EventLog | None = None
+        """Where the run's progress goes (each tenant's waiting callers read it)."""
+
+    def _publish(self, event: ProgressEvent) -> None:
+        if self.events is None:
+            return
+        try:
+            self.events.append(event)
+        except Exception:  # noqa: BLE001 - progress is best effort; the run goes on
+            pass
 
     @property
     def engine(self) -> Engine:
@@ -72,6 +89,12 @@ class ShardRunner:
         blame = TenantFailures()  # tenant -> error, from the engine events
         failed = blame.failed
 
+        def collect(event: Any) -> None:
+            step = from_engine_event(name, event)
+            if step is not None and step.tenant is not None:
+                self._publish(step)
+            blame(event)
+
         try:
             # never `first_attempt`: a retried run may follow a killed one that created the
             # project already; the provider's look-up by name is what makes it adopt, not dup
@@ -80,7 +103,8 @@ class ShardRunner:
                 self.archive,
             )
             stack = self.engine.stack(name)
-            stack.up(program=program, on_event=blame, color="never", continue_on_error=True)
+            self._publish(StackProgress(name, "engine_started", "up"))
+            stack.up(program=program, on_event=collect, color="never", continue_on_error=True)
         except Exception as exc:
             if not failed:
                 self.store.release_applying(tier, shard)
@@ -89,6 +113,10 @@ class ShardRunner:
                     self.on_error(tier, shard)
                 raise
         self.store.finish_run(snap, failed)
+        self._publish(StackProgress(name, "engine_done", "up"))
+        if self.events is not None:
+            for tenant in snap.versions:
+                self.events.notify(tenant)
         outcome = "failed tenants: " + ",".join(sorted(failed)) if failed else "ok"
         self.store.record_run_end(run_id, outcome)
         if self.on_run is not None:

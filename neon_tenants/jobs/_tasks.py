@@ -1,10 +1,14 @@
-"""The procrastinate app and its one task, `run_shard(tier, shard)`.
+"""The procrastinate app and its tasks: `run_shard(tier, shard)`, `run_operation(id)`.
 
 Both locks are the shard's name. `lock` lets one job per shard run at a time across every
 worker; `queueing_lock` keeps at most one *waiting* job per shard, so requests that arrive
 while a shard runs collapse into the one next run, which reads every row committed before
 it starts: sign-ups batch themselves (procrastinate docs, "Ensure tasks run sequentially"
 and "Queueing locks").
+
+`run_operation` (every FleetManager operation other than provision, `_ops.py`) takes the
+same `lock` as the tenant's shard, and no queueing lock: each operation is its own job, run
+in order with that shard's runs and operations, on whichever worker is free.
 """
 
 from __future__ import annotations
@@ -16,18 +20,26 @@ from procrastinate import App, PsycopgConnector
 
 QUEUE = "neon-tenants-shards"
 TASK_NAME = "neon_tenants.run_shard"
+OPERATION_TASK = "neon_tenants.run_operation"
 
 ShardHandler = Callable[[str, int, int | None], None]
 """(tier, shard, job id) -> None: what a worker does for one job (set by `make_app`)."""
+
+OperationHandler = Callable[[int, int | None], None]
+"""(operation id, job id) -> None: what a worker does for one queued operation."""
 
 
 def shard_lock_name(tier: str, shard: int) -> str:
     return f"neon-tenants:{tier}:{shard:02d}"
 
 
-def make_app(conninfo: str, handler: ShardHandler | None = None) -> App:
-    """An App on `conninfo` with `run_shard` registered; `handler` runs the job (workers
-    pass one; a backend that only defers needs none)."""
+def make_app(
+    conninfo: str,
+    handler: ShardHandler | None = None,
+    operations: OperationHandler | None = None,
+) -> App:
+    """An App on `conninfo` with both tasks registered; `handler` runs shard jobs and
+    `operations` operation jobs (workers pass them; a backend that only defers needs none)."""
     app = App(connector=PsycopgConnector(conninfo=conninfo))
 
     @app.task(name=TASK_NAME, queue=QUEUE, pass_context=True)
@@ -36,7 +48,20 @@ def make_app(conninfo: str, handler: ShardHandler | None = None) -> App:
             raise RuntimeError("this app only defers jobs")
         handler(tier, shard, context.job.id)
 
+    @app.task(name=OPERATION_TASK, queue=QUEUE, pass_context=True)
+    def run_operation(context: Any, operation: int) -> None:
+        if operations is None:  # pragma: no cover - a deferring-only app never runs jobs
+            raise RuntimeError("this worker does not run operations")
+        operations(operation, context.job.id)
+
     return app
+
+
+def defer_operation(app: App, tier: str, shard: int, operation: int) -> int:
+    """Queue one operation behind the shard's lock; returns the job id."""
+    name = shard_lock_name(tier, shard)
+    task = app.tasks[OPERATION_TASK]
+    return int(task.configure(lock=name).defer(operation=operation))
 
 
 def defer_shard(app: App, tier: str, shard: int) -> int | None:

@@ -68,6 +68,7 @@ def run_worker(settings: WorkerSettings) -> None:
     from neon_tenants.automation._workspace import Engine, engine_env
     from neon_tenants.catalog import builtin_catalog, stack_catalog
     from neon_tenants.db.store import PostgresFleetStore
+    from neon_tenants.jobs._op_run import OperationRunner
     from neon_tenants.jobs._run import ShardRunner
 
     # the one catalog loader (stack config `catalogFile`, else stacks/tiers.yaml)
@@ -83,7 +84,12 @@ def run_worker(settings: WorkerSettings) -> None:
     runner = ShardRunner(
         store, lambda: Engine(settings.work_dir, env), catalog, archive=archive
     )
-    app = make_app(settings.conninfo, runner)
+    operations = OperationRunner(
+        settings.conninfo, settings.work_dir, catalog, stacks_dir=settings.stacks_dir,
+        neon_env=settings.neon_env, archive=archive,
+    )
+    runner.events = operations.events  # shard runs' progress reaches waiting callers too
+    app = make_app(settings.conninfo, runner, operations)
 
     def retry_later(tier: str, shard: int) -> None:
         name = app.tasks["neon_tenants.run_shard"]
@@ -128,6 +134,7 @@ def run_worker(settings: WorkerSettings) -> None:
     try:
         asyncio.run(main())
     finally:
+        operations.close()
         store.close()
 
 

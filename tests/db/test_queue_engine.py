@@ -25,93 +25,22 @@ import pytest
 
 from neon_tenants.automation import InvalidRequest
 from neon_tenants.catalog import load_catalog
-from neon_tenants.db.schema import migrate
 from neon_tenants.db.store import PostgresFleetStore
 from neon_tenants.fleet.spec import TenantSpec
-from neon_tenants.jobs import ShardQueue
+from tests.db._hosts import Platform, hosts
+from tests.db._hosts import projects as _projects
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
-PASSPHRASE = "queue-test-secret"
 SHARDS = 3
-
-
-class Platform:
-    def __init__(self, url: str, emu: Any, root: Path) -> None:
-        self.url, self.emu, self.root = url, emu, root
-        self.workers: dict[str, subprocess.Popen[bytes]] = {}
-
-    def env(self, name: str) -> dict[str, str]:
-        home = self.root / name / "home"
-        home.mkdir(parents=True, exist_ok=True)
-        env = {k: v for k, v in os.environ.items() if k != "PULUMI_BACKEND_URL"}
-        env.update(self.emu.client_env)
-        env.update({
-            "HOME": str(home),
-            "NEON_TENANTS_DATABASE_URL": self.url,
-            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
-            "NEON_TENANTS_WORK_DIR": str(self.root / name / "work"),
-            "NEON_TENANTS_ARCHIVE": "off",  # the metadata emulator has no database to dump
-        })
-        return env
-
-    def start_worker(self, name: str) -> subprocess.Popen[bytes]:
-        exe = str(Path(sys.executable).parent / "neon-tenants")
-        log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115
-        proc = subprocess.Popen(
-            [exe, "worker", "--heartbeat", "1", "--stalled-after", "4", "--recover-every", "1"],
-            env=self.env(name), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        log.close()
-        self.workers[name] = proc
-        return proc
-
-    def stop(self) -> None:
-        for proc in self.workers.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.workers.values():
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-    def replica(self) -> ShardQueue:
-        store = PostgresFleetStore(self.url, max_size=2)
-        return ShardQueue(store, self.url, load_catalog(), default_shards={"free": SHARDS})
-
-    def logs(self) -> str:
-        return "\n".join(
-            f"== {n}\n" + (self.root / f"{n}.log").read_text(errors="replace")[-3000:]
-            for n in self.workers
-        )
 
 
 @pytest.fixture(scope="module")
 def platform(
     fresh_db: Any, metadata_emulator: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Platform]:
-    url = fresh_db()
-    migrate(url)
-    p = Platform(url, metadata_emulator, tmp_path_factory.mktemp("hosts"))
-    p.start_worker("w1")
-    p.start_worker("w2")
-    try:
+    with hosts(fresh_db, metadata_emulator, tmp_path_factory, shards=SHARDS) as p:
         yield p
-    finally:
-        p.stop()
-
-
-def _projects(emu: Any) -> list[Any]:
-    from neon_tenants.client import ClientConfig, NeonClient, NeonCredentials
-
-    client = NeonClient(
-        NeonCredentials.from_file(emu.credentials_file), ClientConfig(base_url=emu.base_url)
-    )
-    try:
-        return list(client.org("free").iter_projects())
-    finally:
-        client.close()
 
 
 def test_four_replicas_sixty_provisions_three_shards_batched(platform: Platform) -> None:
@@ -315,10 +244,11 @@ def test_fleet_manager_async_api_and_cli_through_the_workers(
         assert fm.show("async-one").project_id == conn.project_id
         with pytest.raises(InvalidRequest):
             fm.provision("Not_A_Valid_Id", "free", wait=False)
-        fm.delete("async-one")
+        fm.delete("async-one")  # a queued operation, waited for
         assert "nt-async-one" not in {p.name for p in _projects(platform.emu)}
+        assert fm.status("async-one").status == "deleted"
         with pytest.raises(TenantNotFound):
-            fm.status("async-one")
+            fm.status("never-asked")
     assert not (tmp_path / "stacks" / "fleets").exists()  # nothing went to fleet files
 
     exe = str(Path(sys.executable).parent / "neon-tenants")

@@ -1,0 +1,153 @@
+"""One queued operation in a worker: `FleetManager(run_here=True)` runs it in this process.
+
+`run_here` is the PostgreSQL store with the engine here and no queue: the same code as a
+synchronous call in the embedded mode (validation again, the tier's snapshot rotation, the
+tier move's transfer then adopt, archive before delete, the default-branch refresh after a
+snapshot restore), so a queued operation does exactly what the synchronous one does. Its
+progress events go to `nt_events`, tagged with the operation, for the caller that waits.
+
+Every operation converges when run again after a `kill -9` (stalled-job recovery re-queues
+the job): declarative edits are idempotent, the tier move finishes where it stopped, and the
+triggers of `restore_snapshot` / `reset_dev_branch` were drawn by the caller, so a rerun
+re-applies the same one instead of restoring twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from neon_tenants.fleet.sharding import parse_stack_name
+from neon_tenants.jobs._events import EventLog
+from neon_tenants.jobs._ops import Operation, OperationStore
+
+if TYPE_CHECKING:
+    from neon_tenants.archive import ArchiveSettings
+    from neon_tenants.automation import FleetManager
+    from neon_tenants.automation.events import ProgressEvent
+    from neon_tenants.catalog import Catalog
+
+log = logging.getLogger("neon_tenants.worker")
+
+CONNECTION = {"type": "connection"}
+"""The result of an operation that returns a connection: the caller reads the outputs."""
+
+PRUNE_EVERY = 50
+
+
+class OperationRunner:
+    """Runs `run_operation` jobs for one worker process (its work dir, its engine)."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        work_dir: Path,
+        catalog: Catalog,
+        *,
+        stacks_dir: Path | None = None,
+        neon_env: dict[str, str] | None = None,
+        archive: ArchiveSettings | None = None,
+    ) -> None:
+        self.conninfo = conninfo
+        self.work_dir = Path(work_dir)
+        self.stacks_dir = Path(stacks_dir) if stacks_dir else self.work_dir / "stacks"
+        self.catalog = catalog
+        self.neon_env = dict(neon_env or {})
+        self.archive = archive
+        self.ops = OperationStore(conninfo)
+        self.events = EventLog(conninfo)
+        from neon_tenants.db.store import PostgresFleetStore
+
+        self.runs = PostgresFleetStore(conninfo, max_size=1)
+        self._runs = 0
+
+    def close(self) -> None:
+        self.ops.close()
+        self.events.close()
+        self.runs.close()
+
+    def manager(self, on_event: Any) -> FleetManager:
+        from neon_tenants.automation import FleetManager
+
+        return FleetManager(
+            self.stacks_dir, work_dir=self.work_dir, catalog=self.catalog,
+            neon_env=self.neon_env, on_event=on_event, archive=self.archive or False,
+            run_here=True, workers=1,
+        )
+
+    def __call__(self, operation: int, job_id: int | None = None) -> None:
+        op = self.ops.start(operation)
+        if op is None:
+            return  # finished already (a job retried after its operation completed)
+        if self._runs % PRUNE_EVERY == 0:
+            self.events.prune()
+            self.ops.prune()
+        self._runs += 1
+        log.info("operation %s: %s %s (attempt %s)", op.id, op.kind, op.tenant_id, op.attempts)
+
+        def forward(event: ProgressEvent) -> None:
+            try:
+                self.events.append(event, tenant=op.tenant_id, operation=op.id)
+            except Exception:  # noqa: BLE001 - progress is best effort; the work goes on
+                log.exception("could not record a progress event")
+
+        # an `nt_runs` row names this worker as the holder of the stack lock its engine
+        # takes: another host judges a killed one by the worker's heartbeat (_backend_locks)
+        ref = parse_stack_name(op.stack)
+        run = self.runs.record_run_start(op.tier, ref.shard or 0, job_id,
+                                         socket.gethostname(), os.getpid(), 1)
+        outcome = f"operation {op.id} {op.kind}: "
+        try:
+            with self.manager(forward) as fm:
+                result = dispatch(fm, op)
+        except Exception as exc:  # noqa: BLE001 - recorded for the caller, not retried
+            log.warning("operation %s failed: %s", op.id, type(exc).__name__)
+            self.ops.fail(op.id, exc)
+            outcome += "failed"
+        else:
+            self.ops.finish(op.id, result)
+            outcome += "done"
+        self.runs.record_run_end(run, outcome)
+        self.events.notify(op.tenant_id)
+
+
+def dispatch(fm: FleetManager, op: Operation) -> Any:
+    """Run the operation through the synchronous API; returns its JSON-safe result."""
+    from neon_tenants.tenant import DevBranchSpec
+
+    tenant, a = op.tenant_id, op.args
+    match op.kind:
+        case "upgrade":
+            fm.upgrade(tenant, a["tier"])
+        case "downgrade":
+            fm.downgrade(tenant, a["tier"])
+        case "restore":
+            where, _ = fm._where(tenant)
+            return fm._restore_here(tenant, where, a["timestamp"], a["keep"]).model_dump(
+                mode="json")
+        case "snapshot":
+            fm.snapshot(tenant, a["name"], pinned=bool(a.get("pinned")))
+        case "restore_snapshot":
+            fm._restore_snapshot(tenant, a["name"], a["token"])
+        case "create_dev_branch":
+            fm._create_dev_branch(tenant, DevBranchSpec.model_validate(a["branch"]))
+        case "reset_dev_branch":
+            fm._reset_dev_branch(tenant, a["name"], a["token"])
+        case "delete_dev_branch":
+            fm.delete_dev_branch(tenant, a["name"])
+        case "checkpoint":
+            made = fm.checkpoint(tenant, a["label"], app_revision=a.get("app_revision"),
+                                 metadata=a.get("metadata") or {})
+            return made.model_dump(mode="json")
+        case "rollback":
+            back = fm.rollback(tenant, a["checkpoint"])
+            return back.model_dump(mode="json", exclude={"connection"})
+        case "delete":
+            fm.delete(tenant)
+            return {"type": "deleted"}
+        case _:
+            raise ValueError(f"unknown operation {op.kind!r}")
+    return CONNECTION

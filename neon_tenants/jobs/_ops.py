@@ -1,0 +1,188 @@
+"""Queued operations (issue 11): every FleetManager operation other than provision, as a row.
+
+A backend replica validates the request, writes an `nt_operations` row (`queued`) and defers
+a `run_operation` job whose procrastinate `lock` is the tenant's shard lock name, so it runs
+serialized with that shard's runs and other operations, on any worker. The worker marks it
+`running`, runs the operation in its own process (FleetManager(run_here=True)) and records
+`done` with its result, or `failed` with the error's class, message and details, which the
+caller's `wait` raises again as the same FleetError (ArchiveFailed stays a 502,
+LimitsExceeded a 409 with its numbers). A worker killed mid-operation leaves it `running`:
+stalled-job recovery re-queues the job, and the operation (idempotent: each one converges
+on a rerun) runs again; `attempts` counts the runs.
+
+Results never hold a secret: an operation returning a connection records only that it did
+(`{"type": "connection"}`), and the caller reads the stack's outputs, like `show`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, Literal
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+from pydantic import BaseModel, ConfigDict
+
+from neon_tenants.automation import _errors
+
+OperationStatus = Literal["queued", "running", "done", "failed"]
+
+OPERATION_KINDS = (
+    "upgrade",
+    "downgrade",
+    "restore",
+    "snapshot",
+    "restore_snapshot",
+    "create_dev_branch",
+    "reset_dev_branch",
+    "delete_dev_branch",
+    "checkpoint",
+    "rollback",
+    "delete",
+)
+
+
+class Operation(BaseModel):
+    """One queued operation and how far it got."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    tenant_id: str
+    tier: str
+    stack: str
+    kind: str
+    args: dict[str, Any]
+    status: OperationStatus
+    error: str | None = None
+    error_kind: str | None = None
+    error_details: dict[str, Any] | None = None
+    result: Any = None
+    job_id: int | None = None
+    attempts: int = 0
+    host: str | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("done", "failed")
+
+    def raise_error(self) -> None:
+        """The worker's FleetError again, same class (hence same http_status)."""
+        if self.status != "failed":
+            return
+        kind = getattr(_errors, self.error_kind or "", None)
+        if not (isinstance(kind, type) and issubclass(kind, _errors.FleetError)):
+            kind = _errors.FleetError
+        raise kind(self.error or "operation failed", **(self.error_details or {}),
+                   operation=self.id)
+
+
+class OperationStore:
+    """`nt_operations`, one short transaction per call."""
+
+    def __init__(self, conninfo: str, *, max_size: int = 2) -> None:
+        self._pool = ConnectionPool(
+            conninfo, min_size=0, max_size=max_size, open=True, kwargs={"autocommit": True}
+        )
+
+    def close(self) -> None:
+        self._pool.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[psycopg.Cursor[dict[str, Any]]]:
+        with self._pool.connection() as conn, conn.transaction():
+            yield conn.cursor(row_factory=dict_row)
+
+    def create(
+        self, tenant: str, tier: str, stack: str, kind: str, args: Mapping[str, Any]
+    ) -> Operation:
+        if kind not in OPERATION_KINDS:
+            raise ValueError(f"unknown operation {kind!r}")
+        with self._tx() as cur:
+            row = cur.execute(
+                "INSERT INTO nt_operations (tenant_id, tier, stack, kind, args)"
+                " VALUES (%s, %s, %s, %s, %s) RETURNING *",
+                (tenant, tier, stack, kind, Jsonb(dict(args))),
+            ).fetchone()
+        assert row is not None
+        return Operation.model_validate(row)
+
+    def set_job(self, operation: int, job_id: int) -> None:
+        with self._tx() as cur:
+            cur.execute("UPDATE nt_operations SET job_id = %s WHERE id = %s", (job_id, operation))
+
+    def get(self, operation: int) -> Operation | None:
+        with self._tx() as cur:
+            row = cur.execute("SELECT * FROM nt_operations WHERE id = %s", (operation,)).fetchone()
+        return Operation.model_validate(row) if row else None
+
+    def latest(self, tenant: str) -> Operation | None:
+        with self._tx() as cur:
+            row = cur.execute(
+                "SELECT * FROM nt_operations WHERE tenant_id = %s ORDER BY id DESC LIMIT 1",
+                (tenant,),
+            ).fetchone()
+        return Operation.model_validate(row) if row else None
+
+    def start(self, operation: int) -> Operation | None:
+        """`running` on this host (`host:pid`; again, after a killed attempt); None when it
+        is finished already (a retried job of an operation that completed)."""
+        with self._tx() as cur:
+            row = cur.execute(
+                "UPDATE nt_operations SET status = 'running', attempts = attempts + 1,"
+                " host = %s, started_at = now() WHERE id = %s"
+                " AND status IN ('queued', 'running') RETURNING *",
+                (f"{socket.gethostname()}:{os.getpid()}", operation),
+            ).fetchone()
+        return Operation.model_validate(row) if row else None
+
+    def finish(self, operation: int, result: Any) -> None:
+        with self._tx() as cur:
+            cur.execute(
+                "UPDATE nt_operations SET status = 'done', result = %s, finished_at = now()"
+                " WHERE id = %s",
+                (Jsonb(result), operation),
+            )
+
+    def fail(self, operation: int, error: BaseException) -> None:
+        err = _errors.translate(error)
+        details = _json_safe(getattr(err, "details", {}) or {})
+        details.pop("operation", None)
+        with self._tx() as cur:
+            cur.execute(
+                "UPDATE nt_operations SET status = 'failed', error = %s, error_kind = %s,"
+                " error_details = %s, finished_at = now() WHERE id = %s",
+                (str(err), type(err).__name__, Jsonb(details), operation),
+            )
+
+    def prune(self, days: int = 7) -> int:
+        """Drop finished operations older than `days` (their events went long before)."""
+        with self._tx() as cur:
+            cur.execute(
+                "DELETE FROM nt_operations WHERE status IN ('done', 'failed')"
+                " AND finished_at < now() - make_interval(days => %s)",
+                (days,),
+            )
+            return cur.rowcount
+
+
+def _json_safe(details: Mapping[str, Any]) -> dict[str, Any]:
+    import json
+
+    out: dict[str, Any] = {}
+    for key, value in details.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            value = str(value)
+        out[key] = value
+    return out

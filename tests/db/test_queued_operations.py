@@ -1,0 +1,319 @@
+"""Every FleetManager operation through the queue in PostgreSQL mode (issue 11).
+
+The backend (this process) never runs the engine: each call records an operation and a
+`run_operation` job; two `neon-tenants worker` processes (own HOME and work dir, sharing
+only the database and the metadata emulator) run them. `wait=False` returns a status at
+once, `wait` follows it; the effects are checked in the emulator through its API.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from neon_tenants.automation import (
+    ArchiveFailed,
+    FleetManager,
+    InvalidRequest,
+    TenantNotFound,
+)
+from neon_tenants.automation.events import ResourceStep
+from neon_tenants.fleet.sharding import shard_of
+from tests.db._hosts import Platform, hosts
+
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
+
+SHARDS = 3
+# the archive step of a delete, as a platform would configure it (a copy to object storage);
+# it fails for the tenants the test marks, like an unreachable bucket
+ARCHIVE = (
+    'if [ -e "$NEON_TENANTS_ARCHIVE_DIR/fail-$NEON_TENANTS_TENANT" ]; then '
+    'echo "bucket unreachable" >&2; exit 3; fi; echo dump > "$NEON_TENANTS_ARCHIVE_FILE"'
+)
+
+
+@pytest.fixture(scope="module")
+def platform(
+    fresh_db: Any, metadata_emulator: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Platform]:
+    archive = tmp_path_factory.mktemp("archive")
+    extra = {"NEON_TENANTS_ARCHIVE": "on", "NEON_TENANTS_ARCHIVE_DIR": str(archive),
+             "NEON_TENANTS_ARCHIVE_COMMAND": ARCHIVE}
+    with hosts(fresh_db, metadata_emulator, tmp_path_factory, shards=SHARDS,
+               extra_env=extra) as p:
+        yield p
+
+
+class Backend:
+    """A backend replica: a FleetManager in PostgreSQL mode, recording its events."""
+
+    def __init__(self, platform: Platform, root: Path) -> None:
+        self.events: list[Any] = []
+        self.fm = FleetManager(root / "stacks", work_dir=root / "work",
+                               neon_env=platform.emu.client_env,
+                               default_shards={"free": SHARDS}, on_event=self.events.append)
+
+
+@pytest.fixture(scope="module")
+def backend(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    env = platform.env("backend")
+    with pytest.MonkeyPatch.context() as mp:
+        for key in ("HOME", "NEON_TENANTS_DATABASE_URL", "PULUMI_CONFIG_PASSPHRASE",
+                    "NEON_TENANTS_ARCHIVE", "NEON_TENANTS_ARCHIVE_DIR",
+                    "NEON_TENANTS_ARCHIVE_COMMAND"):
+            mp.setenv(key, env[key])
+        mp.delenv("PULUMI_BACKEND_URL", raising=False)
+        b = Backend(platform, tmp_path_factory.mktemp("backend"))
+        with b.fm:
+            yield b
+
+
+def _on_shard(prefix: str, shard: int) -> str:
+    return next(f"{prefix}-{i}" for i in range(100) if shard_of(f"{prefix}-{i}", SHARDS) == shard)
+
+
+@pytest.fixture(scope="module")
+def tenants(backend: Backend) -> dict[str, str]:
+    """Four tenants, on different shards where it matters, provisioned through the queue."""
+    names = {"snap": _on_shard("q-snap", 0), "dev": _on_shard("q-dev", 1),
+             "move": _on_shard("q-move", 2), "gone": _on_shard("q-gone", 0)}
+    for tid in names.values():
+        backend.fm.provision(tid, "free", wait=False)
+    for tid in names.values():
+        assert backend.fm.wait(tid, 600).status == "ready"
+    return names
+
+
+def _neon(platform: Platform) -> Any:
+    from neon_tenants.client import ClientConfig, NeonClient, NeonCredentials
+
+    emu = platform.emu
+    return NeonClient(NeonCredentials.from_file(emu.credentials_file),
+                      ClientConfig(base_url=emu.base_url))
+
+
+def _counts(platform: Platform) -> tuple[int, int, list[Any]]:
+    with psycopg.connect(platform.url) as db:
+        jobs = db.execute("SELECT count(*) FROM procrastinate_jobs").fetchone()
+        ops = db.execute("SELECT count(*) FROM nt_operations").fetchone()
+        rows = db.execute(
+            "SELECT tier, tenant_id, spec, status, version FROM nt_tenants ORDER BY 1, 2"
+        ).fetchall()
+    assert jobs is not None and ops is not None
+    return int(jobs[0]), int(ops[0]), rows
+
+
+def test_bad_input_is_refused_before_anything_is_queued(
+    platform: Platform, backend: Backend, tenants: dict[str, str]
+) -> None:
+    fm, t = backend.fm, tenants["snap"]
+    before = _counts(platform)
+    refused: list[Any] = [
+        lambda: fm.snapshot(t, "x" * 300, wait=False),
+        lambda: fm.create_dev_branch(t, "x" * 300, wait=False),
+        lambda: fm.create_dev_branch(t, "feat", parent="no-such-branch", wait=False),
+        lambda: fm.restore(t, datetime.now(UTC) - timedelta(days=30), wait=False),
+        lambda: fm.restore(t, "yesterday-ish", wait=False),
+        lambda: fm.upgrade(t, "platinum", wait=False),
+        lambda: fm.checkpoint(t, "Not A Label", wait=False),
+        lambda: fm.checkpoint(t, "ok", app_revision="bad revision!", wait=False),
+    ]
+    for i, call in enumerate(refused):
+        with pytest.raises(InvalidRequest) as info:
+            call()
+            pytest.fail(f"request {i} was accepted")
+        assert info.value.http_status == 422
+    with pytest.raises(TenantNotFound):
+        fm.restore_snapshot(t, "never-taken", wait=False)
+    with pytest.raises(TenantNotFound):
+        fm.rollback(t, "no-such-checkpoint", wait=False)
+    with pytest.raises(TenantNotFound):
+        fm.delete("nobody-here", wait=False)
+    assert _counts(platform) == before  # no job, no operation, no row changed
+
+
+def test_snapshot_and_dev_branches_queued_then_waited(
+    platform: Platform, backend: Backend, tenants: dict[str, str]
+) -> None:
+    fm, snap, dev = backend.fm, tenants["snap"], tenants["dev"]
+    # two shards' operations queued at once, returned at once
+    s1 = fm.snapshot(snap, "s1", wait=False)
+    b1 = fm.create_dev_branch(dev, "feature", wait=False)
+    for st in (s1, b1):
+        assert st.status in ("pending", "applying") and st.operation is not None, st
+    assert fm.status(snap).kind == "snapshot"
+    assert fm.wait(snap, 600).status == "ready", platform.logs()
+    assert fm.wait(dev, 600).status == "ready", platform.logs()
+    client = _neon(platform)
+    try:
+        org = client.org("free")
+        pid = fm.show(snap).project_id
+        assert [s.name for s in org.list_snapshots(pid)] == ["s1"]
+        dev_conn = fm.show(dev)
+        assert "feature" in dev_conn.dev_branches
+        names = {b.name for b in org.iter_branches(dev_conn.project_id)}
+        assert "feature" in names
+        # the synchronous calls on top: reset, then delete the branch
+        fm.reset_dev_branch(dev, "feature")
+        after = fm.delete_dev_branch(dev, "feature")
+        assert "feature" not in after.dev_branches
+        assert "feature" not in {b.name for b in org.iter_branches(dev_conn.project_id)}
+        # restore the snapshot: the default branch follows it (refreshed in the worker)
+        restored = fm.restore_snapshot(snap, "s1")
+        live = [b for b in org.iter_branches(pid) if b.default]
+        assert [b.id for b in live] == [restored.branch_id]
+    finally:
+        client.close()
+    with psycopg.connect(platform.url) as db:
+        rows = db.execute("SELECT status FROM nt_tenants WHERE tenant_id IN (%s, %s)",
+                          (snap, dev)).fetchall()
+    assert [r[0] for r in rows] == ["ready", "ready"]  # in-worker runs mark their rows
+
+
+def test_a_waiting_caller_receives_the_workers_resource_steps(
+    backend: Backend, tenants: dict[str, str]
+) -> None:
+    fm, t = backend.fm, tenants["snap"]
+    backend.events.clear()
+    cp = fm.checkpoint(t, "before-deploy", metadata={"deploy": "42"})
+    assert cp.label == "before-deploy" and cp.metadata == {"deploy": "42"}
+    steps = [e for e in backend.events if isinstance(e, ResourceStep)]
+    # typed resource steps of this tenant, from the engine of a worker (this process has
+    # none running: it only queued the operation)
+    assert any(s.tenant == t and "Snapshot" in s.type and s.state == "done" for s in steps), \
+        [(type(e).__name__, getattr(e, "type", ""), getattr(e, "state", ""),
+          getattr(e, "tenant", "")) for e in backend.events]
+    assert [c.label for c in fm.checkpoints(t)] == ["before-deploy"]
+    back = fm.rollback(t, "before-deploy")
+    assert back.metadata == {"deploy": "42"} and back.connection.project_id == \
+        fm.show(t).project_id
+
+
+def test_restore_upgrade_downgrade_through_the_queue(
+    platform: Platform, backend: Backend, tenants: dict[str, str]
+) -> None:
+    fm, t = backend.fm, tenants["move"]
+    before = fm.show(t)
+    time.sleep(1.0)
+    undo = fm.restore(t, datetime.now(UTC) - timedelta(seconds=0.5))
+    client = _neon(platform)
+    try:
+        assert undo.preserved_branch in {b.name for b in
+                                         client.org("free").iter_branches(before.project_id)}
+        queued = fm.upgrade(t, "pro", wait=False)
+        assert queued.kind == "upgrade" and queued.status in ("pending", "applying")
+        assert fm.wait(t, 600).status == "ready", platform.logs()
+        moved = fm.show(t)
+        assert (moved.tier, moved.project_id) == ("pro", before.project_id)
+        paid = client.org("paid")
+        assert moved.org_id == paid.org_id
+        quota = paid.get_project(before.project_id).settings
+        quota = quota["quota"] if isinstance(quota, dict) else quota.quota.model_dump()
+        assert quota["active_time_seconds"] == fm.catalog.tiers["pro"].quota.active_time_seconds
+        back = fm.downgrade(t, "free")
+        assert (back.tier, back.project_id) == ("free", before.project_id)
+        assert back.org_id == client.org("free").org_id
+    finally:
+        client.close()
+
+
+def test_delete_queued_and_a_failed_archive_keeps_the_tenant(
+    platform: Platform, backend: Backend, tenants: dict[str, str]
+) -> None:
+    fm, t = backend.fm, tenants["gone"]
+    pid = fm.show(t).project_id
+    marker = Path(platform.extra_env["NEON_TENANTS_ARCHIVE_DIR"]) / f"fail-{t}"
+    marker.write_text("")
+    with pytest.raises(ArchiveFailed) as info:
+        fm.delete(t)
+    assert info.value.http_status == 502 and "bucket unreachable" in str(info.value)
+    assert pid in {p.id for p in _projects(platform)}
+    with psycopg.connect(platform.url) as db:
+        row = db.execute("SELECT present, status FROM nt_tenants WHERE tenant_id = %s",
+                         (t,)).fetchone()
+    assert row == (True, "ready")
+    assert fm.show(t).project_id == pid  # nothing of the tenant was deleted
+    marker.unlink()
+    st = fm.delete(t, wait=False)
+    assert st.kind == "delete"
+    assert fm.wait(t, 600).status == "deleted", platform.logs()
+    assert pid not in {p.id for p in _projects(platform)}
+    manifests = list(Path(platform.extra_env["NEON_TENANTS_ARCHIVE_DIR"]).glob(
+        f"{t}/*.manifest.json"))
+    assert len(manifests) == 1  # archived once, then deleted
+
+
+def _projects(platform: Platform) -> list[Any]:
+    client = _neon(platform)
+    try:
+        return list(client.org("free").iter_projects())
+    finally:
+        client.close()
+
+
+def test_a_worker_killed_mid_operation_converges_on_another(
+    platform: Platform, backend: Backend, tenants: dict[str, str]
+) -> None:
+    fm, t = backend.fm, tenants["dev"]
+    st = fm.snapshot(t, "s-crash", wait=False)
+    assert st.operation is not None
+    deadline = time.monotonic() + 300
+    holder: str | None = None
+    while time.monotonic() < deadline and holder is None:
+        with psycopg.connect(platform.url) as db:
+            row = db.execute(
+                "SELECT o.host FROM nt_operations o WHERE o.id = %s AND o.status = 'running'"
+                " AND EXISTS (SELECT 1 FROM nt_events e WHERE e.operation_id = o.id"
+                "  AND e.event->>'event' = 'ResourceStep')", (st.operation,),
+            ).fetchone()
+        holder = row[0] if row else None
+        time.sleep(0.05)
+    assert holder, "the operation never started\n" + platform.logs()
+    pid = int(holder.rsplit(":", 1)[1])
+    victim = next(n for n, p in platform.workers.items() if p.pid == pid)
+    os.killpg(pid, signal.SIGKILL)  # the whole host: worker, engine, providers
+    platform.workers[victim].wait(10)
+    platform.start_worker("w3")
+    assert fm.wait(t, 600).status == "ready", platform.logs()
+    with psycopg.connect(platform.url) as db:
+        attempts = db.execute("SELECT attempts, status FROM nt_operations WHERE id = %s",
+                              (st.operation,)).fetchone()
+    assert attempts == (2, "done")
+    client = _neon(platform)
+    try:
+        names = [s.name for s in client.org("free").list_snapshots(fm.show(t).project_id)]
+    finally:
+        client.close()
+    assert names == ["s-crash"]  # exactly one (free tier: cap 1), not a duplicate
+
+
+def test_cli_no_wait_returns_the_operation_then_status_follows_it(
+    platform: Platform, tenants: dict[str, str], tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    exe = str(Path(sys.executable).parent / "neon-tenants")
+    env = {**platform.env("cli"), "NEON_TENANTS_STACKS_DIR": str(tmp_path / "stacks")}
+    t = tenants["move"]
+    asked = subprocess.run([exe, "tenant", "snapshot", t, "from-cli", "--no-wait", "--json"],
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert asked.returncode == 0, asked.stdout + asked.stderr
+    assert '"kind": "snapshot"' in asked.stdout and '"operation": ' in asked.stdout
+    shown = subprocess.run([exe, "tenant", "status", t, "--wait", "300", "--json"], env=env,
+                           capture_output=True, text=True, timeout=400)
+    assert shown.returncode == 0 and '"status": "ready"' in shown.stdout, shown.stderr
+    client = _neon(platform)
+    try:
+        pid = next(p.id for p in client.org("free").iter_projects() if p.name == f"nt-{t}")
+        assert [s.name for s in client.org("free").list_snapshots(pid)] == ["from-cli"]
+    finally:
+        client.close()
