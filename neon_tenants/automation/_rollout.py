@@ -120,7 +120,8 @@ def rollout(
     try:
         check_revision(revision)
     except ValueError as exc:
-        raise InvalidRequest(str(exc), tier=tier, field="revision") from exc
+        raise InvalidRequest(f"revision: {exc} (tier {tier})", tier=tier,
+                             field="revision") from exc
     if canary < 0:
         raise InvalidRequest(f"canary must be >= 0 (got {canary}) for tier {tier}",
                              tier=tier, field="canary")
@@ -132,7 +133,8 @@ def rollout(
     if missing:
         raise InvalidRequest(
             f"tier {tier}: no migration_command for {', '.join(missing)}; set "
-            "`migration_command` in the fleet (or per tenant) before a rollout"
+            "`migration_command` in the fleet (or per tenant) before a rollout",
+            tier=tier, field="migration_command",
         )
     waves = rollout_waves(fleet, canary, batch)
     migrated: list[str] = []
