@@ -3,7 +3,7 @@ emulator: one tenant per wave (`batch=1`: a checkpoint `up` and a migrate `up` f
 tenant, what `rollout` did before waves) against waves (`batch=n`: the canary, then the other
 tenants of the shard in one wave). Each run migrates every tenant of a `pro` fleet (no snapshot
 rotation) from one revision to the next with a `psql` migration; both fleets live on the same
-emulator and are rolled out one after the other for each revision.
+emulator and are rolled out one after the other for each revision, in alternating order.
 
 Run: `source scripts/env.sh && .venv/bin/python -m benchmarks.bench_rollout [--sizes 3,12]`.
 """
@@ -81,7 +81,9 @@ def main() -> None:
                 runs: dict[str, list[int]] = {m: [] for m in modes}
                 for k in range(args.samples):
                     revision = f"r{k + 2}"
-                    for mode, (batch, ups) in modes.items():
+                    order = list(modes) if k % 2 == 0 else list(reversed(modes))
+                    for mode in order:  # alternated: neither mode always runs first
+                        batch, ups = modes[mode]
                         before = ups.count
                         run = partial(fleets[mode].rollout, "pro", revision, canary=1,
                                       batch=batch)
