@@ -114,6 +114,29 @@ class OperationRunner:
         self.events.notify(op.tenant_id)
 
 
+ORPHAN_AFTER = 30.0
+"""Seconds an operation may wait for its job to be queued before a worker queues it."""
+
+
+async def requeue_orphans(app: Any, ops: OperationStore, older_than: float = ORPHAN_AFTER
+                          ) -> list[int]:
+    """Queue a job for each operation that has none alive (see `OperationStore.orphans`);
+    the worker's recovery loop calls it with stalled-job recovery. Returns their ids."""
+    import asyncio
+
+    from neon_tenants.jobs._tasks import OPERATION_TASK, shard_lock_name
+
+    found: list[int] = []
+    for op in await asyncio.to_thread(ops.orphans, older_than):
+        shard = parse_stack_name(op.stack).shard or 0
+        job = await app.tasks[OPERATION_TASK].configure(
+            lock=shard_lock_name(op.tier, shard)).defer_async(operation=op.id)
+        await asyncio.to_thread(ops.set_job, op.id, int(job))
+        log.warning("queued orphaned operation %s (%s %s)", op.id, op.kind, op.tenant_id)
+        found.append(op.id)
+    return found
+
+
 def dispatch(fm: FleetManager, op: Operation) -> Any:
     """Run the operation through the synchronous API; returns its JSON-safe result."""
     from neon_tenants.tenant import DevBranchSpec

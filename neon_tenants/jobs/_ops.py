@@ -164,6 +164,22 @@ class OperationStore:
                 (str(err), type(err).__name__, Jsonb(details), operation),
             )
 
+    def orphans(self, older_than: float) -> list[Operation]:
+        """Unfinished operations with no live job (`queued`/`running`, older than
+        `older_than` seconds, whose job never got deferred, ended, or is gone): the caller
+        died between recording one and queueing it, or its job ended without recording."""
+        with self._tx() as cur:
+            rows = cur.execute(
+                "SELECT o.* FROM nt_operations o"
+                " LEFT JOIN procrastinate_jobs j ON j.id = o.job_id"
+                " WHERE o.status IN ('queued', 'running')"
+                " AND o.created_at < now() - make_interval(secs => %s)"
+                " AND (j.id IS NULL OR j.status NOT IN ('todo', 'doing'))"
+                " ORDER BY o.id",
+                (older_than,),
+            ).fetchall()
+        return [Operation.model_validate(r) for r in rows]
+
     def prune(self, days: int = 7) -> int:
         """Drop finished operations older than `days` (their events went long before)."""
         with self._tx() as cur:

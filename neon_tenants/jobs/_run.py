@@ -59,6 +59,7 @@ class ShardRunner:
         self.archive = archive
         self.events: EventLog | None = None
         """Where the run's progress goes (each tenant's waiting callers read it)."""
+        self._runs = 0
 
     def _publish(self, event: ProgressEvent) -> None:
         if self.events is None:
@@ -81,6 +82,9 @@ class ShardRunner:
             self._run(tier, shard, job_id)
 
     def _run(self, tier: str, shard: int, job_id: int | None) -> None:
+        if self.events is not None and self._runs % 50 == 0:
+            self.events.prune()  # bounded: about the last hour of progress
+        self._runs += 1
         snap = self.store.shard_snapshot(tier, shard, mark_applying=True)
         run_id = self.store.record_run_start(
             tier, shard, job_id, socket.gethostname(), os.getpid(), len(snap.tenants)

@@ -68,7 +68,7 @@ def run_worker(settings: WorkerSettings) -> None:
     from neon_tenants.automation._workspace import Engine, engine_env
     from neon_tenants.catalog import builtin_catalog, stack_catalog
     from neon_tenants.db.store import PostgresFleetStore
-    from neon_tenants.jobs._op_run import OperationRunner
+    from neon_tenants.jobs._op_run import OperationRunner, requeue_orphans
     from neon_tenants.jobs._run import ShardRunner
 
     # the one catalog loader (stack config `catalogFile`, else stacks/tiers.yaml)
@@ -113,6 +113,7 @@ def run_worker(settings: WorkerSettings) -> None:
                 while True:
                     try:
                         await recover_stalled(app, settings.stalled_after)
+                        await requeue_orphans(app, operations.ops)
                     except Exception:  # noqa: BLE001 - keep the worker alive; log it
                         log.exception("stalled-job recovery failed")
                     await asyncio.sleep(settings.recover_every)

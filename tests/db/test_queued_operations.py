@@ -23,6 +23,7 @@ from neon_tenants.automation import (
     ArchiveFailed,
     FleetManager,
     InvalidRequest,
+    LimitsExceeded,
     TenantNotFound,
 )
 from neon_tenants.automation.events import ResourceStep
@@ -218,6 +219,17 @@ def test_restore_upgrade_downgrade_through_the_queue(
         quota = paid.get_project(before.project_id).settings
         quota = quota["quota"] if isinstance(quota, dict) else quota.quota.model_dump()
         assert quota["active_time_seconds"] == fm.catalog.tiers["pro"].quota.active_time_seconds
+        # usage that does not fit the target tier: the worker refuses before any change, and
+        # the caller that waits gets the same LimitsExceeded (409) with its numbers
+        extra = [paid.create_snapshot(before.project_id, moved.branch_id, name=f"x{i}")
+                 for i in range(2)]
+        with pytest.raises(LimitsExceeded) as info:
+            fm.downgrade(t, "free")
+        assert info.value.http_status == 409
+        assert {"name": "snapshots", "actual": 2, "limit": 1} in info.value.details["violations"]
+        assert fm.show(t).tier == "pro"
+        for snap in extra:
+            paid.delete_snapshot(before.project_id, snap.id)
         back = fm.downgrade(t, "free")
         assert (back.tier, back.project_id) == ("free", before.project_id)
         assert back.org_id == client.org("free").org_id
@@ -317,3 +329,47 @@ def test_cli_no_wait_returns_the_operation_then_status_follows_it(
         assert [s.name for s in client.org("free").list_snapshots(pid)] == ["from-cli"]
     finally:
         client.close()
+
+
+def test_an_operation_recorded_but_never_queued_is_queued_by_a_worker(
+    platform: Platform, backend: Backend, tenants: dict[str, str]
+) -> None:
+    """A backend killed between writing the operation and deferring its job: a worker's
+    recovery loop finds the operation without a live job and queues it."""
+    t = tenants["snap"]
+    with psycopg.connect(platform.url) as db:
+        row = db.execute(
+            "INSERT INTO nt_operations (tenant_id, tier, stack, kind, args, created_at)"
+            " VALUES (%s, 'free', %s, 'snapshot', '{\"name\": \"orphan\"}',"
+            " now() - interval '5 minutes') RETURNING id", (t, f"free-{shard_of(t, SHARDS):02d}"),
+        ).fetchone()
+    assert row is not None
+    queue = backend.fm.queue
+    assert queue is not None
+    done = queue.follow(int(row[0]), 300)
+    assert done.status == "done" and done.job_id is not None, (done, platform.logs())
+    client = _neon(platform)
+    try:
+        names = [s.name for s in client.org("free").list_snapshots(backend.fm.show(t).project_id)]
+    finally:
+        client.close()
+    assert names == ["orphan"]
+
+
+def test_the_event_log_keeps_only_the_last_hour(platform: Platform) -> None:
+    from neon_tenants.automation.events import StackProgress
+    from neon_tenants.jobs._events import EventLog
+
+    log = EventLog(platform.url)
+    try:
+        log.append(StackProgress("prune-00", "imperative", "old"), tenant="prune-me")
+        log.append(StackProgress("prune-00", "imperative", "new"), tenant="prune-me")
+        with psycopg.connect(platform.url) as db:
+            db.execute("UPDATE nt_events SET at = now() - interval '2 hours'"
+                       " WHERE tenant_id = 'prune-me' AND event->>'message' = 'old'")
+        assert log.prune() >= 1
+        left = [e.message for _, e in log.for_tenant("prune-me", "prune-00", 0)
+                if isinstance(e, StackProgress)]
+        assert left == ["new"]
+    finally:
+        log.close()
