@@ -75,3 +75,35 @@ def test_rollout_rerun_after_a_kill_before_up_migrates_each_tenant_once(
         runs = Counter(log.read_text().splitlines())
         assert runs == {"kr-0 r1": 1, "kr-1 r1": 1, "kr-0 r2": 1, "kr-1 r2": 1}
         assert fm_.fleet("pro").app_revision == "r2"
+
+
+def test_rollout_of_a_two_shard_tier_runs_two_engine_ups_per_wave_one_stack_each(
+    metadata_emulator: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from neon_tenants.automation import StackProgress
+    from neon_tenants.automation._rollout import rollout_waves
+
+    root = tmp_path_factory.mktemp("sharded-rollout")
+    log = Path(root) / "migrations.log"
+    command = f'echo "$NEON_TENANTS_TENANT $NEON_TENANTS_APP_REVISION" >> {log}'
+    recorder = Recorder()
+    with make_manager(root, metadata_emulator, recorder, archive=False) as fm:
+        ids = ["ks-0", "ks-1", "ks-2", "ks-5", "ks-7"]  # shards 1, 1, 1, 0, 0
+        save_fleet(fm.fleet_path("pro"), FleetSpec(
+            tier="pro", shards=2, tenants=tuple(TenantSpec(id=t) for t in ids),
+            app_revision="r1", migration_command=command))
+        fm.up("pro")
+        waves = rollout_waves(fm.fleet("pro"), canary=1, batch=2)
+        assert [(w.stack, w.tenants) for w in waves] == [
+            ("pro-01", ("ks-0",)), ("pro-00", ("ks-5", "ks-7")), ("pro-01", ("ks-1", "ks-2"))]
+        start = len(recorder.events)
+        result = fm.rollout("pro", "r2", canary=1, batch=2)
+        assert result.ok and sorted(result.migrated) == ids and result.waves == len(waves)
+        ups = [e.stack for e in recorder.events[start:]
+               if isinstance(e, StackProgress) and e.phase == "engine_started"
+               and e.message == "up"]
+        # per wave: one checkpoint `up` and one migrate `up` of the wave's own stack
+        assert ups == [w.stack for w in waves for _ in range(2)]
+        assert Counter(log.read_text().splitlines()) == {f"{t} {r}": 1 for t in ids
+                                                          for r in ("r1", "r2")}
+        assert fm.fleet("pro").app_revision == "r2"
