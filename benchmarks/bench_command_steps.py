@@ -15,7 +15,7 @@ from typing import Any
 
 from neon_emulator.testing import EmulatorProcess
 from neon_tenants.archive import ArchiveSettings, read_manifest, restore_dump
-from neon_tenants.automation import FleetManager
+from neon_tenants.automation import FleetManager, ProgressCallback
 
 from ._fleet_harness import line, timed
 
@@ -26,7 +26,10 @@ MIGRATE = (
 )
 
 
-def _manager(root: Path, emu: Any, archive: ArchiveSettings | bool) -> FleetManager:
+def manager(
+    root: Path, emu: Any, archive: ArchiveSettings | bool, on_event: ProgressCallback | None = None
+) -> FleetManager:
+    """A manager with its own stacks, work dir, state and locks under `root` (bench_rollout too)."""
     return FleetManager(
         root / "stacks",
         work_dir=root / "work",
@@ -34,6 +37,7 @@ def _manager(root: Path, emu: Any, archive: ArchiveSettings | bool) -> FleetMana
         lock_dir=root / "locks",
         neon_env=emu.client_env,
         archive=archive,
+        on_event=on_event,
     )
 
 
@@ -62,8 +66,8 @@ def main() -> None:
         root = Path(tmp)
         config = {"rate_limits": {"enabled": False}}
         with EmulatorProcess(root / "emu", config=config) as emu:
-            plain = _manager(root / "plain", emu, False)
-            full = _manager(root / "full", emu, ArchiveSettings(dir=root / "archives"))
+            plain = manager(root / "plain", emu, False)
+            full = manager(root / "full", emu, ArchiveSettings(dir=root / "archives"))
             _seed(plain, [f"p-{i}" for i in range(args.n)], migrate=False)
             _seed(full, [f"c-{i}" for i in range(args.n)], migrate=True)
 

@@ -22,6 +22,7 @@ from neon_tenants.automation import FleetManager, ProgressEvent, RolloutResult, 
 from neon_tenants.fleet import FleetSpec, TenantSpec, save_fleet
 
 from ._fleet_harness import line, timed
+from .bench_command_steps import manager
 
 MIGRATE = (
     'psql "$DATABASE_URL" -q -1 -v ON_ERROR_STOP=1 '
@@ -43,15 +44,7 @@ class Ups:
 
 
 def _fleet(root: Path, emu: Any, prefix: str, n: int, ups: Ups) -> FleetManager:
-    fm = FleetManager(
-        root / "stacks",
-        work_dir=root / "work",
-        backend_url=f"file://{root / 'state'}",
-        lock_dir=root / "locks",
-        neon_env=emu.client_env,
-        on_event=ups,
-        archive=False,
-    )
+    fm = manager(root, emu, False, ups)
     tenants = tuple(TenantSpec(id=f"{prefix}-{i}") for i in range(n))
     save_fleet(fm.fleet_path("pro"), FleetSpec(tier="pro", tenants=tenants, app_revision="r1",
                                                migration_command=MIGRATE))

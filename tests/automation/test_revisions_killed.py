@@ -14,12 +14,20 @@ from typing import Any
 
 import pytest
 
+from neon_tenants.automation import StackProgress
+from neon_tenants.automation._rollout import rollout_waves
 from neon_tenants.checkpoint import Checkpoint
 from neon_tenants.fleet import FleetSpec, SnapshotEntry, TenantSpec, save_fleet
 
 from .conftest import Recorder, make_manager, neon_client
 
 pytestmark = [pytest.mark.engine]
+
+
+def _logged_migration(root: Path) -> tuple[Path, str]:
+    """A migration whose side effect is a line `<tenant> <revision>` per run in a log file."""
+    log = Path(root) / "migrations.log"
+    return log, f'echo "$NEON_TENANTS_TENANT $NEON_TENANTS_APP_REVISION" >> {log}'
 
 
 def test_checkpoint_rerun_after_a_kill_before_up_takes_the_snapshot(
@@ -52,8 +60,7 @@ def test_rollout_rerun_after_a_kill_before_up_migrates_each_tenant_once(
     metadata_emulator: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     root = tmp_path_factory.mktemp("killed-rollout")
-    log = Path(root) / "migrations.log"
-    command = f'echo "$NEON_TENANTS_TENANT $NEON_TENANTS_APP_REVISION" >> {log}'
+    log, command = _logged_migration(root)
     with make_manager(root, metadata_emulator, Recorder(), archive=False) as fm_:
         tenants = (TenantSpec(id="kr-0"), TenantSpec(id="kr-1"))
         save_fleet(
@@ -80,12 +87,8 @@ def test_rollout_rerun_after_a_kill_before_up_migrates_each_tenant_once(
 def test_rollout_of_a_two_shard_tier_runs_two_engine_ups_per_wave_one_stack_each(
     metadata_emulator: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    from neon_tenants.automation import StackProgress
-    from neon_tenants.automation._rollout import rollout_waves
-
     root = tmp_path_factory.mktemp("sharded-rollout")
-    log = Path(root) / "migrations.log"
-    command = f'echo "$NEON_TENANTS_TENANT $NEON_TENANTS_APP_REVISION" >> {log}'
+    log, command = _logged_migration(root)
     recorder = Recorder()
     with make_manager(root, metadata_emulator, recorder, archive=False) as fm:
         ids = ["ks-0", "ks-1", "ks-2", "ks-5", "ks-7"]  # shards 1, 1, 1, 0, 0
