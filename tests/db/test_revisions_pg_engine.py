@@ -1,11 +1,13 @@
 """Issue 12 in PostgreSQL mode: checkpoints, rollback, rollout and delete-with-archive with the
 fleet in the PostgreSQL store (real PostgreSQL 15: rows, `nt_fleets.settings`,
-`nt_checkpoints`), through FleetManager, the real engine, the pulumi-command plugin and the
-real-Postgres emulator. The manager runs the engine in this process, against the rows (what
-a worker does with a shard's rows)."""
+`nt_checkpoints`, and the Pulumi state), through FleetManager, the real engine, the
+pulumi-command plugin and the real-Postgres emulator. `FleetManager(run_here=True)` is what
+a worker runs a queued operation with: the PostgreSQL store, the engine in this process."""
 
 from __future__ import annotations
 
+import base64
+import gzip
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +21,7 @@ from neon_tenants.archive import ArchiveSettings, read_manifest
 from neon_tenants.automation import FleetManager
 from neon_tenants.db.fleet_view import PostgresFleetView
 from neon_tenants.db.store import PostgresFleetStore
-from tests.automation.conftest import Recorder, connect, make_manager
+from tests.automation.conftest import Recorder, connect
 
 pytestmark = [pytest.mark.engine, pytest.mark.postgres, pytest.mark.slow]
 
@@ -39,6 +41,9 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("revisions-pg")
 
 
+PASSPHRASE = "revisions-pg-secret"
+
+
 @pytest.fixture(scope="module")
 def rows(migrated_url: str) -> Iterator[PostgresFleetStore]:
     store = PostgresFleetStore(migrated_url, max_size=2)
@@ -46,20 +51,47 @@ def rows(migrated_url: str) -> Iterator[PostgresFleetStore]:
     store.close()
 
 
-def _manager(root: Path, emu: Any, rows: PostgresFleetStore) -> FleetManager:
-    return make_manager(root, emu, Recorder(), store=PostgresFleetView(rows),
-                        archive=ArchiveSettings(dir=root / "archives"))
+@pytest.fixture(scope="module")
+def pg_env(migrated_url: str) -> Iterator[None]:
+    """PostgreSQL mode as a worker sees it: the URL in the environment, so the Pulumi state
+    lives in the database too (no file backend from the shell's environment)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("PULUMI_BACKEND_URL", raising=False)
+        mp.setenv("NEON_TENANTS_DATABASE_URL", migrated_url)
+        mp.setenv("PULUMI_CONFIG_PASSPHRASE", PASSPHRASE)
+        yield
+
+
+def _manager(root: Path, emu: Any, url: str) -> FleetManager:
+    return FleetManager(
+        root / "stacks", work_dir=root / "work", lock_dir=root / "locks",
+        neon_env={**emu.client_env, "NEON_TENANTS_DATABASE_URL": url},  # the store's too
+        archive=ArchiveSettings(dir=root / "archives"), run_here=True, on_event=Recorder(),
+    )
 
 
 @pytest.fixture(scope="module")
-def fm(emulator: Any, root: Path, rows: PostgresFleetStore) -> Iterator[FleetManager]:
-    with _manager(root, emulator, rows) as manager:
+def fm(emulator: Any, root: Path, migrated_url: str, pg_env: None) -> Iterator[FleetManager]:
+    with _manager(root, emulator, migrated_url) as manager:
+        assert manager.queue is None and isinstance(manager.store, PostgresFleetView)
         yield manager
 
 
 def _sql(url: str, query: str, *args: Any) -> list[tuple[Any, ...]]:
     with psycopg.connect(url) as conn:
         return conn.execute(query, args).fetchall()
+
+
+def _state_text(url: str) -> str:
+    """Every blob of the engine's PostgreSQL backend (`pulumi_state`: base64 in JSON, some
+    gzipped), decoded: checkpoints, history, backups."""
+    texts = []
+    for (data,) in _sql(url, "SELECT data FROM pulumi_state"):
+        blob = base64.b64decode(data["data"])
+        if blob[:2] == b"\x1f\x8b":
+            blob = gzip.decompress(blob)
+        texts.append(blob.decode(errors="replace"))
+    return "\n".join(texts)
 
 
 def _notes(uri: str) -> list[str]:
@@ -91,7 +123,7 @@ def test_checkpoint_rollback_and_delete_with_archive_keep_the_records_in_their_t
         ("pro", "before-b", "cp-before-b", "v7", {"run": "r-1", "step": 3})]
     [(spec,)] = _sql(migrated_url, "SELECT spec FROM nt_tenants WHERE tenant_id = %s", tenant)
     assert "checkpoints" not in spec and [s["name"] for s in spec["snapshots"]] == [cp.snapshot]
-    with _manager(root, emulator, rows) as other:
+    with _manager(root, emulator, migrated_url) as other:
         assert other.checkpoints(tenant) == [cp]
         [out] = other._outputs(other.show(tenant).stack)[tenant]["checkpoints"]
     assert (out["label"], out["metadata"]) == ("before-b", cp.metadata)  # and the stack output
@@ -131,6 +163,8 @@ def test_rollout_in_postgres_mode_leaves_no_pins_and_a_failing_canary_stops_it(
     assert ok.ok and ok.migrated == tenants
     assert [_runs(fm, t) for t in tenants] == [{"r1": 1, "r2": 1}] * 2  # once per revision
     assert rows.fleet_settings("free")["app_revision"] == "r2"
+    # applied in this process: the rows say so (a worker would find nothing pending)
+    assert [rows.get("free", t).status for t in tenants] == ["ready", "ready"]
     # no per-tenant pins left in the rows (same result as the file store)
     assert [r[0].get("app_revision") for r in _sql(
         migrated_url, "SELECT spec FROM nt_tenants WHERE tier = 'free' ORDER BY tenant_id")
@@ -153,7 +187,8 @@ def test_rollout_in_postgres_mode_leaves_no_pins_and_a_failing_canary_stops_it(
     assert [c.label for c in fm.checkpoints("pg-a")] == ["pre-r3"]  # free: one snapshot slot
     assert [h.retired_why for h in rows.checkpoint_history("pg-a")] == ["dropped", None]
 
-    state = "\n".join(p.read_text() for p in (root / "state").rglob("*.json"))
+    state = _state_text(migrated_url)
+    assert "pg-a-migrate" in state  # the stacks' state is in the database
     for t in tenants:
         uri = fm.show(t).connection_uri.get_secret_value()
         assert uri not in state and (urlsplit(uri).password or "?") not in state
