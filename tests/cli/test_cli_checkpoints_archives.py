@@ -82,3 +82,6 @@ def test_checkpoint_rollback_delete_and_restore_archive_through_the_cli(pg_cli: 
     assert bad.exit_code == 1 and "checkpoint label" in json.loads(bad.stdout)["error"]
     no_cmd = runner.invoke(app, ["rollout", "--tier", "pro", "--revision", "r2", "--json"])
     assert no_cmd.exit_code == 1 and "migration_command" in json.loads(no_cmd.stdout)["error"]
+    zero = runner.invoke(app, ["rollout", "--tier", "pro", "--revision", "r2", "--batch", "0",
+                               "--json"])
+    assert zero.exit_code == 1 and "batch must be >= 1" in json.loads(zero.stdout)["error"]
