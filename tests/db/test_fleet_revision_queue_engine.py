@@ -14,10 +14,9 @@ from typing import Any
 import pytest
 
 from neon_tenants.automation import FleetManager
-from neon_tenants.db.schema import migrate
 from neon_tenants.fleet.sharding import shard_of
 from neon_tenants.fleet.spec import TenantSpec
-from tests.db.test_queue_engine import Platform
+from tests.db._hosts import Platform, hosts
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
@@ -28,14 +27,8 @@ SHARDS = 2
 def platform(
     fresh_db: Any, metadata_emulator: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Platform]:
-    url = fresh_db()
-    migrate(url)
-    p = Platform(url, metadata_emulator, tmp_path_factory.mktemp("revision-hosts"))
-    p.start_worker("w1")
-    try:
+    with hosts(fresh_db, metadata_emulator, tmp_path_factory, shards=SHARDS, workers=1) as p:
         yield p
-    finally:
-        p.stop()
 
 
 def _runs(log: Path) -> Counter[str]:
