@@ -193,6 +193,12 @@ def test_a_waiting_caller_receives_the_workers_resource_steps(
         [(type(e).__name__, getattr(e, "type", ""), getattr(e, "state", ""),
           getattr(e, "tenant", "")) for e in backend.events]
     assert [c.label for c in fm.checkpoints(t)] == ["before-deploy"]
+    # a sign-up too: the shard run's steps reach the replica waiting for it
+    backend.events.clear()
+    fm.provision("q-events", "free")
+    assert any(isinstance(e, ResourceStep) and e.tenant == "q-events" and e.op == "create"
+               and e.type.endswith("NeonTenantProject") and e.state == "done"
+               for e in backend.events), backend.events
     back = fm.rollback(t, "before-deploy")
     assert back.metadata == {"deploy": "42"} and back.connection.project_id == \
         fm.show(t).project_id
