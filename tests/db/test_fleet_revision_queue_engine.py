@@ -1,8 +1,9 @@
 """PostgreSQL mode with workers (issue 12): a new fleet-level app revision set through
 FleetManager makes the unpinned tenants' rows pending and queues their shards, so a
 `neon-tenants worker` process (its own work dir and HOME) runs each migration once; a pinned
-tenant runs nothing. Real PostgreSQL 15, the real engine and the pulumi-command plugin, the
-metadata emulator (the migration's side effect is a line in a log file)."""
+tenant runs nothing. A rollout from the backend process then leaves no pins behind. Real
+PostgreSQL 15, the real engine and the pulumi-command plugin, the metadata emulator (the
+migration's side effect is a line in a log file)."""
 
 from __future__ import annotations
 
@@ -70,4 +71,16 @@ def test_a_new_fleet_revision_queues_the_shards_and_each_tenant_migrates_once(
         assert _runs(log) == Counter([*(f"{t} r1" for t in tenants), "rev-a r2", "rev-d r2"])
         assert queue.store.get("free", "rev-c").version == pinned.version  # never pending
         assert fm.fleet("free").app_revision == "r2"
+
+        # a rollout from this process while the worker serves the same shards: every tenant
+        # (the pinned one too) migrates once, and no pin is left in the rows
+        done = fm.rollout("free", "r3", canary=1)
+        assert done.ok and sorted(done.migrated) == tenants
+        assert _runs(log) == Counter([*(f"{t} r1" for t in tenants), "rev-a r2", "rev-d r2",
+                                      *(f"{t} r3" for t in tenants)])
+        assert fm.fleet("free").app_revision == "r3"
+        records = [queue.store.get("free", t) for t in tenants]
+        assert [r.spec.app_revision for r in records] == [None, None, None]
+        assert [r.status for r in records] == ["ready"] * 3  # nothing left for a worker
+        assert [c.label for c in fm.checkpoints("rev-a")] == ["pre-r3"]
         assert not (tmp_path / "stacks" / "fleets").exists()  # nothing went to fleet files
