@@ -126,7 +126,7 @@ class ShardRunner:
         specs = [t for t in fleet.tenants if tenant is None or t.id == tenant]
         if specs:
             with guard():
-                applied(tier, specs)
+                applied(tier, specs, fleet)
 
     def _scoped(
         self, tier: str, shard: int | None, fleet: FleetSpec, name: str,

@@ -103,6 +103,9 @@ class PostgresFleetView:
         """Every checkpoint recorded for the tenant, retired ones included (audit)."""
         return self.rows.checkpoint_history(tenant)
 
-    def applied(self, tier: str, tenants: list[TenantSpec]) -> None:
-        """An in-process `up` applied these entries: their rows are `ready` (issue 11)."""
-        self.rows.mark_applied(tier, tenants)
+    def applied(
+        self, tier: str, tenants: list[TenantSpec], fleet: FleetSpec | None = None
+    ) -> None:
+        """An in-process `up` applied these entries (built from `fleet`): their rows are
+        `ready` unless changed meanwhile, fleet-level fields included (issue 11, 12)."""
+        self.rows.mark_applied(tier, tenants, fleet)

@@ -551,17 +551,23 @@ class PostgresFleetStore:
                     ),
                 )
 
-    def mark_applied(self, tier: str, specs: list[TenantSpec]) -> None:
+    def mark_applied(
+        self, tier: str, specs: list[TenantSpec], fleet: FleetSpec | None = None
+    ) -> None:
         """Rows whose spec is still exactly what an in-process `up` applied become `ready`
-        (a request made meanwhile changed the spec, so it stays `pending` for its run)."""
+        (a request made meanwhile changed the spec, so it stays `pending` for its run).
+        With `fleet` (what the `up` was built from), only while the fleet-level fields are
+        still the ones applied: a fleet revision edited meanwhile leaves the rows `pending`."""
+        settings = None if fleet is None else _settings_json(fleet)
         with self._tx() as cur:
             for spec in specs:
                 cur.execute(
                     "UPDATE nt_tenants SET status = 'ready', error = NULL,"
                     " applied_version = version, updated_at = now()"
                     " WHERE tier = %s AND tenant_id = %s AND present AND spec = %s"
-                    " AND status <> 'ready'",
-                    (tier, spec.id, _spec_json(spec)),
+                    " AND status <> 'ready' AND (%s::jsonb IS NULL OR %s::jsonb ="
+                    "  (SELECT settings FROM nt_fleets WHERE tier = %s))",
+                    (tier, spec.id, _spec_json(spec), settings, settings, tier),
                 )
 
     def release_applying(self, tier: str, shard: int) -> None:

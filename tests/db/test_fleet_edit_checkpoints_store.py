@@ -251,3 +251,17 @@ def test_import_and_export_carry_checkpoints_through_their_table(
     assert rows.load_fleet("imp") == fleet  # export: the same fleet file back
     assert rows.import_fleet(fleet) == 0  # unchanged, checkpoints included: nothing to apply
     assert len(rows.checkpoint_history("imp-a")) == 1
+
+
+def test_an_in_process_up_built_before_a_fleet_edit_leaves_the_rows_pending(
+    rows: PostgresFleetStore,
+) -> None:
+    view = PostgresFleetView(rows, {"race": 1})
+    view.put("race", TenantSpec(id="race-a"))
+    applied_from = view.load("race")  # what an in-process `up` is built from
+    view.edit("race", lambda f: f.model_copy(update={"app_revision": "r9"}))  # meanwhile
+    view.applied("race", list(applied_from.tenants), applied_from)
+    assert rows.get("race", "race-a").status == "pending"  # r9 is still to be applied
+    now = view.load("race")
+    view.applied("race", list(now.tenants), now)
+    assert rows.get("race", "race-a").status == "ready"
