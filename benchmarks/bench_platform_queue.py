@@ -102,6 +102,8 @@ class Workers:
             env.update({"HOME": str(home), "NEON_TENANTS_DATABASE_URL": self.url,
                         "PULUMI_CONFIG_PASSPHRASE": "bench-secret",
                         "NEON_TENANTS_WORK_DIR": str(home / "work"),
+                        # this host's own checkout: no fleet files, so its tiers are postgres
+                        "NEON_TENANTS_STACKS_DIR": str(home / "stacks"),
                         "NEON_TENANTS_ARCHIVE": "off"})
             log = open(home / "worker.log", "ab")  # noqa: SIM115
             self.procs.append(subprocess.Popen(

@@ -1,8 +1,9 @@
 """The Pulumi program entry for infra teams' `pulumi up -s <tier>[-NN]`.
 
 Run by the language host's exec shim with runpy as a script, hence absolute imports.
-Stack config (`stacks/Pulumi.<stack>.yaml`): `neon-tenants:fleetStore` (`files`, the
-default, or `postgres`: the shard's rows in NEON_TENANTS_DATABASE_URL), `neon-tenants:tier`,
+Stack config (`stacks/Pulumi.<stack>.yaml`): `neon-tenants:fleetStore` (`files` or
+`postgres`: the shard's rows in NEON_TENANTS_DATABASE_URL; unset: the rule of
+fleet/store_choice.py, the same FleetManager, the CLI and workers use), `neon-tenants:tier`,
 `neon-tenants:fleetFile`,
 `neon-tenants:catalogFile` (the tiers, see catalog/source.py), optional `neon-tenants:shards`
 (must agree with the fleet file, else tenants of other shards would be deleted) and
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pulumi
 
@@ -21,17 +23,27 @@ from neon_tenants.catalog import stack_catalog
 from neon_tenants.fleet.program import build_program
 from neon_tenants.fleet.sharding import parse_stack_name
 from neon_tenants.fleet.spec import FleetSpec, load_fleet
+from neon_tenants.fleet.store_choice import choose
+
+if TYPE_CHECKING:
+    from neon_tenants.db import DatabaseUrl
 
 
-def _resolve(path_text: str) -> Path:
+def _fleet_path(path_text: str) -> Path:
     """Relative fleet paths are taken from the project root (where Pulumi.yaml is; the
-    program's cwd is its own directory), then from `stacks/`. A missing fleet file is an
-    error here: read as an empty fleet it would delete every tenant of the stack."""
+    program's cwd is its own directory), then from `stacks/`."""
     path = Path(path_text)
     if not path.is_absolute():
         root = Path(pulumi.get_root_directory())
         candidates = [root / path, root / "stacks" / path]
         path = next((c for c in candidates if c.exists()), candidates[0])
+    return path
+
+
+def _resolve(path_text: str) -> Path:
+    """The fleet file; a missing one is an error here: read as an empty fleet it would
+    delete every tenant of the stack."""
+    path = _fleet_path(path_text)
     if not path.exists():
         raise FileNotFoundError(
             f"fleet file {path} not found (stack config neon-tenants:fleetFile)"
@@ -39,17 +51,11 @@ def _resolve(path_text: str) -> Path:
     return path
 
 
-def _fleet_from_database(tier: str, shard: int | None) -> FleetSpec:
-    """`neon-tenants:fleetStore: postgres`: this shard's rows (URL from the environment only,
+def _fleet_from_database(tier: str, shard: int | None, url: DatabaseUrl) -> FleetSpec:
+    """The postgres store: this shard's rows (URL from the environment only,
     NEON_TENANTS_DATABASE_URL; issue 11), the same rows the workers' runs read."""
-    from neon_tenants.db import DATABASE_URL_ENV, database_url
     from neon_tenants.db.store import PostgresFleetStore
 
-    url = database_url()
-    if url is None:
-        raise ValueError(
-            f"stack config neon-tenants:fleetStore is postgres: set {DATABASE_URL_ENV}"
-        )
     rows = PostgresFleetStore(url.conninfo(), max_size=1)
     try:
         shape = rows.fleet_shape(tier)
@@ -68,21 +74,22 @@ def main() -> None:
     config = pulumi.Config("neon-tenants")
     ref = parse_stack_name(pulumi.get_stack())
     tier = config.get("tier") or ref.tier
-    store = config.get("fleetStore") or "files"
-    if store not in ("files", "postgres"):
-        raise ValueError(
-            f"stack config neon-tenants:fleetStore must be files or postgres, not {store!r}"
-        )
-    if store == "postgres":
+    fleet_text = config.get("fleetFile") or f"fleets/{tier}.yaml"
+    # the one rule (fleet/store_choice.py): the stack config, else where the fleet is
+    choice = choose(
+        tier, config.get("fleetStore"), f"stack config of {pulumi.get_stack()}",
+        _fleet_path(fleet_text).exists(), os.environ,
+    )
+    if choice.url is not None:
         shard = ref.shard if config.get_int("shard") is None else config.get_int("shard")
-        fleet = _fleet_from_database(tier, shard)
+        fleet = _fleet_from_database(tier, shard, choice.url)
         catalog = stack_catalog(
             Path(pulumi.get_root_directory()) / "stacks", config.get("catalogFile") or ""
         )
         archive = settings_from_env(Path(pulumi.get_root_directory()), os.environ)
         build_program(tier, shard if fleet.shards > 1 else None, fleet, catalog, archive)()
         return
-    fleet_file = _resolve(config.get("fleetFile") or f"fleets/{tier}.yaml")
+    fleet_file = _resolve(fleet_text)
     _check_fleet_file(fleet_file, config.get("catalogFile"))
     fleet = load_fleet(fleet_file, tier=tier)
     shards = config.get_int("shards")

@@ -86,11 +86,12 @@ def collect_checks(p: Paths) -> list[Check]:
 
 def _database_checks() -> list[Check]:
     """PostgreSQL mode (issue 11): database, schema version, workers, stack secrets."""
+    from neon_tenants.cli.stacks_cmds import stacks_dir
     from neon_tenants.db.health import database_checks
 
     return [
         Check(name=c.name, ok=c.ok, detail=c.detail, required=c.required)
-        for c in database_checks()
+        for c in database_checks(stacks_dir=stacks_dir())
     ]
 
 

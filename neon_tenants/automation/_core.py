@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from neon_tenants.catalog import Catalog, Limits, Tier
     from neon_tenants.client import NeonClient
     from neon_tenants.db.store import PostgresFleetStore
+    from neon_tenants.fleet.store_choice import StoreChoice
 
 
 class FleetCore:
@@ -72,6 +73,7 @@ class FleetCore:
         self.on_event = on_event
         self.default_shards = dict(default_shards or {})
         self._neon_env = dict(neon_env or {})
+        self.store_choice = self._choose_store()
         overrides = dict(self._neon_env)
         if backend_url:
             overrides["PULUMI_BACKEND_URL"] = backend_url
@@ -96,13 +98,22 @@ class FleetCore:
 
     _owned_rows: PostgresFleetStore | None = None
 
-    def _default_store(self) -> FleetStore:
-        """Fleet files; PostgreSQL rows when `NEON_TENANTS_DATABASE_URL` is set (issue 11)."""
+    def _choose_store(self) -> StoreChoice:
+        """The tiers' stack config decides (fleet/store_choice.py, the rule every part
+        uses); the database URL comes from the environment only."""
         import os
 
-        from neon_tenants.db import database_url
+        from neon_tenants.fleet.store_choice import StoreConfigError, fleet_store
 
-        url = database_url({**os.environ, **self._neon_env})
+        try:
+            return fleet_store(self.stacks_dir, {**os.environ, **self._neon_env})
+        except StoreConfigError as exc:
+            raise InvalidRequest(str(exc)) from None
+
+    def _default_store(self) -> FleetStore:
+        """Fleet files, or the PostgreSQL rows when the tiers' stack config says postgres
+        (or defaults to it: fleet/store_choice.py) (issue 11)."""
+        url = self.store_choice.url
         if url is None:
             return FileFleetStore(self.stacks_dir, self.lock_dir, self.default_shards)
         from neon_tenants.db.fleet_view import PostgresFleetView  # imports this package

@@ -9,7 +9,6 @@ then returns the status after the run (there is no queue to hand the work to).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -40,11 +39,9 @@ class QueuedOps(FleetCore):
             return self._queue
 
     def _open_queue(self) -> ShardQueue | None:
-        from neon_tenants.db import database_url
-
         if self.run_here:
             return None
-        url = database_url({**os.environ, **self._neon_env})
+        url = self.store_choice.url  # the tiers' stack config chose postgres
         if url is None:
             return None
         # import here: the queue imports this package's errors and models (a cycle)

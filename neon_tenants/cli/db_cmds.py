@@ -7,7 +7,6 @@ name the database by its redacted URL.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
@@ -73,9 +72,28 @@ def migrate(as_json: bool = JSON) -> None:
 
 
 def _stacks_dir() -> Path:
-    from neon_tenants._settings import paths
+    """The stacks dir every CLI command uses (`NEON_TENANTS_STACKS_DIR`, else the project's)."""
+    from neon_tenants.cli.stacks_cmds import stacks_dir
 
-    return Path(os.environ.get("NEON_TENANTS_STACKS_DIR") or paths().repo_root / "stacks")
+    return stacks_dir()
+
+
+def _require_postgres(out: Output, tier: str) -> None:
+    """The tier's stack config must choose postgres (fleet/store_choice.py), else exit 1."""
+    from neon_tenants.fleet.store_choice import StoreConfigError, tier_store
+
+    try:
+        choice = tier_store(_stacks_dir(), tier)
+    except StoreConfigError as exc:
+        out.error(str(exc), kind="InvalidRequest", status=422)
+        raise typer.Exit(1) from None
+    if choice.kind != "postgres":
+        out.error(
+            f"tier {tier} uses the files store ({choice.why}); "
+            f"`neon-tenants fleet import --tier {tier}` moves it to postgres",
+            kind="InvalidRequest", status=422,
+        )
+        raise typer.Exit(1)
 
 
 @fleet_app.command("import")
@@ -105,8 +123,12 @@ def fleet_import(
         raise _fail(out, exc, conninfo) from None
     finally:
         store.close()
+    from neon_tenants.fleet.store_choice import set_fleet_store
+
+    configs = set_fleet_store(_stacks_dir(), tier, "postgres")  # the config says where now
     out.data({"tier": tier, "file": str(path), "database": shown,
-              "tenants": len(fleet.tenants), "changed": changed})
+              "tenants": len(fleet.tenants), "changed": changed,
+              "fleet_store": "postgres", "stack_configs": [c.name for c in configs]})
 
 
 @fleet_app.command("export")
@@ -135,7 +157,11 @@ def fleet_export(
         raise typer.Exit(1)
     path = file or _stacks_dir() / "fleets" / f"{tier}.yaml"
     save_fleet(path, fleet)
-    out.data({"tier": tier, "file": str(path), "database": shown, "tenants": len(fleet.tenants)})
+    from neon_tenants.fleet.store_choice import set_fleet_store
+
+    configs = set_fleet_store(_stacks_dir(), tier, "files")
+    out.data({"tier": tier, "file": str(path), "database": shown, "tenants": len(fleet.tenants),
+              "fleet_store": "files", "stack_configs": [c.name for c in configs]})
 
 
 def worker(
@@ -147,10 +173,15 @@ def worker(
     ),
     recover_every: float = typer.Option(10.0, help="seconds between stalled-job checks"),
     until_idle: bool = typer.Option(False, help="exit once the queue is empty"),
-    usage: bool = typer.Option(False, "--usage", help="run the 15-minute usage cycle instead"),
+    usage: bool = typer.Option(False, "--usage", help="run the 15-minute usage cycle only"),
+    shards_only: bool = typer.Option(
+        False, "--shards-only", help="run shard jobs only, not the usage cycle"
+    ),
 ) -> None:
-    """Run shard jobs from the PostgreSQL queue (any number of workers, on any hosts); with
-    --usage, the periodic usage-monitoring cycle instead (issue 13)."""
+    """Run shard jobs from the PostgreSQL queue (any number of workers, on any hosts), and the
+    15-minute usage cycle on its own queue and slot (issue 13; one cycle at a time over all
+    workers); --usage: the cycle only; --shards-only: shard jobs only. With --concurrency N
+    jobs of N different shards run at once (never two of one shard)."""
     from neon_tenants._env import SharedBackendSecrets
     from neon_tenants.jobs import WorkerSettings, run_worker
 
@@ -165,6 +196,7 @@ def worker(
         recover_every=recover_every,
         stacks_dir=_stacks_dir(),
         stop_when_idle=until_idle,
+        usage=not shards_only,
     )
     out.err.print(f"worker {settings.name} on {shown}, work dir {settings.work_dir}")
     try:
@@ -181,7 +213,9 @@ def worker(
 
 def reshard(
     tier: str = typer.Option(..., "--tier", "-t", help="tier to reshard"),
-    shards: int = typer.Option(..., "--shards", min=2, max=99, help="new number of shards"),
+    shards: int = typer.Option(
+        ..., "--shards", min=1, max=99, help="new number of shards (1: the one stack <tier>)"
+    ),
     work_dir: Path | None = WORK_DIR,
     as_json: bool = JSON,
 ) -> None:
@@ -195,6 +229,7 @@ def reshard(
 
     out = Output(as_json)
     conninfo, shown = _database(out)
+    _require_postgres(out, tier)
     store = PostgresFleetStore(conninfo, max_size=2)
     try:
         engine = Engine(work_dir or Path.home() / ".neon-tenants" / "reshard", engine_env())

@@ -56,22 +56,54 @@ def stacks_dir() -> Path:
 
 
 def wanted_stacks(stacks: Path, tiers: list[str] | None = None) -> list[tuple[str, str]]:
-    """(stack, tier) for every fleet file in `stacks/fleets/` (or only the given tiers)."""
+    """(stack, tier) for every tier of the stacks dir (or only the given tiers): a files
+    tier's from its fleet file, a postgres tier's from its row in the database (the tier's
+    stack config chooses: fleet/store_choice.py)."""
     from neon_tenants.fleet import all_stacks, load_fleet
+    from neon_tenants.fleet.store_choice import known_tiers, tier_store
 
     out: list[tuple[str, str]] = []
-    for path in sorted((stacks / "fleets").glob("*.yaml")):
-        if tiers and path.stem not in tiers:
+    for tier in known_tiers(stacks):
+        if tiers and tier not in tiers:
             continue
-        fleet = load_fleet(path)
-        out += [(ref.name(fleet.shards), fleet.tier) for ref in all_stacks(fleet)]
+        choice = tier_store(stacks, tier)
+        if choice.url is not None:
+            shards = _database_shards(choice.url.conninfo(), tier)
+            if shards is not None:
+                out += [(ref.name(shards), tier) for ref in _refs(tier, shards)]
+            continue
+        path = stacks / "fleets" / f"{tier}.yaml"
+        if path.is_file():
+            fleet = load_fleet(path)
+            out += [(ref.name(fleet.shards), fleet.tier) for ref in all_stacks(fleet)]
     missing = sorted(set(tiers or ()) - {tier for _, tier in out})
+    in_database = [t for t in missing if tier_store(stacks, t).kind == "postgres"]
+    if in_database:
+        raise ValueError(f"tier(s) {', '.join(in_database)} have no rows in the database "
+                         "(postgres store): `neon-tenants fleet import --tier T` first")
     if missing:
         raise ValueError(
             f"no fleet file for tier(s) {', '.join(missing)} in {stacks / 'fleets'} "
             "(a fleet is stacks/fleets/<tier>.yaml)"
         )
     return out
+
+
+def _refs(tier: str, shards: int) -> list[Any]:
+    from neon_tenants.fleet.sharding import StackRef
+
+    return [StackRef(tier, None)] if shards <= 1 else [StackRef(tier, i) for i in range(shards)]
+
+
+def _database_shards(conninfo: str, tier: str) -> int | None:
+    from neon_tenants.db.store import PostgresFleetStore
+
+    rows = PostgresFleetStore(conninfo, max_size=1)
+    try:
+        shape = rows.fleet_shape(tier)
+    finally:
+        rows.close()
+    return None if shape is None else int(shape[0])
 
 
 def _write_shard_config(stacks: Path, stack: str, tier: str) -> Path:

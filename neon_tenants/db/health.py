@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from neon_tenants.db._url import DATABASE_URL_ENV, DatabaseUrl, DatabaseUrlError, database_url
 
@@ -23,17 +24,31 @@ class DbCheck:
     required: bool = True
 
 
-def database_checks(environ: Mapping[str, str] | None = None) -> list[DbCheck]:
+def database_checks(
+    environ: Mapping[str, str] | None = None, stacks_dir: Path | None = None
+) -> list[DbCheck]:
     """Nothing required when no database is configured (the embedded default)."""
     env = os.environ if environ is None else environ
+    store = [_fleet_store(stacks_dir, env)] if stacks_dir is not None else []
     try:
         url = database_url(env)
     except DatabaseUrlError as exc:
-        return [DbCheck("database", False, str(exc))]
+        return [DbCheck("database", False, str(exc)), *store]
     if url is None:
         return [DbCheck("database", True, f"{DATABASE_URL_ENV} not set: fleet files, "
-                        "in-process runs (the embedded default)", required=False)]
-    return [*_probe(url), _secrets(env)]
+                        "in-process runs (the embedded default)", required=False), *store]
+    return [*_probe(url), _secrets(env), *store]
+
+
+def _fleet_store(stacks_dir: Path, env: Mapping[str, str]) -> DbCheck:
+    """Which store the stacks dir's tiers use (fleet/store_choice.py, the one rule)."""
+    from neon_tenants.fleet.store_choice import StoreConfigError, fleet_store
+
+    try:
+        choice = fleet_store(stacks_dir, env)
+    except StoreConfigError as exc:
+        return DbCheck("fleet store", False, str(exc))
+    return DbCheck("fleet store", True, f"{choice.kind} ({choice.why})", required=False)
 
 
 def _probe(url: DatabaseUrl) -> list[DbCheck]:

@@ -143,6 +143,20 @@ def drop_tenant(a: dict[str, Any], tenant: str) -> bool:
     return changed
 
 
+def _tier_stacks(engine: Engine, tier: str) -> list[str]:
+    """The tier's stacks in the backend: `<tier>` (1 shard) and `<tier>-NN`."""
+    from neon_tenants.fleet.sharding import parse_stack_name
+
+    out: list[str] = []
+    for name in engine.stack_names():
+        try:
+            if parse_stack_name(name).tier == tier:
+                out.append(name)
+        except ValueError:
+            continue
+    return sorted(out)
+
+
 def reshard(
     store: PostgresFleetStore,
     engine: Engine,
@@ -151,62 +165,62 @@ def reshard(
     *,
     on_step: Callable[[str], None] | None = None,
 ) -> ReshardReport:
-    """Move every tenant of `tier` to `shard_of(id, shards)`; safe to rerun after a crash."""
+    """Move every tenant of `tier` to its stack for `shards` (`<tier>` for 1, else
+    `<tier>-NN` with `shard_of(id, shards)`); safe to rerun after a crash.
+
+    Where a tenant is now is read from the stacks' state, not from its row or the old shard
+    count (a crashed reshard may have changed both): every stack of the tier that holds the
+    tenant and is not its new stack is a source. So 1 -> N and N -> 1 (whose stack names
+    differ: `free` vs `free-00`) resume like N -> M.
+    """
     if store.fleet_shape(tier) is None:
         raise LookupError(f"tier {tier!r} has no fleet in the database")
-    if not 2 <= shards <= 99:
-        raise ValueError(f"shards must be 2..99 for tier {tier!r} (got {shards})")
+    if not 1 <= shards <= 99:
+        raise ValueError(f"shards must be 1..99 for tier {tier!r} (got {shards})")
     say = on_step or (lambda _msg: None)
     with store.tier_lock(tier, exclusive=True):
         old = store.fleet_shape(tier)
         assert old is not None
-        if old[0] < 2:
-            raise ValueError(
-                f"tier {tier!r} has 1 shard (stack {tier!r}); resharding starts from 2+ shards"
-            )
         report = ReshardReport(tier, old[0], shards)
         store.set_shards(tier, shards)
-        moves = {
-            t: (cur, shard_of(t, shards))
-            for t, cur in sorted(store.placements(tier).items())
-            if cur != shard_of(t, shards)
-        }
+        placements = store.placements(tier)
         states = _States(engine)
-        had_state: list[tuple[str, str]] = []
-        for tenant, (cur, new) in moves.items():  # 1. copy into the new stacks
-            src, dst = stack_name(tier, cur, 99), stack_name(tier, new, 99)
-            say(f"{tenant}: {src} -> {dst}")
-            if copy_tenant(states.get(src), states.get(dst), tenant, src, dst):
+        names = _tier_stacks(engine, tier)
+        held = {name: _tenants(states.get(name)) for name in names}
+        moves: dict[str, tuple[int, str, list[str]]] = {}
+        for tenant, cur in sorted(placements.items()):
+            new = shard_of(tenant, shards)
+            dst = stack_name(tier, new, shards)
+            sources = [n for n in names if n != dst and tenant in held[n]]
+            if cur != new or sources:
+                moves[tenant] = (new, dst, sources)
+        for tenant, (_new, dst, sources) in moves.items():  # 1. copy into the new stacks
+            if not sources or tenant in held.get(dst, set()):
+                continue  # nothing deployed yet, or copied by an interrupted run
+            say(f"{tenant}: {sources[0]} -> {dst}")
+            if copy_tenant(states.get(sources[0]), states.get(dst), tenant, sources[0], dst):
                 states.dirty.add(dst)
-                had_state.append((tenant, src))
         states.save()
-        for tenant, (_cur, new) in moves.items():  # 2. the rows follow
-            store.set_shard(tier, tenant, new)
-        for tenant, src in had_state:  # 3. drop from the old stacks
-            if drop_tenant(states.get(src), tenant):
-                states.dirty.add(src)
+        for tenant, (new, _dst, _sources) in moves.items():  # 2. the rows follow
+            if placements[tenant] != new:
+                store.set_shard(tier, tenant, new)
+        for tenant, (_new, _dst, sources) in moves.items():  # 3. drop from the old stacks
+            for src in sources:
+                if drop_tenant(states.get(src), tenant):
+                    states.dirty.add(src)
+                    report.dropped_leftovers.append(f"{tenant}@{src}")
         states.save()
         report.moved = list(moves)
-        report.dropped_leftovers = _drop_leftovers(store, engine, tier)
+        _remove_emptied(engine, states, tier, shards, names)
     return report
 
 
-def _drop_leftovers(store: PostgresFleetStore, engine: Engine, tier: str) -> list[str]:
-    """Tenants still in a stack that is no longer theirs (a rerun after a crash between
-    re-pointing the rows and dropping the copies): drop them there, only when their own
-    stack holds them."""
-    placements = store.placements(tier)
-    states = _States(engine)
-    names = [s for s in engine.stack_names() if s.startswith(f"{tier}-")]
-    held = {name: _tenants(states.get(name)) for name in names}
-    dropped: list[str] = []
+def _remove_emptied(
+    engine: Engine, states: _States, tier: str, shards: int, names: list[str]
+) -> None:
+    """Remove the stacks the new shard count no longer uses once they hold no tenant (state
+    records only; `free` after 1 -> N, `free-NN` after N -> 1 or fewer shards)."""
+    wanted = {stack_name(tier, s, shards) for s in range(shards)}
     for name in names:
-        for tenant in sorted(held[name]):
-            home = placements.get(tenant)
-            own = stack_name(tier, home, 99) if home is not None else name
-            if own != name and tenant in held.get(own, set()):
-                drop_tenant(states.get(name), tenant)
-                states.dirty.add(name)
-                dropped.append(f"{tenant}@{name}")
-    states.save()
-    return dropped
+        if name not in wanted and not _tenants(states.get(name)):
+            engine.workspace.remove_stack(name, force=True, preserve_config=True)

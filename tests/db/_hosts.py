@@ -42,6 +42,8 @@ class Platform:
             "NEON_TENANTS_DATABASE_URL": self.url,
             "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
             "NEON_TENANTS_WORK_DIR": str(self.root / name / "work"),
+            # the host's own checkout, no fleet files: its tiers use postgres (store_choice)
+            "NEON_TENANTS_STACKS_DIR": str(self.root / name / "stacks"),
             "NEON_TENANTS_ARCHIVE": "off",  # the metadata emulator has no database to dump
         })
         env.update(self.extra_env)

@@ -106,7 +106,8 @@ def test_cli_fleet_import_export_moves_a_tier_between_file_and_postgres(
     fleet = FleetSpec(tier="free", shards=3, tenants=tenants)
     save_fleet(src, fleet)
     exe = str(Path(sys.executable).parent / "neon-tenants")
-    env = {"NEON_TENANTS_DATABASE_URL": url, "PATH": "/usr/bin:/bin"}
+    env = {"NEON_TENANTS_DATABASE_URL": url, "PATH": "/usr/bin:/bin",
+           "NEON_TENANTS_STACKS_DIR": str(tmp_path / "stacks")}  # import/export write its config
     dst = tmp_path / "out.yaml"
     runs = [
         subprocess.run([exe, "fleet", "import", "--tier", "free", "--file", str(src), "--json"],
@@ -118,6 +119,8 @@ def test_cli_fleet_import_export_moves_a_tier_between_file_and_postgres(
         assert done.returncode == 0, done.stdout + done.stderr
         assert pg_server.password not in done.stdout + done.stderr
     assert load_fleet(dst, tier="free") == fleet
+    config = (tmp_path / "stacks" / "Pulumi.free.yaml").read_text()
+    assert "neon-tenants:fleetStore: files" in config  # export moved the tier back to files
     missing = subprocess.run([exe, "fleet", "export", "--tier", "pro", "--file", str(dst)],
                              env=env, capture_output=True, text=True, timeout=120)
     assert missing.returncode == 1 and "no fleet" in missing.stderr
