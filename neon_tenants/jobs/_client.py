@@ -122,19 +122,22 @@ class ShardQueue:
     # -- status -----------------------------------------------------------------------------
 
     def status(self, tenant: str) -> TenantStatus:
+        """The tenant's last request: an unfinished operation; else its row while a row
+        request is queued or came after the last operation; else that operation's outcome.
+        (An operation writes its tenant's row itself, so a row written while it ran is its
+        own doing, and it marks that row `ready` or `failed` before it finishes.)"""
         records = self.store.locate(tenant)
         op = self.ops.latest(tenant)
-        # an operation writes its tenant's row itself (so the row's request is newer than
-        # the operation while it runs): the operation is the last request until a row
-        # request comes after it finished
-        if op is not None and (
-            not records or not op.finished
-            or (op.finished_at is not None and op.finished_at >= records[0].requested_at)
-        ):
+        if op is not None and not op.finished:
             return self._op_status(op, records[0] if records else None)
-        if not records:
+        if records and (
+            op is None or records[0].status in ("pending", "applying")
+            or (op.finished_at is not None and records[0].requested_at > op.finished_at)
+        ):
+            return self._status(records[0])
+        if op is None:
             raise TenantNotFound(f"tenant {tenant!r} is in no fleet")
-        return self._status(records[0])
+        return self._op_status(op, records[0] if records else None)
 
     def row_status(self, tenant: str) -> TenantStatus:
         """The tenant's row alone (where it lives, how its last row request ended),

@@ -154,15 +154,25 @@ class OperationStore:
             )
 
     def fail(self, operation: int, error: BaseException) -> None:
+        """`failed` with the error; a row of the tenant the operation left `pending` (its
+        change written, its `up` failed) is `failed` too, with the same error, instead of
+        waiting for a shard run nobody queued (the next run of its shard still applies it,
+        and a new request makes it `pending` again)."""
         err = _errors.translate(error)
         details = _json_safe(getattr(err, "details", {}) or {})
         details.pop("operation", None)
         with self._tx() as cur:
-            cur.execute(
+            row = cur.execute(
                 "UPDATE nt_operations SET status = 'failed', error = %s, error_kind = %s,"
-                " error_details = %s, finished_at = now() WHERE id = %s",
+                " error_details = %s, finished_at = now() WHERE id = %s RETURNING tenant_id",
                 (str(err), type(err).__name__, Jsonb(details), operation),
-            )
+            ).fetchone()
+            if row is not None:
+                cur.execute(
+                    "UPDATE nt_tenants SET status = 'failed', error = %s, updated_at = now()"
+                    " WHERE tenant_id = %s AND status = 'pending'",
+                    (str(err), row["tenant_id"]),
+                )
 
     def orphans(self, older_than: float) -> list[Operation]:
         """Unfinished operations with no live job (`queued`/`running`, older than

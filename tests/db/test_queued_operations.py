@@ -21,6 +21,7 @@ import pytest
 
 from neon_tenants.automation import (
     ArchiveFailed,
+    DeploymentFailed,
     FleetManager,
     InvalidRequest,
     LimitsExceeded,
@@ -379,3 +380,29 @@ def test_the_event_log_keeps_only_the_last_hour(platform: Platform) -> None:
         assert left == ["new"]
     finally:
         log.close()
+
+
+def test_a_failed_operation_leaves_its_row_failed_not_pending(
+    platform: Platform, backend: Backend, tenants: dict[str, str]
+) -> None:
+    """The worker wrote the change, then Neon refused it: the caller gets the engine's
+    error and the row says `failed` (not `pending` with no run queued); a new request
+    converges."""
+    fm, t = backend.fm, tenants["dev"]
+    refuse = {"faults": [{"route": "POST */branches", "error_rate": 1.0, "status": 400}]}
+    platform.emu.admin("PUT", "/_emulator/faults", refuse)
+    try:
+        with pytest.raises(DeploymentFailed) as info:
+            fm.create_dev_branch(t, "doomed")
+    finally:
+        platform.emu.admin("PUT", "/_emulator/faults", {"faults": []})
+    assert info.value.http_status == 502
+    st = fm.status(t)
+    assert st.status == "failed" and st.kind == "create_dev_branch" and st.error
+    with psycopg.connect(platform.url) as db:
+        row = db.execute("SELECT status, error FROM nt_tenants WHERE tenant_id = %s",
+                         (t,)).fetchone()
+    assert row is not None and row[0] == "failed" and row[1]
+    again = fm.create_dev_branch(t, "doomed")  # Neon accepts it now
+    assert "doomed" in again.dev_branches and fm.status(t).status == "ready"
+    fm.delete_dev_branch(t, "doomed")
