@@ -78,6 +78,19 @@ class OperationRunner:
             run_here=True, workers=1,
         )
 
+    def _require_postgres(self, op: Operation) -> None:
+        """The rule shard jobs follow too (`_worker.require_postgres`): this host's stack
+        config must keep the tier in PostgreSQL, or `run_here` would edit local fleet files."""
+        from neon_tenants.automation._errors import EngineUnavailable
+        from neon_tenants.fleet.store_choice import tier_store
+
+        choice = tier_store(self.stacks_dir, op.tier, {**os.environ, **self.neon_env})
+        if choice.kind != "postgres":
+            raise EngineUnavailable(
+                f"tier {op.tier} uses the files store on this worker ({choice.why}, stacks dir "
+                f"{self.stacks_dir}): set neon-tenants:fleetStore: postgres in its stack config"
+            )
+
     def __call__(self, operation: int, job_id: int | None = None) -> None:
         op = self.ops.start(operation)
         if op is None:
@@ -101,6 +114,7 @@ class OperationRunner:
                                          socket.gethostname(), os.getpid(), 1)
         outcome = f"operation {op.id} {op.kind}: "
         try:
+            self._require_postgres(op)
             with self.manager(forward) as fm:
                 result = dispatch(fm, op)
         except Exception as exc:  # noqa: BLE001 - recorded for the caller, not retried

@@ -406,3 +406,28 @@ def test_a_failed_operation_leaves_its_row_failed_not_pending(
     again = fm.create_dev_branch(t, "doomed")  # Neon accepts it now
     assert "doomed" in again.dev_branches and fm.status(t).status == "ready"
     fm.delete_dev_branch(t, "doomed")
+
+
+def test_a_worker_whose_stack_config_keeps_the_tier_in_files_refuses_the_operation(
+    platform: Platform, tmp_path: Path
+) -> None:
+    from neon_tenants.catalog import load_catalog
+    from neon_tenants.jobs._op_run import OperationRunner
+    from neon_tenants.jobs._ops import OperationStore
+
+    stacks = tmp_path / "stacks"
+    stacks.mkdir()
+    (stacks / "Pulumi.free.yaml").write_text("config:\n  neon-tenants:fleetStore: files\n")
+    ops = OperationStore(platform.url)
+    runner = OperationRunner(platform.url, tmp_path / "work", load_catalog(), stacks_dir=stacks,
+                             neon_env=platform.env("misconfigured"))
+    try:
+        op = ops.create("files-tier", "free", "free-00", "snapshot", {"name": "s"})
+        runner(op.id)
+        done = ops.get(op.id)
+    finally:
+        runner.close()
+        ops.close()
+    assert done is not None and done.status == "failed"
+    assert done.error_kind == "EngineUnavailable" and "files store" in (done.error or "")
+    assert not (stacks / "fleets").exists()  # no fleet file was written
