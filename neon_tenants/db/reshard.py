@@ -194,12 +194,14 @@ def reshard(
             sources = [n for n in names if n != dst and tenant in held[n]]
             if cur != new or sources:
                 moves[tenant] = (new, dst, sources)
+        copied_from: dict[str, str] = {}
         for tenant, (_new, dst, sources) in moves.items():  # 1. copy into the new stacks
             if not sources or tenant in held.get(dst, set()):
                 continue  # nothing deployed yet, or copied by an interrupted run
             say(f"{tenant}: {sources[0]} -> {dst}")
             if copy_tenant(states.get(sources[0]), states.get(dst), tenant, sources[0], dst):
                 states.dirty.add(dst)
+                copied_from[tenant] = sources[0]
         states.save()
         for tenant, (new, _dst, _sources) in moves.items():  # 2. the rows follow
             if placements[tenant] != new:
@@ -208,7 +210,8 @@ def reshard(
             for src in sources:
                 if drop_tenant(states.get(src), tenant):
                     states.dirty.add(src)
-                    report.dropped_leftovers.append(f"{tenant}@{src}")
+                    if copied_from.get(tenant) != src:  # left by an interrupted reshard
+                        report.dropped_leftovers.append(f"{tenant}@{src}")
         states.save()
         report.moved = list(moves)
         _remove_emptied(engine, states, tier, shards, names)

@@ -4,6 +4,7 @@ ids, clean previews, resumable. Real PostgreSQL 15 (rows, queue, state), the rea
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -103,7 +104,9 @@ def test_one_to_three_and_back_keeps_every_project_id(platform: Platform) -> Non
         states.dirty.add(dst)
         states.save()
 
-    assert '"shards": "1 -> 3"' in _reshard(platform, 3)
+    first = json.loads(_reshard(platform, 3))
+    assert first["shards"] == "1 -> 3" and first["moved"] == len(TENANTS)
+    assert first["leftovers_dropped"] == [f"{victim}@free"]  # the interrupted run's copy
     names, after = _state(platform)
     assert names == ["free-00", "free-01", "free-02"]  # `free` removed once empty
     assert after == before  # same project per tenant, each in exactly one stack

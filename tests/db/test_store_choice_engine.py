@@ -164,3 +164,44 @@ def test_import_switches_the_config_the_worker_obeys_it_and_export_switches_back
         assert fm.queue is None  # files again, though the URL is still set
         assert fm.show("sc-imp-b").project_id == project_b  # same stacks, same project
     assert url.split(":")[2].split("@")[0] not in done.stdout + done.stderr
+
+
+def test_plain_pulumi_obeys_the_same_rule(
+    pg_env: dict[str, str], repo_root: Path, tmp_path: Path
+) -> None:
+    """Infra teams' `pulumi preview` (our __main__.py through the language host): `files`
+    configured with the URL set previews the fleet file's tenant; `postgres` configured
+    with the URL unset fails naming the variable."""
+    import os
+
+    from neon_tenants._env import pulumi_env
+
+    proj = tmp_path / "proj"
+    stacks = _stacks(proj, repo_root, "files", ["sc-prog"])
+    config = stacks / "Pulumi.free.yaml"  # our own passphrase: the default's salt goes
+    config.write_text("".join(line for line in config.read_text().splitlines(keepends=True)
+                              if not line.startswith("encryptionsalt")))
+    (proj / "neon_tenants").symlink_to(repo_root / "neon_tenants")
+    (proj / "Pulumi.yaml").write_text(
+        "name: neon-tenants\nruntime:\n  name: python\n  options:\n"
+        f"    virtualenv: {repo_root / '.venv'}\nmain: neon_tenants/\nstackConfigDir: stacks\n"
+    )
+    env = {**os.environ, **pg_env}
+    env.update(pulumi_env(None, env))
+    init = subprocess.run(["pulumi", "stack", "init", "free"], cwd=proj, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert init.returncode == 0, init.stderr
+    files = subprocess.run(["pulumi", "preview", "-s", "free", "--color", "never"],
+                           cwd=proj, env=env, capture_output=True, text=True, timeout=600)
+    assert files.returncode == 0, files.stdout[-2000:] + files.stderr[-2000:]
+    assert "sc-prog" in files.stdout and "create" in files.stdout  # the fleet file's tenant
+
+    path = stacks / "Pulumi.free.yaml"
+    path.write_text(path.read_text().replace("fleetStore: files", "fleetStore: postgres"))
+    no_url = {k: v for k, v in env.items() if k != "NEON_TENANTS_DATABASE_URL"}
+    refused = subprocess.run(["pulumi", "preview", "-s", "free", "--color", "never"],
+                             cwd=proj, env=no_url, capture_output=True, text=True, timeout=600)
+    assert refused.returncode != 0
+    assert "NEON_TENANTS_DATABASE_URL" in refused.stdout + refused.stderr
+    password = pg_env["NEON_TENANTS_DATABASE_URL"].split(":")[2].split("@")[0]
+    assert password not in files.stdout + files.stderr + refused.stdout + refused.stderr
