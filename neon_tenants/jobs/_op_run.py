@@ -109,9 +109,8 @@ class OperationRunner:
 
         # an `nt_runs` row names this worker as the holder of the stack lock its engine
         # takes: another host judges a killed one by the worker's heartbeat (_backend_locks)
-        ref = parse_stack_name(op.stack)
-        run = self.runs.record_run_start(op.tier, ref.shard or 0, job_id,
-                                         socket.gethostname(), os.getpid(), 1)
+        runs = [self.runs.record_run_start(tier, shard, job_id, socket.gethostname(),
+                                           os.getpid(), 1) for tier, shard in self._shards(op)]
         outcome = f"operation {op.id} {op.kind}: "
         try:
             self._require_postgres(op)
@@ -124,8 +123,23 @@ class OperationRunner:
         else:
             self.ops.finish(op.id, result)
             outcome += "done"
-        self.runs.record_run_end(run, outcome)
+        for run in runs:
+            self.runs.record_run_end(run, outcome)
         self.events.notify(op.tenant_id)
+
+    def _shards(self, op: Operation) -> list[tuple[str, int]]:
+        """The shards whose stacks the operation's engine locks: its tenant's, and for a
+        tier move the target tier's too."""
+        from neon_tenants.fleet.sharding import shard_of
+
+        ref = parse_stack_name(op.stack)
+        found = [(op.tier, ref.shard or 0)]
+        if op.kind in ("upgrade", "downgrade"):
+            target = str(op.args["tier"])
+            shape = self.runs.fleet_shape(target)
+            shards = shape[0] if shape else 1
+            found.append((target, shard_of(op.tenant_id, shards) if shards > 1 else 0))
+        return found
 
 
 ORPHAN_AFTER = 30.0

@@ -239,6 +239,11 @@ def test_restore_upgrade_downgrade_through_the_queue(
             paid.delete_snapshot(before.project_id, snap.id)
         back = fm.downgrade(t, "free")
         assert (back.tier, back.project_id) == ("free", before.project_id)
+        with psycopg.connect(platform.url) as db:
+            held = {r[0] for r in db.execute(
+                "SELECT tier FROM nt_runs WHERE outcome = %s AND worker_id IS NOT NULL",
+                (f"operation {queued.operation} upgrade: done",))}
+        assert held == {"free", "pro"}  # both stacks' locks name the worker that held them
         assert back.org_id == client.org("free").org_id
     finally:
         client.close()
