@@ -42,8 +42,15 @@ def pg_env(
 def _stacks(root: Path, repo_root: Path, fleet_store: str | None, tenants: list[str]) -> Path:
     stacks = root / "stacks"
     (stacks / "fleets").mkdir(parents=True)
-    shutil.copy(repo_root / "stacks" / "Pulumi.free.yaml", stacks / "Pulumi.free.yaml")
+    # the committed config without the default passphrase's salt (ours is our own)
+    (stacks / "Pulumi.free.yaml").write_text("".join(
+        line for line in (repo_root / "stacks" / "Pulumi.free.yaml").read_text()
+        .splitlines(keepends=True) if not line.startswith("encryptionsalt")))
     shutil.copy(repo_root / "stacks" / "tiers.yaml", stacks / "tiers.yaml")
+    (root / "Pulumi.yaml").write_text(
+        "name: neon-tenants\nruntime:\n  name: python\n  options:\n"
+        f"    virtualenv: {repo_root / '.venv'}\nmain: neon_tenants/\nstackConfigDir: stacks\n"
+    )
     if fleet_store is not None:
         path = stacks / "Pulumi.free.yaml"
         path.write_text(path.read_text().replace(
@@ -178,14 +185,7 @@ def test_plain_pulumi_obeys_the_same_rule(
 
     proj = tmp_path / "proj"
     stacks = _stacks(proj, repo_root, "files", ["sc-prog"])
-    config = stacks / "Pulumi.free.yaml"  # our own passphrase: the default's salt goes
-    config.write_text("".join(line for line in config.read_text().splitlines(keepends=True)
-                              if not line.startswith("encryptionsalt")))
     (proj / "neon_tenants").symlink_to(repo_root / "neon_tenants")
-    (proj / "Pulumi.yaml").write_text(
-        "name: neon-tenants\nruntime:\n  name: python\n  options:\n"
-        f"    virtualenv: {repo_root / '.venv'}\nmain: neon_tenants/\nstackConfigDir: stacks\n"
-    )
     env = {**os.environ, **pg_env}
     env.update(pulumi_env(None, env))
     init = subprocess.run(["pulumi", "stack", "init", "free"], cwd=proj, env=env,
@@ -205,3 +205,28 @@ def test_plain_pulumi_obeys_the_same_rule(
     assert "NEON_TENANTS_DATABASE_URL" in refused.stdout + refused.stderr
     password = pg_env["NEON_TENANTS_DATABASE_URL"].split(":")[2].split("@")[0]
     assert password not in files.stdout + files.stderr + refused.stdout + refused.stderr
+
+
+def test_stacks_init_sizes_a_postgres_tier_from_its_row(
+    pg_env: dict[str, str], repo_root: Path, tmp_path: Path
+) -> None:
+    import json
+    import os
+
+    from neon_tenants.db.store import PostgresFleetStore
+    from neon_tenants.fleet.spec import FleetSpec
+
+    url = pg_env["NEON_TENANTS_DATABASE_URL"]
+    stacks = _stacks(tmp_path / "host", repo_root, "postgres", ["si-a"])  # the file says 1
+    rows = PostgresFleetStore(url, max_size=1)
+    try:
+        rows.import_fleet(FleetSpec(tier="free", shards=3))  # the database says 3
+    finally:
+        rows.close()
+    done = _cli({**os.environ, **pg_env}, stacks, "stacks", "init", "--tier", "free", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [s["stack"] for s in json.loads(done.stdout)["stacks"]] == [
+        "free-00", "free-01", "free-02"]
+    for n in range(3):  # each shard stack carries the tier's choice
+        config = yaml.safe_load((stacks / f"Pulumi.free-{n:02d}.yaml").read_text())["config"]
+        assert config["neon-tenants:fleetStore"] == "postgres"
