@@ -163,15 +163,18 @@ def test_snapshot_and_dev_branches_queued_then_waited(
         assert "feature" in dev_conn.dev_branches
         names = {b.name for b in org.iter_branches(dev_conn.project_id)}
         assert "feature" in names
-        # the synchronous calls on top: reset, then delete the branch
-        fm.reset_dev_branch(dev, "feature")
-        after = fm.delete_dev_branch(dev, "feature")
-        assert "feature" not in after.dev_branches
+        # reset then delete the branch, restore the snapshot: queued, then waited for
+        for st in (fm.reset_dev_branch(dev, "feature", wait=False),
+                   fm.restore_snapshot(snap, "s1", wait=False)):
+            assert st.status in ("pending", "applying"), st
+            assert fm.wait(st.tenant, 600).status == "ready", platform.logs()
+        assert fm.delete_dev_branch(dev, "feature", wait=False).kind == "delete_dev_branch"
+        assert fm.wait(dev, 600).status == "ready"
+        assert "feature" not in fm.show(dev).dev_branches
         assert "feature" not in {b.name for b in org.iter_branches(dev_conn.project_id)}
-        # restore the snapshot: the default branch follows it (refreshed in the worker)
-        restored = fm.restore_snapshot(snap, "s1")
+        # the snapshot restore moved the default branch; the worker refreshed the project
         live = [b for b in org.iter_branches(pid) if b.default]
-        assert [b.id for b in live] == [restored.branch_id]
+        assert [b.id for b in live] == [fm.show(snap).branch_id]
     finally:
         client.close()
     with psycopg.connect(platform.url) as db:
@@ -237,7 +240,9 @@ def test_restore_upgrade_downgrade_through_the_queue(
         assert fm.show(t).tier == "pro"
         for snap in extra:
             paid.delete_snapshot(before.project_id, snap.id)
-        back = fm.downgrade(t, "free")
+        assert fm.downgrade(t, "free", wait=False).kind == "downgrade"
+        assert fm.wait(t, 600).status == "ready", platform.logs()
+        back = fm.show(t)
         assert (back.tier, back.project_id) == ("free", before.project_id)
         with psycopg.connect(platform.url) as db:
             held = {r[0] for r in db.execute(
