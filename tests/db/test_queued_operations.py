@@ -259,6 +259,7 @@ def test_delete_queued_and_a_failed_archive_keeps_the_tenant(
 ) -> None:
     fm, t = backend.fm, tenants["gone"]
     pid = fm.show(t).project_id
+    fm.snapshot(t, "keep-me")  # a child the engine would delete before the project
     marker = Path(platform.extra_env["NEON_TENANTS_ARCHIVE_DIR"]) / f"fail-{t}"
     marker.write_text("")
     with pytest.raises(ArchiveFailed) as info:
@@ -270,6 +271,11 @@ def test_delete_queued_and_a_failed_archive_keeps_the_tenant(
                          (t,)).fetchone()
     assert row == (True, "ready")
     assert fm.show(t).project_id == pid  # nothing of the tenant was deleted
+    client = _neon(platform)
+    try:
+        assert [x.name for x in client.org("free").list_snapshots(pid)] == ["keep-me"]
+    finally:
+        client.close()
     marker.unlink()
     st = fm.delete(t, wait=False)
     assert st.kind == "delete"
