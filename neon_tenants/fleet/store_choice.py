@@ -152,12 +152,17 @@ def known_tiers(stacks_dir: Path) -> list[str]:
 
 
 def fleet_store(stacks_dir: Path, environ: Mapping[str, str] | None = None) -> StoreChoice:
-    """The one store a FleetManager (or CLI command) on this stacks dir uses: every known
-    tier's choice must agree; with no known tier, the default for a tier with no file."""
+    """The one store a FleetManager (or CLI command) on this stacks dir uses: every tier
+    that says (a `fleetStore` value) or has a fleet file must agree; tiers with neither
+    follow them (with none, the default for a tier with no file)."""
     import os
 
     env = os.environ if environ is None else environ
-    choices = {tier: tier_store(stacks_dir, tier, env) for tier in known_tiers(stacks_dir)}
+    choices = {
+        tier: tier_store(stacks_dir, tier, env)
+        for tier in known_tiers(stacks_dir)
+        if configured(stacks_dir, tier)[0] is not None or fleet_file(stacks_dir, tier).is_file()
+    }
     kinds = {c.kind for c in choices.values()}
     if len(kinds) > 1:
         listed = "; ".join(f"{t}: {c.kind} ({c.why})" for t, c in choices.items())

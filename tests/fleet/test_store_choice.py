@@ -85,6 +85,10 @@ def test_one_fleet_manager_one_store_mixed_tiers_are_refused(tmp_path: Path) -> 
         fleet_store(stacks, URL)
     assert "free: postgres" in str(info.value) and "pro: files" in str(info.value)
     assert fleet_store(tmp_path / "empty", URL).kind == "postgres"
+    (stacks / "Pulumi.pro.yaml").unlink()  # pro now says nothing and has no fleet file
+    (stacks / "fleets" / "pro.yaml").unlink()
+    (stacks / "Pulumi.pro.yaml").write_text("config:\n  neon-tenants:tier: pro\n")
+    assert fleet_store(stacks, URL).kind == "postgres"  # a tier that says nothing follows
     assert fleet_store(tmp_path / "empty", {}).kind == "files"
 
 
