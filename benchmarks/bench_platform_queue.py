@@ -273,8 +273,14 @@ def operations(root: Path, pg: LocalPostgres, emu: Any, n: int) -> None:
         spans = [float(r[0]) * 1000 for r in db.execute(
             "SELECT extract(epoch FROM finished_at - created_at) FROM nt_operations"
             " WHERE id = ANY(%s)", (ops,))]
+        # engine runs that carried these operations (a batch is one run for several)
+        outcomes = [str(r[0]) for r in db.execute(
+            "SELECT outcome FROM nt_runs WHERE outcome LIKE 'operation%%'")]
+    ran = [o for o in outcomes
+           if {int(i) for i in o.split(":")[0].split()[1].split(",")} & set(ops)]
     line("op_enqueue_latency_snapshot", enqueue, workers=2)
-    line("op_request_to_done_snapshot", spans, workers=2, shards=SHARDS)
+    line("op_request_to_done_snapshot", spans, workers=2, shards=SHARDS,
+         engine_runs=len(ran), operations=len(ops))
     line("op_event_delay_worker_to_caller", delays or [0.0], events=len(delays))
 
 

@@ -114,16 +114,17 @@ class ShardRunner:
         with guard(name):
             outputs: dict[str, Any] = retry_concurrent(attempt, on_retry=on_retry)
         self.emit(StackProgress(name, "engine_done", "up"))
-        self._applied(tier, fleet, tenant)
+        self._applied(tier, fleet, None if scope is None else set(scope))
         return outputs
 
-    def _applied(self, tier: str, fleet: FleetSpec, tenant: str | None) -> None:
+    def _applied(self, tier: str, fleet: FleetSpec, only: set[str] | None) -> None:
         """Tell a store that tracks applied state (PostgreSQL rows: `pending` -> `ready`)
-        which entries this `up` applied: the tenant's alone for a scoped run."""
+        which entries this `up` applied: the scope's alone for a scoped run (another
+        tenant's pending row of the shard was not part of it)."""
         applied = getattr(self.store, "applied", None)
         if applied is None:
             return
-        specs = [t for t in fleet.tenants if tenant is None or t.id == tenant]
+        specs = [t for t in fleet.tenants if only is None or t.id in only]
         if specs:
             with guard():
                 applied(tier, specs, fleet)

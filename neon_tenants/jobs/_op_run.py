@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from neon_tenants.fleet.sharding import parse_stack_name
 from neon_tenants.jobs._events import EventLog
+from neon_tenants.jobs._op_batch import BATCHABLE, edit_of, run_batch
 from neon_tenants.jobs._ops import Operation, OperationStore
 
 if TYPE_CHECKING:
@@ -101,9 +102,15 @@ class OperationRunner:
         self._runs += 1
         log.info("operation %s: %s %s (attempt %s)", op.id, op.kind, op.tenant_id, op.attempts)
 
+        members: dict[int, Operation] = {op.id: op}  # the batch run with it, if any
+
         def forward(event: ProgressEvent) -> None:
+            tenant = getattr(event, "tenant", None)
             try:
-                self.events.append(event, tenant=op.tenant_id, operation=op.id)
+                for member in list(members.values()):
+                    if tenant is None or tenant == member.tenant_id:
+                        self.events.append(event, tenant=member.tenant_id,
+                                           operation=member.id)
             except Exception:  # noqa: BLE001 - progress is best effort; the work goes on
                 log.exception("could not record a progress event")
 
@@ -115,17 +122,30 @@ class OperationRunner:
         try:
             self._require_postgres(op)
             with self.manager(forward) as fm:
-                result = dispatch(fm, op)
+                others: list[Operation] = []
+                if op.kind in BATCHABLE and edit_of(fm, op) is not None:
+                    others = self.ops.claim(op.stack, BATCHABLE, op.id)
+                if others:
+                    members.update({o.id: o for o in others})
+                    outcome = f"operations {','.join(str(i) for i in members)} batch: "
+                    log.info("batch of %s operations on %s", len(members), op.stack)
+                    run_batch(fm, list(members.values()), self.ops, CONNECTION)
+                    result = None
+                else:
+                    result = dispatch(fm, op)
         except Exception as exc:  # noqa: BLE001 - recorded for the caller, not retried
             log.warning("operation %s failed: %s", op.id, type(exc).__name__)
-            self.ops.fail(op.id, exc)
+            for member in members.values():
+                self.ops.fail(member.id, exc)
             outcome += "failed"
         else:
-            self.ops.finish(op.id, result)
+            if len(members) == 1:
+                self.ops.finish(op.id, result)
             outcome += "done"
         for run in runs:
             self.runs.record_run_end(run, outcome)
-        self.events.notify(op.tenant_id)
+        for tenant in {m.tenant_id for m in members.values()}:
+            self.events.notify(tenant)
 
     def _shards(self, op: Operation) -> list[tuple[str, int]]:
         """The shards whose stacks the operation's engine locks: its tenant's, and for a

@@ -145,11 +145,33 @@ class OperationStore:
             ).fetchone()
         return Operation.model_validate(row) if row else None
 
+    def claim(self, stack: str, kinds: tuple[str, ...], besides: int) -> list[Operation]:
+        """The other operations of these kinds still queued for `stack`, now `running`
+        here (in request order; rows another worker is claiming are skipped)."""
+        with self._tx() as cur:
+            rows = cur.execute(
+                "UPDATE nt_operations SET status = 'running', attempts = attempts + 1,"
+                " host = %s, started_at = now() WHERE id IN ("
+                " SELECT id FROM nt_operations WHERE status = 'queued' AND stack = %s"
+                " AND kind = ANY(%s) AND id <> %s ORDER BY id LIMIT 100"
+                " FOR UPDATE SKIP LOCKED) RETURNING *",
+                (f"{socket.gethostname()}:{os.getpid()}", stack, list(kinds), besides),
+            ).fetchall()
+        return sorted((Operation.model_validate(r) for r in rows), key=lambda o: o.id)
+
+    def requeue(self, operation: int) -> None:
+        """Back to `queued` (claimed for a batch it cannot join; its own job runs it)."""
+        with self._tx() as cur:
+            cur.execute(
+                "UPDATE nt_operations SET status = 'queued' WHERE id = %s AND status = 'running'",
+                (operation,),
+            )
+
     def finish(self, operation: int, result: Any) -> None:
         with self._tx() as cur:
             cur.execute(
                 "UPDATE nt_operations SET status = 'done', result = %s, finished_at = now()"
-                " WHERE id = %s",
+                " WHERE id = %s AND status IN ('queued', 'running')",
                 (Jsonb(result), operation),
             )
 
@@ -164,7 +186,8 @@ class OperationStore:
         with self._tx() as cur:
             row = cur.execute(
                 "UPDATE nt_operations SET status = 'failed', error = %s, error_kind = %s,"
-                " error_details = %s, finished_at = now() WHERE id = %s RETURNING tenant_id",
+                " error_details = %s, finished_at = now() WHERE id = %s"
+                " AND status IN ('queued', 'running') RETURNING tenant_id",
                 (str(err), type(err).__name__, Jsonb(details), operation),
             ).fetchone()
             if row is not None:

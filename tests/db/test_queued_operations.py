@@ -447,3 +447,42 @@ def test_a_worker_whose_stack_config_keeps_the_tier_in_files_refuses_the_operati
     assert done is not None and done.status == "failed"
     assert done.error_kind == "EngineUnavailable" and "files store" in (done.error or "")
     assert not (stacks / "fleets").exists()  # no fleet file was written
+
+
+def test_declarative_operations_of_one_shard_batch_into_one_run(
+    platform: Platform, backend: Backend
+) -> None:
+    fm = backend.fm
+    a, b = [f"q-bat-{i}" for i in range(40) if shard_of(f"q-bat-{i}", SHARDS) == 2][:2]
+    for tid in (a, b):
+        fm.provision(tid, "free", wait=False)
+    for tid in (a, b):
+        assert fm.wait(tid, 600).status == "ready", platform.logs()
+    time.sleep(1.0)
+    # an imperative operation holds the shard while the edits arrive behind it
+    first = fm.restore(a, datetime.now(UTC) - timedelta(seconds=0.5), wait=False)
+    edits = [fm.create_dev_branch(a, "one", wait=False), fm.snapshot(b, "b1", wait=False),
+             fm.create_dev_branch(b, "two", wait=False)]
+    for tid in (a, b):
+        assert fm.wait(tid, 600).status == "ready", platform.logs()
+    ids = [st.operation for st in edits]
+    with psycopg.connect(platform.url) as db:
+        states = db.execute("SELECT status FROM nt_operations WHERE id = ANY(%s)",
+                            (ids + [first.operation],)).fetchall()
+        outcomes = [r[0] for r in db.execute(
+            "SELECT outcome FROM nt_runs WHERE outcome LIKE 'operation%%' AND tier = 'free'"
+            " AND shard = 2 AND started_at > now() - interval '10 minutes'")]
+    assert [s[0] for s in states] == ["done"] * 4
+    ran = [o for o in outcomes if any(f"{i}" in o.split(":")[0].split()[1].split(",")
+                                      for i in ids)]
+    assert len(ran) < len(ids), outcomes  # fewer engine runs than operations
+    assert any("batch" in o for o in ran), outcomes
+    conn_a, conn_b = fm.show(a), fm.show(b)
+    assert set(conn_a.dev_branches) == {"one"} and set(conn_b.dev_branches) == {"two"}
+    client = _neon(platform)
+    try:
+        assert [s.name for s in client.org("free").list_snapshots(conn_b.project_id)] == ["b1"]
+        names = {x.name for x in client.org("free").iter_branches(conn_a.project_id)}
+        assert "one" in names
+    finally:
+        client.close()
