@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pulumi.automation.errors import CommandError
 
 from neon_tenants.automation import _lean
+from neon_tenants.automation._nochange import state_of
 from neon_tenants.fleet.program import build_scoped_program
 from neon_tenants.providers._props import urns
 
@@ -56,8 +57,7 @@ def scoped_up(
     program = build_scoped_program(list(scope), {k: (v, True) for k, v in kept.items()},
                                    extras, replaced, captured)
     project = engine.project
-    targets = sorted({u for args in [*(a for _, a in scope), *before]
-                      for u in urns(name, project, args)})
+    targets = sorted(_targets(engine, name, project, scope, before))
 
     def outputs_after(_name: str) -> dict[str, Any]:
         """What the run leaves as stack outputs: exactly what the program exported."""
@@ -72,3 +72,20 @@ def scoped_up(
 
     result = _lean.run(engine, name, up, outputs_after)
     return {k: v.value for k, v in result.outputs.items()}
+
+
+def _targets(
+    engine: Engine, name: str, project: str,
+    scope: Sequence[tuple[str, TenantDatabaseArgs]], before: Sequence[TenantDatabaseArgs],
+) -> set[str]:
+    """The URNs the run may touch: every one the program declares, and those of `before`
+    that the state holds (the engine refuses a target it can neither find nor create: a
+    dev branch whose create failed is declared in `before` but was never in the state).
+    The state is read only when `before` names URNs the program no longer declares."""
+    declared = {u for _, args in scope for u in urns(name, project, args)}
+    gone = {u for args in before for u in urns(name, project, args)} - declared
+    if not gone:
+        return declared
+    deployment = state_of(engine, name) or {}
+    in_state = {str(r.get("urn", "")) for r in deployment.get("resources") or ()}
+    return declared | (gone & in_state)

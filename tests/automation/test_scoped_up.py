@@ -105,3 +105,32 @@ def test_delete_removes_the_tenant_and_its_output_only(fm: FleetManager) -> None
     assert not any("::shop-new" in u for u in urns)
     assert _snapshot(fm, OTHERS) == before
     _clean_full_preview(fm)
+
+
+def test_a_dev_branch_whose_create_neon_refused_can_be_deleted(fm: FleetManager) -> None:
+    """Its create failed (Neon answers 404 for a parent deleted behind the fleet's back), so
+    the fleet declares a branch the state never held; deleting it must not target it."""
+    from neon_tenants.automation import FleetError
+
+    others = tuple(t for t in OTHERS if t != "a-project")
+    before = _snapshot(fm, others)
+    conn = fm.create_dev_branch("a-project", "base")
+    fm.client.org("free").delete_branch(conn.project_id, conn.dev_branches["base"].branch_id)
+    with pytest.raises(FleetError) as refused:
+        fm.create_dev_branch("a-project", "child", parent="base")
+    assert "HTTP 404" in str(refused.value)  # Neon's own answer, not a local rule
+    spec = fm.store.get(TIER, "a-project")
+    assert spec is not None and spec.dev_branch("child") is not None  # declared, not created
+    assert not any(u.endswith("::a-project-branch-child") for u in _state_urns(fm))
+
+    fm.delete_dev_branch("a-project", "child")
+    fm.delete_dev_branch("a-project", "base")  # gone from Neon already: deleted from state
+    spec = fm.store.get(TIER, "a-project")
+    assert spec is not None and not spec.dev_branches
+    assert not any("::a-project-branch-" in u for u in _state_urns(fm))
+    assert _snapshot(fm, others) == before
+    _clean_full_preview(fm)
+
+
+def _state_urns(fm: FleetManager) -> list[str]:
+    return [r["urn"] for r in _state_file(fm)["checkpoint"]["latest"]["resources"]]
