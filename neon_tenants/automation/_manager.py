@@ -36,6 +36,7 @@ from neon_tenants.automation._errors import (
     TenantConflict,
     TenantNotFound,
 )
+from neon_tenants.automation._fleet_settings import set_fleet_revision
 from neon_tenants.automation._locks import shard_lock, shard_locks
 from neon_tenants.automation._parallel import in_parallel
 from neon_tenants.automation._queued import QueuedOps
@@ -49,6 +50,7 @@ from neon_tenants.automation.models import RestoreResult, TenantConnection, Tena
 from neon_tenants.automation.preview import FleetDiff, PlannedStep, fleet_diff, step_from_event
 from neon_tenants.checkpoint import Checkpoint, CheckpointRecord, MetadataValue
 from neon_tenants.fleet.sharding import all_stacks
+from neon_tenants.fleet.spec import FleetSpec
 from neon_tenants.naming import project_urn
 from neon_tenants.tenant import DevBranchSpec, SnapshotSpec, TenantSpec
 
@@ -443,6 +445,18 @@ class FleetManager(QueuedOps):
         failing migration stops the rollout after its wave (the failed tenants rolled back,
         the wave's others kept, the later waves left as they were). See `_rollout.py`."""
         return rollout(self, tier, revision, canary=canary, batch=batch)
+
+    def set_fleet_revision(
+        self, tier: str, *, app_revision: str | None = None,
+        migration_command: str | None = None,
+    ) -> FleetSpec:
+        """Set the app revision a tier's tenants run and/or the command that migrates them
+        (the fleet-level fields of `stacks/fleets/<tier>.yaml`), in either store. Each rule
+        runs before any write (422 naming the field and the tier). Fleet files: the file is
+        rewritten, the next `up` applies it. PostgreSQL: tenants without a revision pin of
+        their own go `pending` and their shards are queued. No checkpoint is taken: use
+        `rollout` for canaries, checkpoints and rollback. See `_fleet_settings.py`."""
+        return set_fleet_revision(self, tier, app_revision, migration_command)
 
     def _left_in_a_stack(self, tenant: str) -> str | None:
         """The tier whose stack still has outputs for a tenant no fleet lists, if any."""

@@ -85,6 +85,9 @@ def _register_db_commands() -> None:
     except ImportError:  # pragma: no cover - psycopg/procrastinate missing; doctor explains
         return
     app.add_typer(db_cmds.db_app, name="db")
+    from neon_tenants.cli import fleet_cmds
+
+    db_cmds.fleet_app.command("set")(fleet_cmds.fleet_set)
     app.add_typer(db_cmds.fleet_app, name="fleet")
     app.command("worker")(db_cmds.worker)
     app.command("reshard")(db_cmds.reshard)

@@ -15,7 +15,8 @@ from neon_tenants.cli._output import Output
 
 db_app = typer.Typer(no_args_is_help=True, help="The PostgreSQL mode's database.")
 fleet_app = typer.Typer(
-    no_args_is_help=True, help="Move a tier between fleet files and PostgreSQL."
+    no_args_is_help=True,
+    help="A tier's fleet: its app revision (set), moved between fleet files and PostgreSQL.",
 )
 
 JSON = typer.Option(False, "--json", help="machine-readable output on stdout")

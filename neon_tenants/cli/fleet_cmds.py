@@ -123,6 +123,29 @@ def rollout(
         raise typer.Exit(1)
 
 
+def fleet_set(
+    tier: str = typer.Argument(..., help="tier name from the catalog"),
+    app_revision: str | None = typer.Option(
+        None, "--app-revision", "-r", help="the app revision the tier's tenants run"),
+    migration_command: str | None = typer.Option(
+        None, "--migration-command",
+        help="run once per tenant per revision (`sh -c`, $DATABASE_URL in its env)"),
+    as_json: bool = JSON,
+) -> None:
+    """Set a tier's fleet-level app revision and/or migration command, in either store
+    (fleet files: the file changes and the next `up` applies it; PostgreSQL: the tenants
+    without a pin go pending and workers migrate them). No checkpoint: see `rollout`."""
+
+    def run(fm: FleetManager) -> Any:
+        fleet = fm.set_fleet_revision(tier, app_revision=app_revision,
+                                      migration_command=migration_command)
+        return {"tier": tier, "app_revision": fleet.app_revision,
+                "migration_command": fleet.migration_command,
+                "fleet_store": fm.store_choice.kind}
+
+    _run(as_json, run)
+
+
 def preview(
     tier: list[str] | None = TIERS,
     markdown: bool = typer.Option(False, "--markdown", help="a pull-request comment"),

@@ -91,3 +91,38 @@ def test_preview_up_show_and_errors_through_the_cli(cli_env: Path) -> None:
     data = json.loads(moved.stdout)
     assert data["moved"] == ["cli-a"] and data["transfer_requests"] == 1
     assert data["stacks"] == ["pro"]
+
+
+def test_fleet_set_writes_the_fleet_file_and_refuses_bad_input_unchanged(
+    cli_env: Path,
+) -> None:
+    """File mode: `fleet set` rewrites the tier's fleet file (what an infra team would commit)
+    and touches nothing else; bad input is a 422 naming field and tier, the file unchanged."""
+    from neon_tenants.fleet import load_fleet
+
+    path = cli_env / "fleets" / "free.yaml"
+    done = runner.invoke(app, ["fleet", "set", "free", "--app-revision", "r2",
+                               "--migration-command", "psql -f migrate.sql", "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout) == {"tier": "free", "app_revision": "r2",
+                                       "migration_command": "psql -f migrate.sql",
+                                       "fleet_store": "files"}
+    fleet = load_fleet(path)
+    assert (fleet.app_revision, fleet.migration_command) == ("r2", "psql -f migrate.sql")
+    assert [t.id for t in fleet.tenants] == ["cli-a"] and fleet.tenants[0].app_revision is None
+    again = runner.invoke(app, ["fleet", "set", "free", "-r", "r3", "--json"])
+    assert again.exit_code == 0, again.output
+    assert load_fleet(path).migration_command == "psql -f migrate.sql"  # kept
+
+    text = path.read_text()
+    for argv, field in ((["-r", "r 3"], "app_revision"),
+                        (["--migration-command", " "], "migration_command"),
+                        ([], "app_revision")):
+        bad = runner.invoke(app, ["fleet", "set", "free", *argv, "--json"])
+        assert bad.exit_code == 1, bad.output
+        err = json.loads(bad.stdout)
+        assert err["status"] == 422 and field in err["error"] and "tier free" in err["error"]
+    unknown = runner.invoke(app, ["fleet", "set", "gold", "-r", "r3", "--json"])
+    assert unknown.exit_code == 1 and "allowed: " in json.loads(unknown.stdout)["error"]
+    assert path.read_text() == text
+    assert not (cli_env.parent / "state" / ".pulumi").exists()  # no engine ran

@@ -12,11 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from neon_tenants.automation import FleetManager
 from neon_tenants.fleet.sharding import shard_of
 from neon_tenants.fleet.spec import TenantSpec
+from neon_tenants.jobs._tasks import TASK_NAME
 from tests.db._hosts import Platform, hosts
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
@@ -30,6 +32,23 @@ def platform(
 ) -> Iterator[Platform]:
     with hosts(fresh_db, metadata_emulator, tmp_path_factory, shards=SHARDS, workers=1) as p:
         yield p
+
+
+def _last_job(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT coalesce(max(id), 0) FROM procrastinate_jobs").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _shard_jobs_since(url: str, job: int) -> list[tuple[str, int]]:
+    """The shard runs queued after job `job` (done or not), as (tier, shard)."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT args FROM procrastinate_jobs WHERE id > %s AND task_name = %s ORDER BY id",
+            (job, TASK_NAME),
+        ).fetchall()
+    return sorted((r[0]["tier"], int(r[0]["shard"])) for r in rows)
 
 
 def _runs(log: Path) -> Counter[str]:
@@ -51,8 +70,7 @@ def test_a_new_fleet_revision_queues_the_shards_and_each_tenant_migrates_once(
     assert len({shard_of(t, SHARDS) for t in unpinned}) == SHARDS  # both shards take part
     with FleetManager(tmp_path / "stacks", work_dir=tmp_path / "work",
                       neon_env=platform.emu.client_env, default_shards={"free": SHARDS}) as fm:
-        fm._edit_fleet("free", lambda f: f.model_copy(
-            update={"migration_command": command, "app_revision": "r1"}))
+        fm.set_fleet_revision("free", app_revision="r1", migration_command=command)
         for t in tenants:
             fm.provision(t, "free", wait=False)
         assert [fm.wait(t, 300).status for t in tenants] == ["ready"] * 3
@@ -64,8 +82,10 @@ def test_a_new_fleet_revision_queues_the_shards_and_each_tenant_migrates_once(
         assert fm.wait("rev-c", 300).status == "ready"
         pinned = queue.store.get("free", "rev-c")
 
-        fm._edit_fleet("free", lambda f: f.model_copy(update={"app_revision": "r2"}))
+        last_job = _last_job(platform.url)
+        fm.set_fleet_revision("free", app_revision="r2")  # the public API (CLI `fleet set`)
         assert {fm.status(t).status for t in unpinned} <= {"pending", "applying"}
+        assert _shard_jobs_since(platform.url, last_job) == [("free", 0), ("free", 1)]
         assert [fm.wait(t, 300).status for t in tenants] == ["ready"] * 3
         # the worker ran exactly the unpinned tenants' r2 migrations, once each
         assert _runs(log) == Counter([*(f"{t} r1" for t in tenants), "rev-a r2", "rev-d r2"])
@@ -84,3 +104,34 @@ def test_a_new_fleet_revision_queues_the_shards_and_each_tenant_migrates_once(
         assert [r.status for r in records] == ["ready"] * 3  # nothing left for a worker
         assert [c.label for c in fm.checkpoints("rev-a")] == ["pre-r3"]
         assert not (tmp_path / "stacks" / "fleets").exists()  # nothing went to fleet files
+
+
+def test_bad_fleet_settings_are_refused_before_any_write_or_job(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from neon_tenants.automation import InvalidRequest
+
+    env = platform.env("backend")
+    for key in ("HOME", "NEON_TENANTS_DATABASE_URL", "PULUMI_CONFIG_PASSPHRASE"):
+        monkeypatch.setenv(key, env[key])
+    monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
+    with FleetManager(tmp_path / "stacks", work_dir=tmp_path / "work",
+                      neon_env=platform.emu.client_env, default_shards={"free": SHARDS}) as fm:
+        assert fm.queue is not None  # PostgreSQL mode
+        before = fm.fleet("free")
+        last_job = _last_job(platform.url)
+        for kwargs, field in (({"app_revision": "r 9"}, "app_revision"),
+                              ({"app_revision": "-r9"}, "app_revision"),
+                              ({"migration_command": "  "}, "migration_command"),
+                              ({}, "app_revision")):
+            with pytest.raises(InvalidRequest) as refused:
+                fm.set_fleet_revision("free", **kwargs)
+            assert refused.value.http_status == 422
+            assert field in str(refused.value) and "tier free" in str(refused.value)
+        with pytest.raises(InvalidRequest, match="allowed: .*free"):
+            fm.set_fleet_revision("nope", app_revision="r9")
+        after = fm.fleet("free")
+        assert (after.app_revision, after.migration_command) == (before.app_revision,
+                                                                 before.migration_command)
+        assert [fm.status(t.id).status for t in after.tenants] == ["ready"] * len(after.tenants)
+        assert _shard_jobs_since(platform.url, last_job) == []
