@@ -11,8 +11,6 @@ import pytest
 
 from neon_tenants.automation._backend_locks import BackendLock, RunHolders, verdict
 
-NOW = datetime.now(UTC)
-
 
 @pytest.fixture()
 def db(migrated_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
@@ -41,7 +39,8 @@ def _run(
 
 
 def _lock(stack: str = "free-01", host: str = "host-one", age: float = 2) -> BackendLock:
-    taken = NOW - timedelta(seconds=age)
+    # the clock at the call, like the runs' now(): not at import (other modules run first)
+    taken = datetime.now(UTC) - timedelta(seconds=age)
     return BackendLock(key=f".pulumi/locks/organization/neon-tenants/{stack}/x.json",
                        project="neon-tenants", stack=stack, pid=99, username="root",
                        hostname=host, taken_at=taken, renewed_at=taken)
