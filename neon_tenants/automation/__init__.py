@@ -10,6 +10,7 @@ from neon_tenants.automation._errors import (
     InvalidRequest,
     LimitsExceeded,
     NeonUnavailable,
+    OperationInProgress,
     ShardBusy,
     StackNotFound,
     TenantConflict,
@@ -21,6 +22,7 @@ from neon_tenants.automation._errors import (
 from neon_tenants.automation._manager import FleetManager
 from neon_tenants.automation._revisions import RollbackResult
 from neon_tenants.automation._rollout import RolloutResult
+from neon_tenants.automation._rollout_ops import RolloutStatus
 from neon_tenants.automation.events import (
     ProgressCallback,
     ProgressEvent,
@@ -47,6 +49,7 @@ __all__ = [
     "FleetManager",
     "InvalidRequest",
     "LimitsExceeded",
+    "OperationInProgress",
     "NeonAuthKeys",
     "NeonUnavailable",
     "ProgressCallback",
@@ -55,6 +58,7 @@ __all__ = [
     "RestoreResult",
     "RollbackResult",
     "RolloutResult",
+    "RolloutStatus",
     "ShardBusy",
     "StackNotFound",
     "StackProgress",

@@ -51,6 +51,12 @@ class TenantConflict(FleetError):
     http_status = 409
 
 
+class OperationInProgress(FleetError):
+    """A tier-wide operation (a rollout) while another one of that tier is unfinished."""
+
+    http_status = 409
+
+
 class LimitsExceeded(FleetError):
     """A downgrade refused before any change: usage does not fit the target tier.
 

@@ -42,6 +42,12 @@ from neon_tenants.automation._parallel import in_parallel
 from neon_tenants.automation._queued import QueuedOps
 from neon_tenants.automation._revisions import RollbackResult
 from neon_tenants.automation._rollout import DEFAULT_BATCH, RolloutResult, rollout
+from neon_tenants.automation._rollout_ops import (
+    RolloutStatus,
+    rollout_status,
+    submit_rollout,
+    wait_rollout,
+)
 from neon_tenants.automation._runner import guard
 from neon_tenants.automation._store import Placement
 from neon_tenants.automation.audit import AuditReport
@@ -437,14 +443,42 @@ class FleetManager(QueuedOps):
             {**done.result, "connection": self._connected(tenant)}
         )
 
+    @overload
+    def rollout(self, tier: str, revision: str, *, canary: int = 1, batch: int = DEFAULT_BATCH,
+                wait: Literal[True] = True, timeout: float = 3600.0) -> RolloutResult: ...
+
+    @overload
+    def rollout(self, tier: str, revision: str, *, canary: int = 1, batch: int = DEFAULT_BATCH,
+                wait: Literal[False], timeout: float = 3600.0) -> RolloutStatus: ...
+
     def rollout(
-        self, tier: str, revision: str, *, canary: int = 1, batch: int = DEFAULT_BATCH
-    ) -> RolloutResult:
+        self, tier: str, revision: str, *, canary: int = 1, batch: int = DEFAULT_BATCH,
+        wait: bool = True, timeout: float = 3600.0,
+    ) -> RolloutResult | RolloutStatus:
         """Migrate a tier's tenants to `revision` in waves: the canaries, then each shard's
         tenants `batch` at a time, each wave one checkpoint `up` and one migrate `up`; a
         failing migration stops the rollout after its wave (the failed tenants rolled back,
-        the wave's others kept, the later waves left as they were). See `_rollout.py`."""
-        return rollout(self, tier, revision, canary=canary, batch=batch)
+        the wave's others kept, the later waves left as they were). See `_rollout.py`.
+        PostgreSQL mode: checked here, then queued as one operation a worker runs (one
+        rollout per tier at a time: OperationInProgress, 409); `wait=False` returns its
+        RolloutStatus, `wait_rollout(status.operation)` its result (`_rollout_ops.py`).
+        Embedded default: runs here; `wait=False` then returns the finished status."""
+        if self.queue is None:
+            done = rollout(self, tier, revision, canary=canary, batch=batch)
+            if wait:
+                return done
+            return RolloutStatus(operation=0, tier=tier, revision=revision, status="done",
+                                 result=done)
+        queued = submit_rollout(self, tier, revision, canary=canary, batch=batch)
+        return wait_rollout(self, queued.operation, timeout) if wait else queued
+
+    def rollout_status(self, operation: int) -> RolloutStatus:
+        """A queued rollout's status (PostgreSQL mode)."""
+        return rollout_status(self, operation)
+
+    def wait_rollout(self, operation: int, timeout: float = 3600.0) -> RolloutResult:
+        """Until a queued rollout ends: its RolloutResult, or its failure raised."""
+        return wait_rollout(self, operation, timeout)
 
     def set_fleet_revision(
         self, tier: str, *, app_revision: str | None = None,

@@ -114,9 +114,11 @@ def rollout_waves(fleet: FleetSpec, canary: int, batch: int) -> list[Wave]:
     return waves
 
 
-def rollout(
-    fm: FleetManager, tier: str, revision: str, *, canary: int = 1, batch: int = DEFAULT_BATCH
-) -> RolloutResult:
+def check_rollout(
+    fm: FleetManager, tier: str, revision: str, *, canary: int, batch: int
+) -> FleetSpec:
+    """Every rule of a rollout, before anything is written or queued; returns the fleet."""
+    fm._tier(tier)  # an unknown tier names the allowed ones
     try:
         check_revision(revision)
     except ValueError as exc:
@@ -136,6 +138,13 @@ def rollout(
             "`migration_command` in the fleet (or per tenant) before a rollout",
             tier=tier, field="migration_command",
         )
+    return fleet
+
+
+def rollout(
+    fm: FleetManager, tier: str, revision: str, *, canary: int = 1, batch: int = DEFAULT_BATCH
+) -> RolloutResult:
+    fleet = check_rollout(fm, tier, revision, canary=canary, batch=batch)
     waves = rollout_waves(fleet, canary, batch)
     migrated: list[str] = []
     ran = 0

@@ -106,14 +106,20 @@ def rollout(
     revision: str = typer.Option(..., "--revision", "-r", help="the app revision to migrate to"),
     canary: int = typer.Option(1, "--canary", help="tenants migrated first"),
     batch: int = typer.Option(50, "--batch", help="tenants per wave (one engine run each)"),
+    no_wait: bool = typer.Option(
+        False, "--no-wait",
+        help="PostgreSQL mode: return the queued rollout's status at once (a worker runs it)"),
     as_json: bool = JSON,
 ) -> None:
     """Migrate a tier's tenants to an app revision in waves (checkpoints first, canaries
     first, then shard by shard, `--batch` tenants per wave); stops after a wave with a failed
-    migration, rolling the failed tenants back. Exit 1 when it stopped."""
+    migration, rolling the failed tenants back. Exit 1 when it stopped. PostgreSQL mode: one
+    queued operation a worker runs, one rollout per tier at a time."""
     failed: list[bool] = []
 
     def run(fm: FleetManager) -> Any:
+        if no_wait:
+            return fm.rollout(tier, revision, canary=canary, batch=batch, wait=False)
         result = fm.rollout(tier, revision, canary=canary, batch=batch)
         failed.append(not result.ok)
         return result

@@ -112,7 +112,7 @@ class ShardQueue:
         """Record a validated operation and queue it behind the shard's lock."""
         op = self.ops.create(tenant, tier, stack, kind, args)
         try:
-            job = defer_operation(self._queue(), tier, shard, op.id)  # type: ignore[arg-type]
+            job = defer_operation(self._queue(), tier, shard, op.id, kind)  # type: ignore[arg-type]
         except Exception as exc:
             self.ops.fail(op.id, exc)
             raise

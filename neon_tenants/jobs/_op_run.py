@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from neon_tenants.fleet.sharding import parse_stack_name
 from neon_tenants.jobs._events import EventLog
 from neon_tenants.jobs._op_batch import BATCHABLE, edit_of, run_batch
-from neon_tenants.jobs._ops import Operation, OperationStore
+from neon_tenants.jobs._ops import TIER_KINDS, Operation, OperationStore
 
 if TYPE_CHECKING:
     from neon_tenants.archive import ArchiveSettings
@@ -108,7 +108,7 @@ class OperationRunner:
             tenant = getattr(event, "tenant", None)
             try:
                 for member in list(members.values()):
-                    if tenant is None or tenant == member.tenant_id:
+                    if tenant is None or tenant == member.tenant_id or member.kind in TIER_KINDS:
                         self.events.append(event, tenant=member.tenant_id,
                                            operation=member.id)
             except Exception:  # noqa: BLE001 - progress is best effort; the work goes on
@@ -153,6 +153,9 @@ class OperationRunner:
         from neon_tenants.fleet.sharding import shard_of
 
         ref = parse_stack_name(op.stack)
+        if op.kind in TIER_KINDS:  # a rollout's waves lock every shard's stack in turn
+            shape = self.runs.fleet_shape(op.tier)
+            return [(op.tier, s) for s in range(shape[0] if shape else 1)]
         found = [(op.tier, ref.shard or 0)]
         if op.kind in ("upgrade", "downgrade"):
             target = str(op.args["tier"])
@@ -172,13 +175,19 @@ async def requeue_orphans(app: Any, ops: OperationStore, older_than: float = ORP
     the worker's recovery loop calls it with stalled-job recovery. Returns their ids."""
     import asyncio
 
-    from neon_tenants.jobs._tasks import OPERATION_TASK, shard_lock_name
+    from procrastinate.exceptions import AlreadyEnqueued
+
+    from neon_tenants.jobs._tasks import OPERATION_TASK, operation_locks
 
     found: list[int] = []
     for op in await asyncio.to_thread(ops.orphans, older_than):
         shard = parse_stack_name(op.stack).shard or 0
-        job = await app.tasks[OPERATION_TASK].configure(
-            lock=shard_lock_name(op.tier, shard)).defer_async(operation=op.id)
+        lock, queueing_lock = operation_locks(op.kind, op.tier, shard)
+        try:
+            job = await app.tasks[OPERATION_TASK].configure(
+                lock=lock, queueing_lock=queueing_lock).defer_async(operation=op.id)
+        except AlreadyEnqueued:  # its tier's rollout job is waiting already
+            continue
         await asyncio.to_thread(ops.set_job, op.id, int(job))
         log.warning("queued orphaned operation %s (%s %s)", op.id, op.kind, op.tenant_id)
         found.append(op.id)
@@ -219,6 +228,10 @@ def dispatch(fm: FleetManager, op: Operation) -> Any:
         case "delete":
             fm.delete(tenant)
             return {"type": "deleted"}
+        case "rollout":
+            done = fm.rollout(op.tier, a["revision"], canary=int(a["canary"]),
+                              batch=int(a["batch"]))
+            return done.model_dump(mode="json")
         case _:
             raise ValueError(f"unknown operation {op.kind!r}")
     return CONNECTION

@@ -45,7 +45,16 @@ OPERATION_KINDS = (
     "checkpoint",
     "rollback",
     "delete",
+    "rollout",
 )
+
+TIER_KINDS = ("rollout",)
+"""Operations on a whole tier: their row's `tenant_id` is `tier_key(tier)` (never a tenant
+id: those have no ':'), at most one unfinished per tier (`OperationStore.create`)."""
+
+
+def tier_key(tier: str) -> str:
+    return f"tier:{tier}"
 
 
 class Operation(BaseModel):
@@ -108,6 +117,17 @@ class OperationStore:
         if kind not in OPERATION_KINDS:
             raise ValueError(f"unknown operation {kind!r}")
         with self._tx() as cur:
+            if kind in TIER_KINDS:  # one at a time per tier: checked and recorded atomically
+                cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{kind}:{tier}",))
+                busy = cur.execute(
+                    "SELECT id, status FROM nt_operations WHERE kind = %s AND tier = %s"
+                    " AND status IN ('queued', 'running') ORDER BY id LIMIT 1", (kind, tier),
+                ).fetchone()
+                if busy is not None:
+                    raise _errors.OperationInProgress(
+                        f"tier {tier}: {kind} {busy['id']} is still {busy['status']}; wait for "
+                        "it to finish first", tier=tier, operation=busy["id"],
+                    )
             row = cur.execute(
                 "INSERT INTO nt_operations (tenant_id, tier, stack, kind, args)"
                 " VALUES (%s, %s, %s, %s, %s) RETURNING *",

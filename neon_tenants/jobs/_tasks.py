@@ -8,7 +8,9 @@ and "Queueing locks").
 
 `run_operation` (every FleetManager operation other than provision, `_ops.py`) takes the
 same `lock` as the tenant's shard, and no queueing lock: each operation is its own job, run
-in order with that shard's runs and operations, on whichever worker is free.
+in order with that shard's runs and operations, on whichever worker is free. A rollout walks
+every shard of its tier: its lock is the tier's rollout lock (its engine runs are serialized
+with the shards' runs by the engine's stack lock, as the rollout's waves always were).
 """
 
 from __future__ import annotations
@@ -57,11 +59,26 @@ def make_app(
     return app
 
 
-def defer_operation(app: App, tier: str, shard: int, operation: int) -> int:
-    """Queue one operation behind the shard's lock; returns the job id."""
-    name = shard_lock_name(tier, shard)
+def rollout_lock_name(tier: str) -> str:
+    return f"neon-tenants:{tier}:rollout"
+
+
+def operation_locks(kind: str, tier: str, shard: int) -> tuple[str, str | None]:
+    """procrastinate (lock, queueing_lock) of an operation's job: the shard's lock
+    (serialized with its runs), no queueing lock; a rollout, which walks every shard of its
+    tier, the tier's rollout lock as both (one rollout of a tier runs at a time)."""
+    if kind == "rollout":
+        name = rollout_lock_name(tier)
+        return name, name
+    return shard_lock_name(tier, shard), None
+
+
+def defer_operation(app: App, tier: str, shard: int, operation: int, kind: str = "") -> int:
+    """Queue one operation behind its lock (`operation_locks`); returns the job id."""
+    lock, queueing_lock = operation_locks(kind, tier, shard)
     task = app.tasks[OPERATION_TASK]
-    return int(task.configure(lock=name).defer(operation=operation))
+    return int(task.configure(lock=lock, queueing_lock=queueing_lock).defer(
+        operation=operation))
 
 
 def defer_shard(app: App, tier: str, shard: int) -> int | None:

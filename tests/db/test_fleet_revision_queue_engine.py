@@ -1,12 +1,14 @@
 """PostgreSQL mode with workers (issue 12): a new fleet-level app revision set through
-FleetManager makes the unpinned tenants' rows pending and queues their shards, so a
-`neon-tenants worker` process (its own work dir and HOME) runs each migration once; a pinned
-tenant runs nothing. A rollout from the backend process then leaves no pins behind. Real
+FleetManager.set_fleet_revision makes the unpinned tenants' rows pending and queues their
+shards, so a `neon-tenants worker` process (its own work dir and HOME) runs each migration
+once; a pinned tenant runs nothing. A rollout is queued as one operation that the worker runs
+(one per tier at a time), and leaves no pins behind. Real
 PostgreSQL 15, the real engine and the pulumi-command plugin, the metadata emulator (the
 migration's side effect is a line in a log file)."""
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from neon_tenants.automation import FleetManager
+from neon_tenants.automation import FleetManager, OperationInProgress, ProgressEvent
 from neon_tenants.fleet.sharding import shard_of
 from neon_tenants.fleet.spec import TenantSpec
 from neon_tenants.jobs._tasks import TASK_NAME
@@ -51,6 +53,15 @@ def _shard_jobs_since(url: str, job: int) -> list[tuple[str, int]]:
     return sorted((r[0]["tier"], int(r[0]["shard"])) for r in rows)
 
 
+def _operations(url: str, kind: str) -> list[tuple[str, str]]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT status, args->>'revision' FROM nt_operations WHERE kind = %s ORDER BY id",
+            (kind,),
+        ).fetchall()
+    return [(str(r[0]), str(r[1])) for r in rows]
+
+
 def _runs(log: Path) -> Counter[str]:
     return Counter(log.read_text().split("\n")[:-1]) if log.exists() else Counter()
 
@@ -68,7 +79,8 @@ def test_a_new_fleet_revision_queues_the_shards_and_each_tenant_migrates_once(
     tenants = ["rev-a", "rev-c", "rev-d"]  # rev-c gets pinned
     unpinned = ["rev-a", "rev-d"]
     assert len({shard_of(t, SHARDS) for t in unpinned}) == SHARDS  # both shards take part
-    with FleetManager(tmp_path / "stacks", work_dir=tmp_path / "work",
+    events: list[ProgressEvent] = []
+    with FleetManager(tmp_path / "stacks", work_dir=tmp_path / "work", on_event=events.append,
                       neon_env=platform.emu.client_env, default_shards={"free": SHARDS}) as fm:
         fm.set_fleet_revision("free", app_revision="r1", migration_command=command)
         for t in tenants:
@@ -92,10 +104,22 @@ def test_a_new_fleet_revision_queues_the_shards_and_each_tenant_migrates_once(
         assert queue.store.get("free", "rev-c").version == pinned.version  # never pending
         assert fm.fleet("free").app_revision == "r2"
 
-        # a rollout from this process while the worker serves the same shards: every tenant
-        # (the pinned one too) migrates once, and no pin is left in the rows
-        done = fm.rollout("free", "r3", canary=1)
-        assert done.ok and sorted(done.migrated) == tenants
+        # a rollout is queued (one operation) and a worker runs it: every tenant (the pinned
+        # one too) migrates once, and no pin is left in the rows
+        queued = fm.rollout("free", "r3", canary=1, wait=False)
+        assert queued.status in ("queued", "running") and queued.result is None
+        with pytest.raises(OperationInProgress) as busy:  # one rollout per tier at a time
+            fm.rollout("free", "r4", wait=False)
+        assert busy.value.http_status == 409 and f"rollout {queued.operation}" in str(busy.value)
+        done = fm.wait_rollout(queued.operation, 300)
+        assert done.ok and sorted(done.migrated) == tenants and done.waves == 3
+        assert fm.rollout_status(queued.operation).result == done
+        op = queue.ops.get(queued.operation)
+        assert op is not None and op.attempts == 1
+        assert op.host is not None and not op.host.endswith(f":{os.getpid()}")  # a worker's
+        assert _operations(platform.url, "rollout") == [("done", "r3")]  # r4 never recorded
+        waves = [e.message for e in events if getattr(e, "message", "").startswith("wave ")]
+        assert [w.split(":")[0] for w in waves] == ["wave 1/3", "wave 2/3", "wave 3/3"]
         assert _runs(log) == Counter([*(f"{t} r1" for t in tenants), "rev-a r2", "rev-d r2",
                                       *(f"{t} r3" for t in tenants)])
         assert fm.fleet("free").app_revision == "r3"
@@ -104,6 +128,10 @@ def test_a_new_fleet_revision_queues_the_shards_and_each_tenant_migrates_once(
         assert [r.status for r in records] == ["ready"] * 3  # nothing left for a worker
         assert [c.label for c in fm.checkpoints("rev-a")] == ["pre-r3"]
         assert not (tmp_path / "stacks" / "fleets").exists()  # nothing went to fleet files
+
+        again = fm.rollout("free", "r3")  # wait=True through the queue: nothing left to do
+        assert again.ok and sorted(again.migrated) == tenants and again.waves == 0
+        assert _runs(log)["rev-a r3"] == 1
 
 
 def test_bad_fleet_settings_are_refused_before_any_write_or_job(
@@ -130,6 +158,11 @@ def test_bad_fleet_settings_are_refused_before_any_write_or_job(
             assert field in str(refused.value) and "tier free" in str(refused.value)
         with pytest.raises(InvalidRequest, match="allowed: .*free"):
             fm.set_fleet_revision("nope", app_revision="r9")
+        rollouts = _operations(platform.url, "rollout")
+        for tier, revision, field in (("free", "r 9", "revision"), ("nope", "r9", "tier")):
+            with pytest.raises(InvalidRequest, match=field):
+                fm.rollout(tier, revision, wait=False)
+        assert _operations(platform.url, "rollout") == rollouts  # nothing recorded
         after = fm.fleet("free")
         assert (after.app_revision, after.migration_command) == (before.app_revision,
                                                                  before.migration_command)
