@@ -19,6 +19,7 @@ DATABASE_URL_ENV = "NEON_TENANTS_DATABASE_URL"
 PULUMI_STATE_TABLE = "pulumi_state"
 _SCHEMES = ("postgres", "postgresql")
 _URL_PASSWORD = re.compile(r"(postgres(?:ql)?://[^:/@\s]*):[^@\s]*@")
+_PARAM_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('[^']*'|[^&\s]+)", re.IGNORECASE)
 
 
 class DatabaseUrlError(ValueError):
@@ -51,13 +52,20 @@ class DatabaseUrl:
         dbname = unquote(parts.path.lstrip("/"))
         if not parts.hostname or not dbname:
             raise DatabaseUrlError(f"{DATABASE_URL_ENV} needs a host and a database name")
+        # libpq also takes `?password=` (and `?user=`): hold a query password apart like the
+        # userinfo one, so neither `redacted` nor PULUMI_BACKEND_URL can carry it.
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        in_query = [v for k, v in query if k == "password"]
+        password = unquote(parts.password or "")
+        if in_query:  # libpq: a query parameter overrides the userinfo one
+            password = in_query[-1]
         return cls(
             user=unquote(parts.username or ""),
             host=parts.hostname,
             port=port,
             dbname=dbname,
-            password=SecretStr(unquote(parts.password or "")),
-            query=tuple(parse_qsl(parts.query)),
+            password=SecretStr(password),
+            query=tuple((k, v) for k, v in query if k != "password"),
         )
 
     def _url(
@@ -92,7 +100,7 @@ class DatabaseUrl:
 
     def scrub(self, text: str) -> str:
         """`text` with every form of the password replaced by `***`."""
-        text = _URL_PASSWORD.sub(r"\1:***@", text)
+        text = _PARAM_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1:***@", text))
         secret = self.password.get_secret_value()
         if not secret:
             return text

@@ -49,3 +49,23 @@ def test_doctor_reports_an_unreachable_database_scrubbed(pg_server) -> None:
     done = _doctor(url, PULUMI_CONFIG_PASSPHRASE="a-team-secret")
     assert _line(done.stdout, "database ").startswith("MISSING")
     assert pg_server.password not in done.stdout + done.stderr
+
+
+def test_a_password_in_the_query_string_works_and_never_shows(migrated_url: str, pg_server) -> None:
+    """libpq takes `?password=`: doctor (psycopg and the engine's PostgreSQL backend) connects
+    with it, and neither the redacted URL nor the Pulumi backend URL shows it."""
+    user_at = f":{pg_server.password}@"
+    assert user_at in migrated_url
+    url = migrated_url.replace(user_at, "@") + f"&password={pg_server.password}"
+    done = _doctor(url, PULUMI_CONFIG_PASSPHRASE="a-team-secret")
+    assert _line(done.stdout, "database ").startswith("ok")
+    assert _line(done.stdout, "database schema").startswith("ok")
+    assert _line(done.stdout, "stack secrets").startswith("ok")
+    assert pg_server.password not in done.stdout + done.stderr
+    exe = str(Path(sys.executable).parent / "neon-tenants")
+    env = {**os.environ, "NEON_TENANTS_DATABASE_URL": url}
+    migrated = subprocess.run(
+        [exe, "db", "migrate"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    assert pg_server.password not in migrated.stdout + migrated.stderr
