@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pulumi.automation.errors import CommandError
 
 from neon_tenants.automation import _lean
-from neon_tenants.automation._nochange import state_of
+from neon_tenants.automation._nochange import ROOT_STACK, plain, state_of
 from neon_tenants.fleet.program import build_scoped_program
 from neon_tenants.providers._props import urns
 
@@ -51,13 +51,12 @@ def scoped_up(
 ) -> dict[str, Any]:
     """`up` of the tenants in `scope` only (their args now; `before`: their args before the
     change, so children that were removed are targeted and deleted). Returns all outputs."""
-    kept = current_outputs(engine, name)
+    project = engine.project
+    targets, kept = _targets_and_outputs(engine, name, project, scope, before)
     replaced = frozenset(t for t, _ in scope) | frozenset(a.tenant_id for a in before)
     captured: dict[str, Any] = {}
     program = build_scoped_program(list(scope), {k: (v, True) for k, v in kept.items()},
                                    extras, replaced, captured)
-    project = engine.project
-    targets = sorted(_targets(engine, name, project, scope, before))
 
     def outputs_after(_name: str) -> dict[str, Any]:
         """What the run leaves as stack outputs: exactly what the program exported."""
@@ -74,18 +73,23 @@ def scoped_up(
     return {k: v.value for k, v in result.outputs.items()}
 
 
-def _targets(
+def _targets_and_outputs(
     engine: Engine, name: str, project: str,
     scope: Sequence[tuple[str, TenantDatabaseArgs]], before: Sequence[TenantDatabaseArgs],
-) -> set[str]:
-    """The URNs the run may touch: every one the program declares, and those of `before`
-    that the state holds (the engine refuses a target it can neither find nor create: a
-    dev branch whose create failed is declared in `before` but was never in the state).
-    The state is read only when `before` names URNs the program no longer declares."""
+) -> tuple[list[str], dict[str, Any]]:
+    """The URNs the run may touch, and the stack's outputs now. Targets: every URN the
+    program declares, and those of `before` that the state holds (the engine refuses a
+    target it can neither find nor create: a dev branch whose create failed is declared in
+    `before` but never reached the state). When `before` names URNs the program no longer
+    declares, ONE `stack export` gives both (its root resource carries the outputs); else
+    the outputs alone are read, as before."""
     declared = {u for _, args in scope for u in urns(name, project, args)}
     gone = {u for args in before for u in urns(name, project, args)} - declared
     if not gone:
-        return declared
+        return sorted(declared), current_outputs(engine, name)
     deployment = state_of(engine, name) or {}
-    in_state = {str(r.get("urn", "")) for r in deployment.get("resources") or ()}
-    return declared | (gone & in_state)
+    resources = list(deployment.get("resources") or ())
+    in_state = {str(r.get("urn", "")) for r in resources}
+    root: dict[str, Any] = next((r for r in resources if r.get("type") == ROOT_STACK), {})
+    outputs: dict[str, Any] = plain(dict(root.get("outputs") or {}))
+    return sorted(declared | (gone & in_state)), outputs
