@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from neon_tenants.automation._bulk import BulkMove
+from neon_tenants.automation._bulk_ops import BulkMoveStatus
 from neon_tenants.automation._errors import (
     ArchiveFailed,
     DeploymentFailed,
@@ -42,6 +44,8 @@ from neon_tenants.automation.preview import FleetDiff, fleet_diff, render_markdo
 __all__ = [
     "ArchiveFailed",
     "BranchConnection",
+    "BulkMove",
+    "BulkMoveStatus",
     "DeploymentFailed",
     "EngineUnavailable",
     "FleetDiff",

@@ -33,6 +33,9 @@ from neon_tenants.tenant import TenantSpec
 if TYPE_CHECKING:
     from neon_tenants.automation._core import FleetCore
     from neon_tenants.automation.models import TenantConnection
+    from neon_tenants.catalog import Tier
+    from neon_tenants.client import OrgClient
+    from neon_tenants.client.models.projects import Project
 
 
 @dataclass
@@ -55,9 +58,11 @@ class _Item:
     project_id: str = ""
 
 
-def move_many(
-    fm: FleetCore, tenants: list[str], to_tier: str, *, downgrade: bool, apply: bool = True
-) -> BulkMove:
+def plan_moves(
+    fm: FleetCore, tenants: list[str], to_tier: str, *, downgrade: bool
+) -> list[_Item]:
+    """Every rule of a bulk move that needs no Neon call (InvalidRequest, 422, naming the
+    tenants); tenants already in `to_tier` are left out (a rerun skips what it moved)."""
     target = fm._tier(to_tier)
     # every fleet read once (a per-tenant lookup would re-read every fleet per tenant)
     with guard():
@@ -86,26 +91,53 @@ def move_many(
         items.append(_Item(tenant, src, moved, dst))
     if problems:
         raise InvalidRequest("tenants: " + "; ".join(problems), tier=to_tier, field="tenants")
+    return items
+
+
+def find_projects(fm: FleetCore, items: list[_Item]) -> None:
+    """Each item's project id: adopted, else its source stack's outputs (read once per
+    stack); TenantConflict (409) for a tenant whose project does not exist yet."""
+    need = {i.src.stack for i in items if not i.spec.adopt_project_id}
+    outputs = {s: fm.runner.outputs(s) for s in sorted(need)}
+    for item in items:
+        pid = item.spec.adopt_project_id or (
+            outputs.get(item.src.stack, {}).get(item.tenant) or {}).get("project_id")
+        if not pid:
+            raise TenantConflict(f"tenant {item.tenant!r} has no project yet: run `up` on "
+                                 f"{item.src.stack} first", tenant=item.tenant)
+        item.project_id = str(pid)
+
+
+def check_downgrade(fm: FleetCore, items: list[_Item], to_tier: str) -> None:
+    """The downgrade's usage check alone (Neon reads, no write): LimitsExceeded (409) with
+    every tenant's numbers. `find_projects` first."""
+    with guard():
+        already = {p.id for p in fm.client.org(fm._tier(to_tier).org).iter_projects()}
+    _check_usage(fm, _by_org(fm, items), already, to_tier)
+
+
+def _by_org(fm: FleetCore, items: list[_Item]) -> dict[str, list[_Item]]:
+    by_org: dict[str, list[_Item]] = defaultdict(list)
+    for item in items:
+        by_org[fm._tier(item.src.tier).org].append(item)
+    return by_org
+
+
+def move_many(
+    fm: FleetCore, tenants: list[str], to_tier: str, *, downgrade: bool, apply: bool = True
+) -> BulkMove:
+    target = fm._tier(to_tier)
+    items = plan_moves(fm, tenants, to_tier, downgrade=downgrade)
     result = BulkMove(tier=to_tier)
     if not items:
         return result
     stacks = sorted({i.src.stack for i in items} | {i.dst.stack for i in items})
     with shard_locks(fm.lock_dir, stacks):
-        need = {i.src.stack for i in items if not i.spec.adopt_project_id}
-        outputs = {s: fm.runner.outputs(s) for s in need}
-        for item in items:
-            pid = item.spec.adopt_project_id or (
-                outputs.get(item.src.stack, {}).get(item.tenant) or {}).get("project_id")
-            if not pid:
-                raise TenantConflict(f"tenant {item.tenant!r} has no project yet: run `up` on "
-                                     f"{item.src.stack} first", tenant=item.tenant)
-            item.project_id = str(pid)
+        find_projects(fm, items)
         dst_org = fm.client.org(target.org)
         with guard():
             already = {p.id for p in dst_org.iter_projects()}
-        by_org: dict[str, list[_Item]] = defaultdict(list)
-        for item in items:
-            by_org[fm._tier(item.src.tier).org].append(item)
+        by_org = _by_org(fm, items)
         if downgrade:
             _check_usage(fm, by_org, already, to_tier)
         chunk = fm.client.config.transfer_chunk_size
@@ -117,7 +149,8 @@ def move_many(
                 if todo and org.org_id != dst_org.org_id:
                     fm._emit(StackProgress(todo[0].src.stack, "imperative",
                                            f"transfer {len(todo)} projects"))
-                    _transfer(fm, org.org_id, dst_org.org_id, todo)
+                    _transfer(fm, org, dst_org.org_id, todo,
+                              fit=target if downgrade else None)
                     result.transfer_requests += 1
                 _record(fm, batch)
                 result.moved += [i.tenant for i in batch]
@@ -153,8 +186,12 @@ def _check_usage(
         raise LimitsExceeded("; ".join(found), violations=violations)
 
 
-def _transfer(fm: FleetCore, src_org: str, dst_org: str, batch: list[_Item]) -> None:
-    """One transfer request; 406/422 become errors naming the projects and tenants."""
+def _transfer(
+    fm: FleetCore, org: OrgClient, dst_org: str, batch: list[_Item], *, fit: Tier | None
+) -> None:
+    """One transfer request; 406/422 become errors naming the projects and tenants. With
+    `fit` (a downgrade), each project's settings are brought to that tier's first (what the
+    smaller org accepts) and put back when the transfer fails, as a single downgrade does."""
     from neon_tenants.client.errors import (
         AmbiguousOutcome,
         TransferIntegrationsBlocked,
@@ -162,10 +199,14 @@ def _transfer(fm: FleetCore, src_org: str, dst_org: str, batch: list[_Item]) -> 
     )
 
     named = {i.project_id: i.tenant for i in batch}
+    befores: list[Project] = []
     try:
         with guard():
             try:
-                fm.client.personal.transfer_projects(src_org, dst_org,
+                if fit is not None:
+                    for item in batch:
+                        befores.append(_usage.fit_settings(org, item.project_id, fit))
+                fm.client.personal.transfer_projects(org.org_id, dst_org,
                                                      [i.project_id for i in batch])
             except AmbiguousOutcome:
                 # a lost reply: the target org answers whether the batch arrived
@@ -173,6 +214,10 @@ def _transfer(fm: FleetCore, src_org: str, dst_org: str, batch: list[_Item]) -> 
                               if (o := fm.client.org(a)).org_id == dst_org)
                 if not all(_usage.holds(target, i.project_id) for i in batch):
                     raise
+            except BaseException:
+                for before in befores:  # the refused batch stays as it was
+                    _usage.put_back_settings(org, before)
+                raise
     except LimitsExceeded as exc:
         cause = exc.__cause__
         limits = cause.limits if isinstance(cause, TransferLimitsNotMet) else []

@@ -63,5 +63,8 @@ def run(
     try:
         return op(stack)
     except auto.StackNotFoundError:
-        engine.workspace.create_stack(name)
+        try:
+            engine.workspace.create_stack(name)
+        except auto.StackAlreadyExistsError:
+            pass  # another worker created it meanwhile (a shared backend): use theirs
         return op(stack)

@@ -28,6 +28,12 @@ from typing import Any, Literal, overload
 
 from neon_tenants.automation import _hygiene, _revisions, _usage
 from neon_tenants.automation._bulk import BulkMove, move_many
+from neon_tenants.automation._bulk_ops import (
+    BulkMoveStatus,
+    move_many_status,
+    submit_move_many,
+    wait_move_many,
+)
 from neon_tenants.automation._errors import (
     ArchiveFailed,
     DeploymentFailed,
@@ -256,14 +262,44 @@ class FleetManager(QueuedOps):
             self._emit(StackProgress(src.stack, "fleet_written", f"{tenant} moved out"))
         return self._connection(outputs, dst, tenant)
 
+    @overload
+    def move_many(self, tenants: list[str], tier: str, *, downgrade: bool = False,
+                  apply: bool = True, wait: Literal[True] = True,
+                  timeout: float = 3600.0) -> BulkMove: ...
+
+    @overload
+    def move_many(self, tenants: list[str], tier: str, *, downgrade: bool = False,
+                  apply: bool = True, wait: Literal[False],
+                  timeout: float = 3600.0) -> BulkMoveStatus: ...
+
     def move_many(
-        self, tenants: list[str], tier: str, *, downgrade: bool = False, apply: bool = True
-    ) -> BulkMove:
+        self, tenants: list[str], tier: str, *, downgrade: bool = False, apply: bool = True,
+        wait: bool = True, timeout: float = 3600.0,
+    ) -> BulkMove | BulkMoveStatus:
         """Move many tenants to `tier` in one call: validated (and, for a downgrade, usage
         checked) first, then transferred in batches of <= 400 projects per request, each
         batch recorded in the fleets at once; the target shards are `up`-ed once each
-        (unless `apply=False`). See `_bulk.py`."""
-        return move_many(self, tenants, tier, downgrade=downgrade, apply=apply)
+        (unless `apply=False`). See `_bulk.py`. PostgreSQL mode: the same checks here (422,
+        409 before anything is queued), then one queued operation per source stack that a
+        worker runs; `wait=False` returns a BulkMoveStatus, `wait_move_many(ids)` the
+        BulkMove (`_bulk_ops.py`). Embedded default: runs here; `wait=False` then returns
+        the finished status."""
+        if self.queue is None:
+            done = move_many(self, tenants, tier, downgrade=downgrade, apply=apply)
+            if wait:
+                return done
+            return BulkMoveStatus(tier=tier, operations=[], status="done")
+        queued = submit_move_many(self, tenants, tier, downgrade=downgrade, apply=apply)
+        return wait_move_many(self, queued.operations, timeout) if wait else queued
+
+    def move_many_status(self, operations: list[int]) -> BulkMoveStatus:
+        """A queued bulk move's status (PostgreSQL mode): its operations' ids in, one
+        status out (`failed` once all ended and one failed)."""
+        return move_many_status(self, operations)
+
+    def wait_move_many(self, operations: list[int], timeout: float = 3600.0) -> BulkMove:
+        """Until a queued bulk move's operations end: the BulkMove, or a failure raised."""
+        return wait_move_many(self, operations, timeout)
 
     def adopt(self, project_id: str, tenant: str, tier: str) -> TenantConnection:
         """Bring an existing Neon project under management (no `pulumi import` for dynamic

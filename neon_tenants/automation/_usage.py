@@ -18,6 +18,7 @@ from neon_tenants.catalog import QUOTA_KEYS
 if TYPE_CHECKING:
     from neon_tenants.catalog import OrgLimits, Tier
     from neon_tenants.client import NeonClient, OrgClient
+    from neon_tenants.client.models.projects import Project
 
 
 COUNTERS = ("active_time_seconds", "compute_time_seconds", "written_data_bytes",
@@ -99,21 +100,7 @@ def transfer_fitted(
     `limits not met`, e.g. history retention above the free org's 1 day) are brought to the
     target tier's values first, and put back when the transfer fails, so a refused
     downgrade leaves the project as it was (issue 10 item 6)."""
-    from neon_tenants.client.models.projects import DefaultEndpointSettings, ProjectUpdate
-
-    before = org.get_project(project_id) if fit else None
-    if before is not None:
-        org.update_project(
-            project_id,
-            ProjectUpdate(
-                history_retention_seconds=tier.history_retention_seconds,
-                default_endpoint_settings=DefaultEndpointSettings(
-                    autoscaling_limit_min_cu=tier.min_cu,
-                    autoscaling_limit_max_cu=tier.max_cu,
-                    suspend_timeout_seconds=tier.suspend_timeout_seconds,
-                ),
-            ),
-        )
+    before = fit_settings(org, project_id, tier) if fit else None
     from neon_tenants.client.errors import AmbiguousOutcome
 
     try:
@@ -126,15 +113,42 @@ def transfer_fitted(
                 raise
     except BaseException:
         if before is not None:
-            defaults = before.default_endpoint_settings or {}
-            org.update_project(
-                project_id,
-                ProjectUpdate(
-                    history_retention_seconds=before.history_retention_seconds,
-                    default_endpoint_settings=DefaultEndpointSettings.model_validate(
-                        {k: v for k, v in dict(defaults).items()
-                         if k in DefaultEndpointSettings.model_fields}
-                    ),
-                ),
-            )
+            put_back_settings(org, before)
         raise
+
+
+def fit_settings(org: OrgClient, project_id: str, tier: Tier) -> Project:
+    """The project's settings brought to `tier`'s values (what a smaller org accepts);
+    returns the project as it was, for `put_back_settings`."""
+    from neon_tenants.client.models.projects import DefaultEndpointSettings, ProjectUpdate
+
+    before = org.get_project(project_id)
+    org.update_project(
+        project_id,
+        ProjectUpdate(
+            history_retention_seconds=tier.history_retention_seconds,
+            default_endpoint_settings=DefaultEndpointSettings(
+                autoscaling_limit_min_cu=tier.min_cu,
+                autoscaling_limit_max_cu=tier.max_cu,
+                suspend_timeout_seconds=tier.suspend_timeout_seconds,
+            ),
+        ),
+    )
+    return before
+
+
+def put_back_settings(org: OrgClient, before: Project) -> None:
+    """Undo `fit_settings` (a refused transfer leaves the project as it was)."""
+    from neon_tenants.client.models.projects import DefaultEndpointSettings, ProjectUpdate
+
+    defaults = before.default_endpoint_settings or {}
+    org.update_project(
+        before.id,
+        ProjectUpdate(
+            history_retention_seconds=before.history_retention_seconds,
+            default_endpoint_settings=DefaultEndpointSettings.model_validate(
+                {k: v for k, v in dict(defaults).items()
+                 if k in DefaultEndpointSettings.model_fields}
+            ),
+        ),
+    )

@@ -319,12 +319,16 @@ def move(
     tenants: list[str] = TENANTS,
     tier: str = TIER,
     downgrade_: bool = typer.Option(False, "--downgrade", help="to a smaller tier (checks usage)"),
+    no_wait: bool = NO_WAIT,
     as_json: bool = JSON,
 ) -> None:
     """Move many tenants to a tier: <= 400 projects per transfer request, then one `up` per
-    target shard."""
+    target shard. PostgreSQL mode: checked here, then queued (one operation per source
+    stack); --no-wait prints the operations at once."""
 
     def go(fm: FleetManager) -> dict[str, Any]:
+        if no_wait:
+            return fm.move_many(tenants, tier, downgrade=downgrade_, wait=False).public()
         done = fm.move_many(tenants, tier, downgrade=downgrade_)
         return {"tier": done.tier, "moved": done.moved, "stacks": done.stacks,
                 "transfer_requests": done.transfer_requests}

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from neon_tenants.fleet.sharding import parse_stack_name
 from neon_tenants.jobs._events import EventLog
 from neon_tenants.jobs._op_batch import BATCHABLE, edit_of, run_batch
-from neon_tenants.jobs._ops import TIER_KINDS, Operation, OperationStore
+from neon_tenants.jobs._ops import MULTI_TENANT_KINDS, TIER_KINDS, Operation, OperationStore
 
 if TYPE_CHECKING:
     from neon_tenants.archive import ArchiveSettings
@@ -108,7 +108,8 @@ class OperationRunner:
             tenant = getattr(event, "tenant", None)
             try:
                 for member in list(members.values()):
-                    if tenant is None or tenant == member.tenant_id or member.kind in TIER_KINDS:
+                    if (tenant is None or tenant == member.tenant_id
+                            or member.kind in MULTI_TENANT_KINDS):
                         self.events.append(event, tenant=member.tenant_id,
                                            operation=member.id)
             except Exception:  # noqa: BLE001 - progress is best effort; the work goes on
@@ -157,6 +158,12 @@ class OperationRunner:
             shape = self.runs.fleet_shape(op.tier)
             return [(op.tier, s) for s in range(shape[0] if shape else 1)]
         found = [(op.tier, ref.shard or 0)]
+        if op.kind == "move_many":  # the source shard, and each target shard once
+            target = str(op.args["tier"])
+            shape = self.runs.fleet_shape(target)
+            shards = shape[0] if shape else 1
+            found += sorted({(target, shard_of(t, shards) if shards > 1 else 0)
+                             for t in op.args["tenants"]})
         if op.kind in ("upgrade", "downgrade"):
             target = str(op.args["tier"])
             shape = self.runs.fleet_shape(target)
@@ -228,6 +235,12 @@ def dispatch(fm: FleetManager, op: Operation) -> Any:
         case "delete":
             fm.delete(tenant)
             return {"type": "deleted"}
+        case "move_many":
+            from neon_tenants.automation._bulk_ops import bulk_result
+
+            moved = fm.move_many(list(a["tenants"]), str(a["tier"]),
+                                 downgrade=bool(a["downgrade"]), apply=bool(a["apply"]))
+            return bulk_result(moved)
         case "rollout":
             done = fm.rollout(op.tier, a["revision"], canary=int(a["canary"]),
                               batch=int(a["batch"]))

@@ -46,11 +46,16 @@ OPERATION_KINDS = (
     "rollback",
     "delete",
     "rollout",
+    "move_many",
 )
 
 TIER_KINDS = ("rollout",)
 """Operations on a whole tier: their row's `tenant_id` is `tier_key(tier)` (never a tenant
 id: those have no ':'), at most one unfinished per tier (`OperationStore.create`)."""
+
+
+MULTI_TENANT_KINDS = (*TIER_KINDS, "move_many")
+"""Operations on many tenants: every progress event of their run is theirs."""
 
 
 def tier_key(tier: str) -> str:

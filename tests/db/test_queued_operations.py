@@ -486,3 +486,70 @@ def test_declarative_operations_of_one_shard_batch_into_one_run(
         assert "one" in names
     finally:
         client.close()
+
+
+def test_a_bulk_move_is_checked_here_queued_per_source_stack_and_run_by_workers(
+    platform: Platform, backend: Backend
+) -> None:
+    """move_many in PostgreSQL mode: bad input (422) and a downgrade whose usage does not
+    fit (409) queue nothing; a move queues one operation per source stack, a worker runs
+    each (one transfer request per stack), `wait` returns the BulkMove; project ids kept."""
+    from neon_tenants.automation import BulkMove, BulkMoveStatus
+
+    fm = backend.fm
+    names = [_on_shard("q-bulk-a", 0), _on_shard("q-bulk-b", 0), _on_shard("q-bulk-c", 1)]
+    for tid in names:
+        fm.provision(tid, "free", wait=False)
+    for tid in names:
+        assert fm.wait(tid, 600).status == "ready", platform.logs()
+    pids = {t: fm.show(t).project_id for t in names}
+    before = _counts(platform)
+    with pytest.raises(InvalidRequest) as bad:
+        fm.move_many([*names, "q-bulk-nobody"], "pro", wait=False)
+    assert bad.value.http_status == 422 and "q-bulk-nobody: in no fleet" in str(bad.value)
+    with pytest.raises(InvalidRequest) as info:
+        fm.move_many(names, "platinum", wait=False)
+    assert info.value.http_status == 422
+    assert _counts(platform) == before  # no job, no operation, no row changed
+
+    queued = fm.move_many(names, "pro", wait=False)
+    assert isinstance(queued, BulkMoveStatus) and queued.status in ("queued", "running")
+    assert len(queued.operations) == 2  # free-00 and free-01
+    moved = fm.wait_move_many(queued.operations, 600)
+    assert isinstance(moved, BulkMove), platform.logs()
+    assert sorted(moved.moved) == sorted(names) and moved.transfer_requests == 2
+    assert fm.move_many_status(queued.operations).status == "done"
+    client = _neon(platform)
+    try:
+        paid = client.org("paid")
+        for t in names:
+            conn = moved.connections[t]
+            assert (conn.tier, conn.project_id, conn.org_id) == ("pro", pids[t], paid.org_id)
+            assert fm.status(t).status == "ready"
+        with psycopg.connect(platform.url) as db:
+            held = set(db.execute(
+                "SELECT tier, shard FROM nt_runs WHERE outcome = ANY(%s)"
+                " AND worker_id IS NOT NULL",
+                ([f"operation {o} move_many: done" for o in queued.operations],)))
+        assert held == {("free", 0), ("free", 1), ("pro", 0)}
+
+        # a downgrade whose usage does not fit the target: refused here, nothing queued
+        extra = [paid.create_snapshot(pids[names[2]], moved.connections[names[2]].branch_id,
+                                      name=f"bulk{i}") for i in range(2)]
+        before = _counts(platform)
+        with pytest.raises(LimitsExceeded) as over:
+            fm.move_many(names, "free", downgrade=True, wait=False)
+        assert over.value.http_status == 409 and names[2] in str(over.value)
+        assert _counts(platform) == before
+        for snap in extra:
+            paid.delete_snapshot(pids[names[2]], snap.id)
+        back = fm.move_many(names, "free", downgrade=True)
+        assert sorted(back.moved) == sorted(names) and back.stacks == ["free-00", "free-01"]
+        free = client.org("free")
+        for t in names:
+            assert (back.connections[t].project_id, back.connections[t].org_id) == \
+                (pids[t], free.org_id)
+        assert sorted(p.id for p in free.iter_projects() if p.id in pids.values()) == \
+            sorted(pids.values())  # no duplicate, none lost
+    finally:
+        client.close()
