@@ -173,6 +173,18 @@ class Auditor:
             done += items
         return done
 
+    def repair(self, stack: str, rounds: int = 2) -> list[Finding]:
+        """Audit and apply the safe fixes of one stack's findings only (a worker holding
+        that stack's shard lock: `_audit_ops.py`); a second round as in `run`."""
+        fixed: list[Finding] = []
+        for _ in range(rounds):
+            report = self.audit()
+            done = self.fix(AuditReport([f for f in report.findings if f.stack == stack]))
+            if not done:
+                break
+            fixed += done
+        return fixed
+
     def run(self, *, fix: bool = False, rounds: int = 2) -> AuditReport:
         """Audit; with `fix`, repair and audit again (a second round provisions what the
         first one dropped from the state), returning the last audit with what was fixed."""

@@ -544,15 +544,44 @@ class FleetManager(QueuedOps):
             return []
         return list_manifests(self.archive.dir, tenant)
 
+    @overload
+    def restore_archive(self, manifest: Path, tenant: str | None = None,
+                        tier: str | None = None, *, wait: Literal[True] = True,
+                        timeout: float = 3600.0) -> TenantConnection: ...
+
+    @overload
+    def restore_archive(self, manifest: Path, tenant: str | None = None,
+                        tier: str | None = None, *, wait: Literal[False],
+                        timeout: float = 3600.0) -> TenantStatus: ...
+
     def restore_archive(
-        self, manifest: Path, tenant: str | None = None, tier: str | None = None
-    ) -> TenantConnection:
+        self, manifest: Path, tenant: str | None = None, tier: str | None = None, *,
+        wait: bool = True, timeout: float = 3600.0,
+    ) -> TenantConnection | TenantStatus:
         """Bring an archive back into a new project: checks the archive against its manifest
         before anything is created, provisions `tenant` (default: the archived tenant's id)
         in `tier` (default: its tier), then pg_restores into it in one transaction. A rerun
-        after a crash reuses the new tenant while its database is still empty."""
-        from neon_tenants.archive import ArchiveCorrupt, ArchiveError, read_manifest, restore_dump
-        from neon_tenants.archive.dump import database_is_empty
+        after a crash reuses the new tenant while its database is still empty.
+        PostgreSQL mode: the checks run here (422 before anything is queued), then ONE
+        `restore_archive` operation a worker runs (provision + pg_restore, the same code):
+        the manifest's absolute path must be readable by the workers (one shared
+        NEON_TENANTS_ARCHIVE_DIR, where their deletes write the archives anyway).
+        `wait=False` returns the tenant's status; `status`/`wait` follow it."""
+        if self.queue is not None:
+            name, tier_name = self._archive_plan(Path(manifest), tenant, tier)
+            args = {"manifest": str(Path(manifest).resolve()), "tier": tier_name}
+            done = self._enqueue("restore_archive", self.placement(tier_name, name), name,
+                                 args, wait, timeout)
+            return done if isinstance(done, TenantStatus) else self._connected(name)
+        conn = self._restore_archive_here(Path(manifest), tenant, tier)
+        return conn if wait else self.status(conn.tenant)
+
+    def _archive_plan(
+        self, manifest: Path, tenant: str | None, tier: str | None
+    ) -> tuple[str, str]:
+        """The archive checked against its manifest, the tenant id and tier checked: (id,
+        tier) before anything is created."""
+        from neon_tenants.archive import ArchiveCorrupt, read_manifest
 
         try:
             archived = read_manifest(Path(manifest))
@@ -562,6 +591,15 @@ class FleetManager(QueuedOps):
         name, tier_name = tenant or archived.tenant, tier or archived.tier
         self._tier(tier_name)
         self._validate(self._build(tier_name, lambda: TenantSpec(id=name)), tier_name)
+        return name, tier_name
+
+    def _restore_archive_here(
+        self, manifest: Path, tenant: str | None, tier: str | None
+    ) -> TenantConnection:
+        from neon_tenants.archive import ArchiveError, restore_dump
+        from neon_tenants.archive.dump import database_is_empty
+
+        name, tier_name = self._archive_plan(manifest, tenant, tier)
         existed = self.locate(name) is not None
         conn = self.provision(name, tier_name)
         uri = conn.connection_uri.get_secret_value()
@@ -883,11 +921,18 @@ class FleetManager(QueuedOps):
 
     # -- fleet-wide (CLI, CI) ---------------------------------------------------------------
 
-    def audit(self, *, fix: bool = False) -> AuditReport:
+    def audit(self, *, fix: bool = False, timeout: float = 1800.0) -> AuditReport:
         """Compare Neon, the fleet and every stack's state (read-only); with `fix`, apply the
-        safe repairs (see `automation/audit.py`) and return the audit made after them."""
+        safe repairs (see `automation/audit.py`) and return the audit made after them.
+        PostgreSQL mode: the audit reads here; the repairs are queued, one operation per
+        stack behind its shard lock, and run by workers (`_audit_ops.py`)."""
         from neon_tenants.automation._auditor import Auditor
 
+        queue = self.queue
+        if fix and queue is not None:
+            from neon_tenants.automation._audit_ops import queued_repairs
+
+            return queued_repairs(self, queue, timeout)
         return Auditor(self).run(fix=fix)
 
     def tiers_on_disk(self) -> list[str]:

@@ -301,11 +301,15 @@ def restore_archive(
     manifest: Path,
     tenant: str | None = typer.Option(None, "--as", help="new tenant id (default: archived)"),
     tier: str | None = typer.Option(None, "--tier", "-t", help="default: the archived tier"),
+    no_wait: bool = NO_WAIT,
     as_json: bool = JSON,
 ) -> None:
     """Restore an archive (MANIFEST: its .manifest.json; checksum checked first) into a new
-    project."""
-    _run(as_json, lambda fm: fm.restore_archive(manifest, tenant, tier))
+    project (PostgreSQL mode: a worker restores it; --no-wait returns its status)."""
+    if no_wait:
+        _run(as_json, lambda fm: fm.restore_archive(manifest, tenant, tier, wait=False))
+    else:
+        _run(as_json, lambda fm: fm.restore_archive(manifest, tenant, tier))
 
 
 @tenant_app.command("show")

@@ -241,6 +241,12 @@ def dispatch(fm: FleetManager, op: Operation) -> Any:
             moved = fm.move_many(list(a["tenants"]), str(a["tier"]),
                                  downgrade=bool(a["downgrade"]), apply=bool(a["apply"]))
             return bulk_result(moved)
+        case "restore_archive":
+            fm.restore_archive(Path(a["manifest"]), tenant, str(a["tier"]))
+        case "repair":
+            from neon_tenants.automation._audit_ops import repair_stack
+
+            return repair_stack(fm, op.stack)
         case "rollout":
             done = fm.rollout(op.tier, a["revision"], canary=int(a["canary"]),
                               batch=int(a["batch"]))

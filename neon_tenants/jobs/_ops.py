@@ -47,6 +47,8 @@ OPERATION_KINDS = (
     "delete",
     "rollout",
     "move_many",
+    "repair",
+    "restore_archive",
 )
 
 TIER_KINDS = ("rollout",)
@@ -54,7 +56,7 @@ TIER_KINDS = ("rollout",)
 id: those have no ':'), at most one unfinished per tier (`OperationStore.create`)."""
 
 
-MULTI_TENANT_KINDS = (*TIER_KINDS, "move_many")
+MULTI_TENANT_KINDS = (*TIER_KINDS, "move_many", "repair")
 """Operations on many tenants: every progress event of their run is theirs."""
 
 

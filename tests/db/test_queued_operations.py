@@ -553,3 +553,74 @@ def test_a_bulk_move_is_checked_here_queued_per_source_stack_and_run_by_workers(
             sorted(pids.values())  # no duplicate, none lost
     finally:
         client.close()
+
+
+def test_audit_fix_queues_its_repairs_and_a_worker_runs_them(
+    platform: Platform, backend: Backend
+) -> None:
+    """audit() reads here; audit(fix=True) queues one `repair` per stack with a fixable
+    finding, behind that shard's lock, and a worker repairs it (nt_runs names the worker):
+    a tenant whose state was lost is adopted again, same project, no duplicate."""
+    fm, t = backend.fm, _on_shard("q-audit", 2)
+    fm.provision(t, "free", wait=False)
+    assert fm.wait(t, 600).status == "ready", platform.logs()
+    where = fm.show(t)
+    fm.runner.forget(where.stack, t)  # the state lost the tenant; its project is in Neon
+    found = [f for f in fm.audit().findings if f.tenant == t]
+    assert [f.fix for f in found] == ["adopt"], found
+    report = fm.audit(fix=True)
+    assert [(f.tenant, f.fix) for f in report.fixed if f.tenant == t] == [(t, "adopt")]
+    assert not [f for f in report.findings if f.tenant == t and f.kind != "ok"]
+    assert fm.show(t).project_id == where.project_id
+    assert [p.id for p in _projects(platform) if p.name.endswith(f"-{t}")] == [where.project_id]
+    with psycopg.connect(platform.url) as db:
+        ops = db.execute("SELECT id, status FROM nt_operations WHERE kind = 'repair'"
+                         " AND tenant_id = %s", (f"repair:{where.stack}",)).fetchall()
+        assert [s for _, s in ops] == ["done"]
+        held = db.execute("SELECT tier, shard FROM nt_runs WHERE outcome = %s"
+                          " AND worker_id IS NOT NULL",
+                          (f"operation {ops[0][0]} repair: done",)).fetchall()
+    assert held == [("free", 2)]
+
+
+def test_restore_archive_is_checked_here_then_a_worker_provisions_and_restores(
+    platform: Platform, backend: Backend
+) -> None:
+    """restore_archive in PostgreSQL mode: a manifest that does not match its archive is
+    refused here (422, nothing queued); a matching one is queued, and a worker provisions
+    the tenant and runs pg_restore from the shared archive dir (this archive is no pg_dump
+    file, so pg_restore refuses it: ArchiveFailed, 502, raised to the waiting caller)."""
+    from neon_tenants.archive.manifest import ArchiveManifest, file_digest, write_manifest
+
+    fm, t = backend.fm, _on_shard("q-unarchived", 1)
+    root = Path(platform.extra_env["NEON_TENANTS_ARCHIVE_DIR"]) / "q-archived"
+    root.mkdir(parents=True, exist_ok=True)
+    dump = root / "q-archived-1.dump"
+    dump.write_bytes(b"not a pg_dump archive\n")
+    size, digest = file_digest(dump)
+    good = ArchiveManifest(tenant="q-archived", tier="free", project_id="p-gone",
+                           archived_at=datetime.now(UTC), file=dump.name, size_bytes=size,
+                           sha256=digest, format="custom")
+    write_manifest(root / "good.manifest.json", good)
+    write_manifest(root / "bad.manifest.json", good.model_copy(update={"sha256": "0" * 64}))
+    before = _counts(platform)
+    with pytest.raises(InvalidRequest) as bad:
+        fm.restore_archive(root / "bad.manifest.json", t, wait=False)
+    assert bad.value.http_status == 422 and "does not match its manifest" in str(bad.value)
+    with pytest.raises(InvalidRequest):
+        fm.restore_archive(root / "good.manifest.json", t, "platinum", wait=False)
+    assert _counts(platform) == before
+
+    queued = fm.restore_archive(root / "good.manifest.json", t, wait=False)
+    assert (queued.tenant, queued.kind) == (t, "restore_archive")
+    assert fm.queue is not None and queued.operation is not None
+    with pytest.raises(ArchiveFailed) as info:
+        fm.queue.follow(queued.operation, 600).raise_error()  # what `wait=True` raises
+    assert info.value.http_status == 502 and f"into {t!r} failed" in str(info.value)
+    with psycopg.connect(platform.url) as db:
+        rows = db.execute("SELECT status, host FROM nt_operations WHERE kind ="
+                          " 'restore_archive' AND tenant_id = %s ORDER BY id",
+                          (t,)).fetchall()
+    assert [r[0] for r in rows] == ["failed"]
+    assert all(not str(r[1]).endswith(f":{os.getpid()}") for r in rows)  # a worker ran it
+    assert fm.status(t).tier == "free"  # the worker provisioned the tenant
