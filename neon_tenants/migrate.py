@@ -8,7 +8,8 @@ no-op (`:`), so it never re-runs a migration (pulumi-command runs `create` on up
 nothing. The connection string is the secret environment variable `DATABASE_URL` (what most
 migration tools read). The provider records stdout/stderr in plain text even with a secret
 input (seen in the state file), so both are declared additional secret outputs: a migration
-that prints its URL leaks nothing into the state.
+that prints its URL leaks nothing into the state. The command runs with the platform's
+secrets unset (`_command_env`: the `interpreter` is `env -u ... /bin/sh -c`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from neon_tenants._command_env import shell_without_platform_secrets
 from neon_tenants.checkpoint import check_revision
 
 if TYPE_CHECKING:
@@ -53,6 +55,8 @@ def migration_inputs(*, tenant: str, spec: MigrationSpec, connection_uri: Any) -
         "environment": {URL_ENV: connection_uri, REVISION_ENV: spec.revision,
                         TENANT_ENV: tenant},
         "triggers": [spec.revision],
+        # the user's command never sees the platform's database password, URL or keys
+        "interpreter": shell_without_platform_secrets(),
     }
 
 
@@ -77,6 +81,7 @@ def migration_command(
         update=inputs["update"],
         environment=inputs["environment"],
         triggers=inputs["triggers"],
+        interpreter=inputs["interpreter"],
         # the provider records stdout/stderr in plain text: a migration may print its URL
         opts=pulumi.ResourceOptions(
             parent=parent, depends_on=depends_on, additional_secret_outputs=SECRET_OUTPUTS

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from neon_tenants._command_env import without_platform_secrets
 from neon_tenants.archive.manifest import (
     MANIFEST_SUFFIX,
     ArchiveManifest,
@@ -129,7 +130,8 @@ def take_archive(environ: Mapping[str, str] | None = None) -> tuple[Path, Archiv
     final = folder / f"{base}.dump"
     partial = folder / f".{base}.dump.partial"
     custom = env.get(COMMAND_ENV, "").strip()
-    child_env = {k: v for k, v in env.items() if k != URI_ENV}
+    # the archive command or pg_dump gets its tenant's connection only, no platform secret
+    child_env = {k: v for k, v in without_platform_secrets(env).items() if k != URI_ENV}
     child_env.update(pg)
     child_env[FILE_ENV] = str(partial)
     server: tuple[int, str] | None = None

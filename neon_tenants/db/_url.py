@@ -9,7 +9,7 @@ it), so neither a process listing nor an engine error message can carry it (issu
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
@@ -107,6 +107,19 @@ class DatabaseUrl:
         for form in sorted({secret, quote(secret, safe=""), quote(secret)}, key=len)[::-1]:
             text = text.replace(form, "***")
         return text
+
+
+def scrub_for(conninfo: str) -> Callable[[str], str]:
+    """The scrub an error text stored in the platform database passes: the URI and key
+    scrub, then this database's password in every form (a conninfo that is not a URL: the
+    first only)."""
+    from neon_tenants.automation._errors import scrub as scrub_uris
+
+    try:
+        url: DatabaseUrl | None = DatabaseUrl.parse(conninfo)
+    except DatabaseUrlError:
+        url = None
+    return lambda text: url.scrub(scrub_uris(text)) if url else scrub_uris(text)
 
 
 def database_url(environ: Mapping[str, str] | None = None) -> DatabaseUrl | None:

@@ -35,6 +35,7 @@ from psycopg_pool import ConnectionPool
 from pydantic import BaseModel, ConfigDict
 
 from neon_tenants.checkpoint import Checkpoint, CheckpointRecord
+from neon_tenants.db._url import scrub_for
 from neon_tenants.fleet.sharding import shard_of
 from neon_tenants.fleet.spec import FleetSpec, TenantSpec
 
@@ -204,6 +205,7 @@ class PostgresFleetStore:
     """Fleets of every tier in one database (`neon-tenants db migrate` creates the tables)."""
 
     def __init__(self, conninfo: str, *, max_size: int = 4) -> None:
+        self._scrub = scrub_for(conninfo)
         self._pool = ConnectionPool(
             conninfo, min_size=0, max_size=max_size, open=True, kwargs={"autocommit": True}
         )
@@ -543,7 +545,7 @@ class PostgresFleetStore:
                     " WHERE tier = %s AND tenant_id = %s AND version = %s",
                     (
                         "failed" if error else "ready",
-                        error,
+                        self._scrub(error) if error else None,
                         error is None,
                         snap.tier,
                         tenant,

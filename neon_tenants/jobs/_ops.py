@@ -16,6 +16,7 @@ Results never hold a secret: an operation returning a connection records only th
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from collections.abc import Iterator, Mapping
@@ -30,6 +31,7 @@ from psycopg_pool import ConnectionPool
 from pydantic import BaseModel, ConfigDict
 
 from neon_tenants.automation import _errors
+from neon_tenants.db._url import scrub_for
 
 OperationStatus = Literal["queued", "running", "done", "failed"]
 
@@ -106,6 +108,7 @@ class OperationStore:
     """`nt_operations`, one short transaction per call."""
 
     def __init__(self, conninfo: str, *, max_size: int = 2) -> None:
+        self._scrub = scrub_for(conninfo)
         self._pool = ConnectionPool(
             conninfo, min_size=0, max_size=max_size, open=True, kwargs={"autocommit": True}
         )
@@ -210,18 +213,20 @@ class OperationStore:
         err = _errors.translate(error)
         details = _json_safe(getattr(err, "details", {}) or {})
         details.pop("operation", None)
+        details = json.loads(self._scrub(json.dumps(details)))
+        message = self._scrub(str(err))
         with self._tx() as cur:
             row = cur.execute(
                 "UPDATE nt_operations SET status = 'failed', error = %s, error_kind = %s,"
                 " error_details = %s, finished_at = now() WHERE id = %s"
                 " AND status IN ('queued', 'running') RETURNING tenant_id",
-                (str(err), type(err).__name__, Jsonb(details), operation),
+                (message, type(err).__name__, Jsonb(details), operation),
             ).fetchone()
             if row is not None:
                 cur.execute(
                     "UPDATE nt_tenants SET status = 'failed', error = %s, updated_at = now()"
                     " WHERE tenant_id = %s AND status = 'pending'",
-                    (str(err), row["tenant_id"]),
+                    (message, row["tenant_id"]),
                 )
 
     def orphans(self, older_than: float) -> list[Operation]:
