@@ -110,7 +110,8 @@ class FleetManager(QueuedOps):
             raise InvalidRequest(f"id: spec is for {wanted.id!r}, not {tenant!r}", tier=tier)
         self._validate(wanted, tier)
         if self.queue is not None:
-            status = self._request(tier, wanted, wait, timeout)
+            # no spec named: an existing tenant of the tier keeps its own (file mode's rule)
+            status = self._request(tier, wanted, wait, timeout, default=spec is None)
             return self._connection_of(status) if wait else status
         conn = self._provision_here(tenant, tier, wanted)
         return conn if wait else self.status(tenant)
@@ -333,14 +334,27 @@ class FleetManager(QueuedOps):
         A rerun after a crash between the fleet write and the `up` finds the tenant in no
         fleet but still in its stack: it finishes the delete (issue 14)."""
         if self.queue is not None:
-            where, spec = self._where(tenant)
-            self._deletable(where, spec)
+            where = self._queued_delete_plan(tenant)
             done = self._enqueue("delete", where, tenant, {}, wait, timeout)
             return done if isinstance(done, TenantStatus) else None
         self._delete_here(tenant)
         if wait:
             return None
         return TenantStatus(tenant=tenant, tier="", shard=0, stack="", status="deleted")
+
+    def _queued_delete_plan(self, tenant: str) -> Placement:
+        """Where a queued delete runs. A delete whose `up` failed (not on the archive) left
+        the tenant in no fleet but in its stack: a retry is queued there, and the worker's
+        `_delete_here` finishes it (as the file mode's rerun does)."""
+        try:
+            where, spec = self._where(tenant)
+        except TenantNotFound:
+            tier = self._left_in_a_stack(tenant)
+            if tier is None:
+                raise
+            return self.placement(tier, tenant)
+        self._deletable(where, spec)
+        return where
 
     def _deletable(self, where: Placement, spec: TenantSpec) -> None:
         if spec.protected:

@@ -96,10 +96,12 @@ class QueuedOps(FleetCore):
             return queue.wait(tenant, timeout)
         return self.status(tenant)
 
-    def _request(self, tier: str, spec: TenantSpec, wait: bool, timeout: float) -> TenantStatus:
+    def _request(
+        self, tier: str, spec: TenantSpec, wait: bool, timeout: float, *, default: bool = False,
+    ) -> TenantStatus:
         queue = self.queue
         assert queue is not None
-        status = queue.request(tier, spec)
+        status = queue.request(tier, spec, default=default)
         if wait and status.status != "ready":
             status = queue.wait(spec.id, timeout)
         return status

@@ -410,38 +410,78 @@ class PostgresFleetStore:
         of a present tenant are left alone, so a repeated request queues nothing new)."""
         return self.request_many(tier, [spec])[0]
 
+    def request_default(self, tier: str, spec: TenantSpec) -> TenantRecord:
+        """`request` of a tier's default spec (a provision that named none): a tenant present
+        in the tier keeps its own spec (declared snapshots, dev branches, overrides,
+        checkpoints) and is left unwritten, a failed one is retried as it stands (pending
+        again); only an absent or removed tenant gets `spec` (issue 11: a repeated
+        provision is idempotent, as with fleet files)."""
+        with self._tx() as cur:
+            row = cur.execute(
+                "SELECT * FROM nt_tenants WHERE tier = %s AND tenant_id = %s FOR UPDATE",
+                (tier, spec.id),
+            ).fetchone()
+            if row is None or not row["present"]:
+                return self._upsert(cur, tier, [spec])[0]
+            if row["status"] == "failed":
+                row = cur.execute(
+                    "UPDATE nt_tenants SET version = version + 1, status = 'pending',"
+                    " error = NULL, requested_at = now(), updated_at = now()"
+                    " WHERE tier = %s AND tenant_id = %s RETURNING *",
+                    (tier, spec.id),
+                ).fetchone()
+                assert row is not None
+            return _records(cur, [row])[0]
+
     def request_many(self, tier: str, specs: Sequence[TenantSpec]) -> list[TenantRecord]:
         """`request` for several tenants of a tier in ONE transaction (a bulk move, a
         rollout wave's pins)."""
         with self._tx() as cur:
-            shape = cur.execute(
-                "SELECT shards FROM nt_fleets WHERE tier = %s", (tier,)
+            return self._upsert(cur, tier, specs)
+
+    @staticmethod
+    def _upsert(cur: Cursor, tier: str, specs: Sequence[TenantSpec]) -> list[TenantRecord]:
+        shape = cur.execute(
+            "SELECT shards FROM nt_fleets WHERE tier = %s", (tier,)
+        ).fetchone()
+        if shape is None:
+            raise LookupError(f"tier {tier!r} has no fleet in the database")
+        rows = []
+        for spec in specs:
+            shard = shard_of(spec.id, int(shape["shards"]))
+            row = cur.execute(
+                "INSERT INTO nt_tenants (tier, tenant_id, shard, spec)"
+                " VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (tier, tenant_id) DO UPDATE SET spec = excluded.spec,"
+                " present = true, version = nt_tenants.version + 1, status = 'pending',"
+                " error = NULL, requested_at = now(), updated_at = now()"
+                " WHERE nt_tenants.spec IS DISTINCT FROM excluded.spec"
+                "  OR NOT nt_tenants.present OR nt_tenants.status = 'failed'"
+                " RETURNING *",
+                (tier, spec.id, shard, _spec_json(spec)),
             ).fetchone()
-            if shape is None:
-                raise LookupError(f"tier {tier!r} has no fleet in the database")
-            rows = []
-            for spec in specs:
-                shard = shard_of(spec.id, int(shape["shards"]))
+            if row is None:
                 row = cur.execute(
-                    "INSERT INTO nt_tenants (tier, tenant_id, shard, spec)"
-                    " VALUES (%s, %s, %s, %s)"
-                    " ON CONFLICT (tier, tenant_id) DO UPDATE SET spec = excluded.spec,"
-                    " present = true, version = nt_tenants.version + 1, status = 'pending',"
-                    " error = NULL, requested_at = now(), updated_at = now()"
-                    " WHERE nt_tenants.spec IS DISTINCT FROM excluded.spec"
-                    "  OR NOT nt_tenants.present OR nt_tenants.status = 'failed'"
-                    " RETURNING *",
-                    (tier, spec.id, shard, _spec_json(spec)),
+                    "SELECT * FROM nt_tenants WHERE tier = %s AND tenant_id = %s",
+                    (tier, spec.id),
                 ).fetchone()
-                if row is None:
-                    row = cur.execute(
-                        "SELECT * FROM nt_tenants WHERE tier = %s AND tenant_id = %s",
-                        (tier, spec.id),
-                    ).fetchone()
-                assert row is not None
-                rows.append(row)
-            _sync_all(cur, tier, specs)
-            return _records(cur, rows)
+            assert row is not None
+            rows.append(row)
+        _sync_all(cur, tier, specs)
+        return _records(cur, rows)
+
+    def unfinished_shards(self, older_than: float) -> list[tuple[str, int]]:
+        """(tier, shard) of every shard with a row `pending` or `applying` since more than
+        `older_than` seconds: the workers' recovery loop queues a run for those that have
+        no job (a replica died between a row's commit and queueing its run)."""
+        with self._tx() as cur:
+            rows = cur.execute(
+                "SELECT DISTINCT tier, shard FROM nt_tenants"
+                " WHERE status IN ('pending', 'applying')"
+                " AND requested_at < now() - make_interval(secs => %s) ORDER BY 1, 2",
+                (older_than,),
+            ).fetchall()
+        return [(str(r["tier"]), int(r["shard"])) for r in rows]
 
     def remove(self, tier: str, tenant: str) -> TenantRecord | None:
         """Mark a tenant for removal (the next run of its shard deletes it, then the row)."""

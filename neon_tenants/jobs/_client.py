@@ -81,8 +81,11 @@ class ShardQueue:
         except ValueError as exc:
             raise InvalidRequest(f"tier {tier}: {exc}") from exc
 
-    def request(self, tier: str, spec: TenantSpec) -> TenantStatus:
-        """Record the tenant's wanted state and queue its shard's run (never blocks on it)."""
+    def request(self, tier: str, spec: TenantSpec, *, default: bool = False) -> TenantStatus:
+        """Record the tenant's wanted state and queue its shard's run (never blocks on it).
+        `default`: `spec` is the tier's default (the caller named none): a tenant already
+        in the tier keeps its own spec, and a ready one is returned as it is, no job queued
+        (`PostgresFleetStore.request_default`)."""
         self._validated(tier, spec)
         others = [r for r in self.store.locate(spec.id) if r.tier != tier and r.present]
         if others:
@@ -93,7 +96,10 @@ class ShardQueue:
                 tier=others[0].tier,
             )
         self.store.ensure_fleet(tier, self.default_shards.get(tier, 1))
-        record = self.store.request(tier, spec)
+        if default:
+            record = self.store.request_default(tier, spec)
+        else:
+            record = self.store.request(tier, spec)
         if record.status != "ready":
             defer_shard(self._queue(), tier, record.shard)  # type: ignore[arg-type]
         return self._status(record)

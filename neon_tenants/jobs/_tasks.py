@@ -15,10 +15,16 @@ with the shards' runs by the engine's stack lock, as the rollout's waves always 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from procrastinate import App, PsycopgConnector
+
+if TYPE_CHECKING:
+    from neon_tenants.db.store import PostgresFleetStore
+
+log = logging.getLogger(__name__)
 
 QUEUE = "neon-tenants-shards"
 TASK_NAME = "neon_tenants.run_shard"
@@ -91,3 +97,44 @@ def defer_shard(app: App, tier: str, shard: int) -> int | None:
         return int(task.configure(lock=name, queueing_lock=name).defer(tier=tier, shard=shard))
     except AlreadyEnqueued:
         return None
+
+
+STRANDED_AFTER = 30.0
+"""Seconds a row may stay pending with no run of its shard queued before a worker queues one."""
+
+
+async def requeue_stranded_shards(
+    app: App, store: PostgresFleetStore, older_than: float = STRANDED_AFTER,
+) -> list[tuple[str, int]]:
+    """Queue a run for each shard that has rows left `pending`/`applying` and no job of
+    its lock waiting or running (the replica that wrote them died before `defer_shard`;
+    nothing else would ever apply them). The queueing lock makes a racing defer harmless.
+    The workers' recovery loop calls it; returns the shards queued."""
+    import asyncio
+
+    from procrastinate.exceptions import AlreadyEnqueued
+
+    shards = await asyncio.to_thread(store.unfinished_shards, older_than)
+    if not shards:
+        return []
+    locks = {shard_lock_name(tier, shard): (tier, shard) for tier, shard in shards}
+    # a tier's running rollout writes its waves' rows itself: its shards are not stranded
+    rollouts = {rollout_lock_name(tier) for tier, _ in shards}
+    rows = await app.connector.execute_query_all_async(
+        "SELECT DISTINCT lock FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
+        " AND lock = ANY(%(locks)s)",
+        locks=[*locks, *rollouts],
+    )
+    busy = {row["lock"] for row in rows}
+    queued: list[tuple[str, int]] = []
+    for name, (tier, shard) in locks.items():
+        if name in busy or rollout_lock_name(tier) in busy:
+            continue
+        try:
+            await app.tasks[TASK_NAME].configure(lock=name, queueing_lock=name).defer_async(
+                tier=tier, shard=shard)
+        except AlreadyEnqueued:  # a replica's defer won the race: that run will see the rows
+            continue
+        log.warning("queued a run of %s shard %s: rows pending with no job", tier, shard)
+        queued.append((tier, shard))
+    return queued

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from neon_tenants.jobs._tasks import QUEUE, defer_shard, make_app
+from neon_tenants.jobs._tasks import QUEUE, defer_shard, make_app, requeue_stranded_shards
 from neon_tenants.monitoring.jobs import USAGE_QUEUE
 
 log = logging.getLogger("neon_tenants.worker")
@@ -151,6 +151,7 @@ def run_worker(settings: WorkerSettings) -> None:
                     try:
                         await recover_stalled(app, settings.stalled_after)
                         await requeue_orphans(app, operations.ops)
+                        await requeue_stranded_shards(app, store)
                     except Exception:  # noqa: BLE001 - keep the worker alive; log it
                         log.exception("stalled-job recovery failed")
                     await asyncio.sleep(settings.recover_every)
