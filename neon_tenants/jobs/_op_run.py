@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,7 +63,8 @@ class OperationRunner:
         self.events = EventLog(conninfo)
         from neon_tenants.db.store import PostgresFleetStore
 
-        self.runs = PostgresFleetStore(conninfo, max_size=1)
+        # one connection per tier lock held (at most two tiers: a move), one for the rest
+        self.runs = PostgresFleetStore(conninfo, max_size=3)
         self._runs = 0
 
     def close(self) -> None:
@@ -115,10 +117,21 @@ class OperationRunner:
             except Exception:  # noqa: BLE001 - progress is best effort; the work goes on
                 log.exception("could not record a progress event")
 
+        shards = self._shards(op)
+        # the reshard lock, shared, like shard runs (jobs/_run.py): `reshard` exports and
+        # imports stack state under it exclusive, so it must never run beside an operation
+        # that changes that state; every tier the operation touches, in sorted order
+        with ExitStack() as held:
+            for tier in sorted({tier for tier, _ in shards}):
+                held.enter_context(self.runs.tier_lock(tier, exclusive=False))
+            self._run(op, shards, job_id, members, forward)
+
+    def _run(self, op: Operation, shards: list[tuple[str, int]], job_id: int | None,
+             members: dict[int, Operation], forward: Any) -> None:
         # an `nt_runs` row names this worker as the holder of the stack lock its engine
         # takes: another host judges a killed one by the worker's heartbeat (_backend_locks)
         runs = [self.runs.record_run_start(tier, shard, job_id, socket.gethostname(),
-                                           os.getpid(), 1) for tier, shard in self._shards(op)]
+                                           os.getpid(), 1) for tier, shard in shards]
         outcome = f"operation {op.id} {op.kind}: "
         try:
             self._require_postgres(op)
