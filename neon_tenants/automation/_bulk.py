@@ -88,7 +88,11 @@ def plan_moves(
                 problems.append(f"{tenant}: {to_tier} is smaller than {src.tier} "
                                 f"({'; '.join(lowered)}); use downgrade")
         dst = Placement.of(to_tier, dst_fleet.shards, tenant, dst_fleet.platform)
-        items.append(_Item(tenant, src, moved, dst))
+        # listed in the target too: a move stopped after its source state was forgotten;
+        # the target entry names the project (the source stack's outputs no longer do)
+        arrived = next((s for f, s in listed if f.tier == to_tier), None)
+        items.append(_Item(tenant, src, moved, dst,
+                           (arrived.adopt_project_id or "") if arrived else ""))
     if problems:
         raise InvalidRequest("tenants: " + "; ".join(problems), tier=to_tier, field="tenants")
     return items
@@ -97,10 +101,10 @@ def plan_moves(
 def find_projects(fm: FleetCore, items: list[_Item]) -> None:
     """Each item's project id: adopted, else its source stack's outputs (read once per
     stack); TenantConflict (409) for a tenant whose project does not exist yet."""
-    need = {i.src.stack for i in items if not i.spec.adopt_project_id}
+    need = {i.src.stack for i in items if not (i.project_id or i.spec.adopt_project_id)}
     outputs = {s: fm.runner.outputs(s) for s in sorted(need)}
     for item in items:
-        pid = item.spec.adopt_project_id or (
+        pid = item.project_id or item.spec.adopt_project_id or (
             outputs.get(item.src.stack, {}).get(item.tenant) or {}).get("project_id")
         if not pid:
             raise TenantConflict(f"tenant {item.tenant!r} has no project yet: run `up` on "

@@ -533,6 +533,16 @@ def test_a_bulk_move_is_checked_here_queued_per_source_stack_and_run_by_workers(
                 ([f"operation {o} move_many: done" for o in queued.operations],)))
         assert held == {("free", 0), ("free", 1), ("pro", 0)}
 
+        # a move killed after forgetting the source state, before dropping the source row
+        # (the tenant listed in both tiers): a rerun finishes it, no transfer, no new project
+        spec = fm.store.load("pro").get(names[0])
+        assert spec is not None and spec.adopt_project_id == pids[names[0]]
+        fm.store.put("free", spec.model_copy(update={"adopt_project_id": None}))
+        again = fm.move_many([names[0]], "pro")
+        assert (again.moved, again.transfer_requests) == ([names[0]], 0)
+        assert fm.store.load("free").get(names[0]) is None
+        assert again.connections[names[0]].project_id == pids[names[0]]
+
         # a downgrade whose usage does not fit the target: refused here, nothing queued
         extra = [paid.create_snapshot(pids[names[2]], moved.connections[names[2]].branch_id,
                                       name=f"bulk{i}") for i in range(2)]
