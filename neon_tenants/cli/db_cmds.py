@@ -106,7 +106,7 @@ def fleet_import(
     """Copy a tier's fleet file into PostgreSQL (upsert; unchanged tenants stay ready)."""
     import psycopg
 
-    from neon_tenants.db.store import PostgresFleetStore
+    from neon_tenants.db.store import PostgresFleetStore, ShardCountChanged
     from neon_tenants.fleet.spec import load_fleet
 
     out = Output(as_json)
@@ -120,6 +120,20 @@ def fleet_import(
     store = PostgresFleetStore(conninfo, max_size=1)
     try:
         changed = store.import_fleet(fleet)
+        pending = [n for n in range(fleet.shards) if store.has_pending(tier, n)]
+        if pending:  # a changed spec is applied by its shard's run: queue it now
+            from neon_tenants.jobs._tasks import defer_shard, make_app
+
+            app = make_app(conninfo)
+            app.open()
+            try:
+                for shard in pending:
+                    defer_shard(app, tier, shard)
+            finally:
+                app.close()
+    except ShardCountChanged as exc:
+        out.error(str(exc), kind="InvalidRequest", status=409)
+        raise typer.Exit(1) from None
     except psycopg.Error as exc:
         raise _fail(out, exc, conninfo) from None
     finally:
@@ -128,7 +142,7 @@ def fleet_import(
 
     configs = set_fleet_store(_stacks_dir(), tier, "postgres")  # the config says where now
     out.data({"tier": tier, "file": str(path), "database": shown,
-              "tenants": len(fleet.tenants), "changed": changed,
+              "tenants": len(fleet.tenants), "changed": changed, "queued_shards": pending,
               "fleet_store": "postgres", "stack_configs": [c.name for c in configs]})
 
 

@@ -201,6 +201,10 @@ def _effective(fleet: FleetSpec, spec: TenantSpec) -> TenantSpec:
     })
 
 
+class ShardCountChanged(ValueError):
+    """`fleet import` of a tier whose file names another shard count than the database."""
+
+
 class PostgresFleetStore:
     """Fleets of every tier in one database (`neon-tenants db migrate` creates the tables)."""
 
@@ -267,10 +271,25 @@ class PostgresFleetStore:
         """Upsert every tenant of a fleet file (one transaction); returns how many changed.
 
         Imported tenants are `ready` when the spec is unchanged, else `pending`: importing
-        what a file-mode stack already applied does not queue work by itself.
+        what a file-mode stack already applied does not queue work by itself (the caller
+        queues the shards left with pending rows). A tier already in the database keeps its
+        shard count: a different one is refused (`ShardCountChanged`), since shards change
+        through `reshard` only (it moves the stacks' state); the import waits for a running
+        reshard of the tier (its lock, shared, for this transaction).
         """
         changed = 0
         with self._tx() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock_shared(hashtext(%s))",
+                        ("nt-tier:" + fleet.tier,))
+            row = cur.execute("SELECT shards FROM nt_fleets WHERE tier = %s FOR UPDATE",
+                              (fleet.tier,)).fetchone()
+            if row is not None and int(row["shards"]) != fleet.shards:
+                raise ShardCountChanged(
+                    f"tier {fleet.tier}: the fleet file says shards: {fleet.shards} but the "
+                    f"database has {row['shards']}; fleet import never re-shards: run "
+                    f"`neon-tenants reshard --tier {fleet.tier} --shards {fleet.shards}` "
+                    f"first, or set shards: {row['shards']} in the file"
+                )
             cur.execute(
                 "INSERT INTO nt_fleets (tier, shards, platform, settings) VALUES (%s, %s, %s, %s)"
                 " ON CONFLICT (tier) DO UPDATE SET shards = excluded.shards,"

@@ -214,13 +214,13 @@ def test_stacks_init_sizes_a_postgres_tier_from_its_row(
     import os
 
     from neon_tenants.db.store import PostgresFleetStore
-    from neon_tenants.fleet.spec import FleetSpec
 
     url = pg_env["NEON_TENANTS_DATABASE_URL"]
     stacks = _stacks(tmp_path / "host", repo_root, "postgres", ["si-a"])  # the file says 1
     rows = PostgresFleetStore(url, max_size=1)
     try:
-        rows.import_fleet(FleetSpec(tier="free", shards=3))  # the database says 3
+        rows.ensure_fleet("free", 3)  # the database says 3 (as after a reshard)
+        rows.set_shards("free", 3)
     finally:
         rows.close()
     done = _cli({**os.environ, **pg_env}, stacks, "stacks", "init", "--tier", "free", "--json")
