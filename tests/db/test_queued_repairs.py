@@ -48,12 +48,24 @@ def _snapshots(platform: Platform, project_id: str) -> list[str]:
         client.close()
 
 
+@pytest.fixture(scope="module")
+def signed_up(backend: Backend) -> dict[str, str]:
+    """Two tenants of one shard, signed up at once (one run): one declares a snapshot."""
+    fm = backend.fm
+    names = {"keep": queued._on_shard("rp-keep", 0), "gone": queued._on_shard("rp-gone", 0)}
+    fm.provision(names["keep"], "free", TenantSpec(
+        id=names["keep"], snapshots=(SnapshotSpec(name="keep"),)), wait=False)
+    fm.provision(names["gone"], "free", wait=False)
+    for tid in names.values():
+        assert fm.wait(tid, 600).status == "ready"
+    return names
+
+
 def test_provisioning_an_existing_tenant_again_keeps_it_unchanged(
-    platform: Platform, backend: Backend
+    platform: Platform, backend: Backend, signed_up: dict[str, str]
 ) -> None:
-    fm, t = backend.fm, "rp-keep"
-    spec = TenantSpec(id=t, snapshots=(SnapshotSpec(name="keep"),))
-    conn = fm.provision(t, "free", spec)
+    fm, t = backend.fm, signed_up["keep"]
+    conn = fm.show(t)
     assert _snapshots(platform, conn.project_id) == ["keep"]
     row, jobs = _row(platform, t), _jobs(platform)
 
@@ -88,10 +100,10 @@ def test_a_row_whose_run_was_never_queued_is_applied_by_a_worker(
 
 
 def test_a_queued_delete_that_neon_refused_is_finished_by_a_retry(
-    platform: Platform, backend: Backend
+    platform: Platform, backend: Backend, signed_up: dict[str, str]
 ) -> None:
-    fm, t = backend.fm, "rp-gone"
-    pid = fm.provision(t, "free").project_id
+    fm, t = backend.fm, signed_up["gone"]
+    pid = fm.show(t).project_id
     refuse = {"faults": [{"route": "DELETE /projects/{project_id}", "error_rate": 1.0,
                           "status": 403}]}
     platform.emu.admin("PUT", "/_emulator/faults", refuse)

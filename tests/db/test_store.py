@@ -66,6 +66,29 @@ def test_failed_tenant_records_its_error_and_the_shard_others_end_ready(store) -
     assert all(store.get("free", t).status == "pending" for t in others)
 
 
+def test_a_default_request_keeps_a_present_tenants_spec_and_retries_a_failed_one(
+    store,
+) -> None:
+    from neon_tenants.tenant import SnapshotSpec
+
+    own = TenantSpec(id="kept", protected=True, snapshots=(SnapshotSpec(name="s1"),))
+    shard = store.request("free", own).shard
+    store.finish_run(store.shard_snapshot("free", shard, mark_applying=True),
+                     failed={"kept": "boom"})
+    # a run failed it: retried as it stands (its own spec, pending again)
+    retried = store.request_default("free", TenantSpec(id="kept"))
+    assert (retried.status, retried.version, retried.spec, retried.error) == (
+        "pending", 2, own, None)
+    store.finish_run(store.shard_snapshot("free", shard, mark_applying=True), failed={})
+    # present and ready: nothing written (version, status and its own spec unchanged)
+    again = store.request_default("free", TenantSpec(id="kept"))
+    assert (again.status, again.version, again.spec) == ("ready", 2, own)
+    # removed: a new sign-up under that id gets the default spec
+    store.remove("free", "kept")
+    fresh = store.request_default("free", TenantSpec(id="kept"))
+    assert fresh.present and fresh.spec == TenantSpec(id="kept")
+
+
 def test_removal_leaves_the_program_then_the_row_goes(store) -> None:
     store.request("free", TenantSpec(id="gone"))
     shard = shard_of("gone", 3)
