@@ -58,6 +58,24 @@ def settings_from_env(work_dir: Path, environ: Mapping[str, str]) -> ArchiveSett
     return ArchiveSettings(dir=Path(folder), command=environ.get(COMMAND_ENV) or None)
 
 
+class ArchiveDirRequired(ValueError):
+    """A PostgreSQL-mode worker with archives on and no shared NEON_TENANTS_ARCHIVE_DIR."""
+
+
+def require_shared_dir(environ: Mapping[str, str]) -> None:
+    """Workers on many hosts run one tier's deletes and archive restores: each would archive
+    to its own host's `<work_dir>/.state/archive` by default, so a tenant's archive would
+    land on whichever host ran its delete. Archives on => the directory must be named."""
+    if environ.get(ARCHIVE_SWITCH_ENV, "").lower() in ("off", "0", "false", "no"):
+        return
+    if not environ.get(DIR_ENV, "").strip():
+        raise ArchiveDirRequired(
+            f"set {DIR_ENV} to a directory every worker shares (all hosts), or "
+            f"{ARCHIVE_SWITCH_ENV}=off: a PostgreSQL-mode worker will not archive to its own "
+            "host's work dir"
+        )
+
+
 def archive_inputs(
     *, tenant: str, tier: str, project_id: Any, connection_uri: Any, settings: ArchiveSettings
 ) -> dict[str, Any]:

@@ -7,6 +7,7 @@ name the database by its redacted URL.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -198,10 +199,17 @@ def worker(
     workers); --usage: the cycle only; --shards-only: shard jobs only. With --concurrency N
     jobs of N different shards run at once (never two of one shard)."""
     from neon_tenants._env import SharedBackendSecrets
+    from neon_tenants.archive.resource import ArchiveDirRequired, require_shared_dir
     from neon_tenants.jobs import WorkerSettings, run_worker
 
     out = Output(False)
     conninfo, shown = _database(out)
+    if not usage:  # the usage cycle archives nothing
+        try:
+            require_shared_dir(os.environ)
+        except ArchiveDirRequired as exc:  # one line, unwrapped (logs of a service manager)
+            out.err.print(f"[red]error:[/] {exc}", soft_wrap=True, markup=True)
+            raise typer.Exit(1) from None
     settings = WorkerSettings(
         conninfo=conninfo,
         work_dir=work_dir or Path.home() / ".neon-tenants" / "worker",
@@ -223,6 +231,9 @@ def worker(
             run_worker(settings)
     except SharedBackendSecrets as exc:
         out.error(str(exc), status=503)
+        raise typer.Exit(1) from None
+    except ArchiveDirRequired as exc:
+        out.error(str(exc), kind="InvalidRequest", status=422)
         raise typer.Exit(1) from None
 
 

@@ -81,7 +81,7 @@ def require_postgres(stacks_dir: Path, tier: str) -> None:
 
 def run_worker(settings: WorkerSettings) -> None:
     """Run until SIGINT/SIGTERM (or, with `stop_when_idle`, until the queue is empty)."""
-    from neon_tenants.archive.resource import settings_from_env
+    from neon_tenants.archive.resource import require_shared_dir, settings_from_env
     from neon_tenants.automation._backend_locks import STALLED_ENV
     from neon_tenants.automation._workspace import Engine, engine_env
     from neon_tenants.catalog import builtin_catalog, stack_catalog
@@ -89,6 +89,8 @@ def run_worker(settings: WorkerSettings) -> None:
     from neon_tenants.jobs._op_run import OperationRunner, requeue_orphans
     from neon_tenants.jobs._run import ShardRunner
 
+    # before anything else: one archive dir for every host, or no archive (ArchiveDirRequired)
+    require_shared_dir({**os.environ, **settings.neon_env})
     # the one catalog loader (stack config `catalogFile`, else stacks/tiers.yaml)
     catalog = stack_catalog(settings.stacks_dir) if settings.stacks_dir else builtin_catalog()
     # each running job holds one connection for the tier lock and briefly one more
