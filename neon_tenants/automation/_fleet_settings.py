@@ -6,7 +6,16 @@ settings live in `nt_fleets.settings`, where nothing but `fleet import` reached 
 ONE whole-fleet edit (`FleetCore._edit_fleet`). Fleet files: the file is rewritten and the next
 `up` applies it, as after a commit. PostgreSQL: the rows of the tenants that follow the fleet
 revision (no pin of their own) go `pending` in that transaction and their shards are queued for
-the workers (`QueuedOps._shard_pending`). Unlike `rollout`, no checkpoint is taken first.
+the workers (`QueuedOps._shard_pending`).
+
+No checkpoint is taken here, so a new revision is refused (422 on `app_revision`) while it
+would migrate a tenant: a tenant that follows the fleet revision (no pin of its own) and has a
+migration command in force after the edit. Issue 12: "before a tenant migrates, a checkpoint is
+taken": that is `rollout`. Allowed: setting or changing the command alone (the revision is the
+migration's only trigger, a new command text is an in-place no-op update), and a new or first
+revision of a fleet with no such tenant (no tenants, all pinned, or no command). The rule reads
+the fleet inside the edit (the fleet-file lock / the PostgreSQL transaction), so a tenant added
+meanwhile cannot slip past it; a refusal writes nothing.
 """
 
 from __future__ import annotations
@@ -48,9 +57,36 @@ def fleet_settings_update(
     return update
 
 
+def check_no_unchecked_migration(before: FleetSpec, after: FleetSpec) -> None:
+    """InvalidRequest (422, field `app_revision`) when `after` would migrate a tenant of
+    `before` to a new revision with no checkpoint (see the module docstring)."""
+    if after.app_revision == before.app_revision:
+        return
+    migrating = [t.id for t in after.tenants
+                 if t.app_revision is None and after.migration_of(t) is not None]
+    if not migrating:
+        return
+    tier = after.tier
+    shown = ", ".join(migrating[:3]) + (f" and {len(migrating) - 3} more" if len(migrating) > 3
+                                        else "")
+    raise InvalidRequest(
+        f"app_revision: tier {tier} has {len(migrating)} tenant(s) that follow the fleet "
+        f"revision and run a migration command ({shown}); a new revision would migrate them "
+        f"without a checkpoint. Use `neon-tenants rollout {tier} {after.app_revision}` "
+        f"(FleetManager.rollout: checkpoint, canary, rollback), or set the revision while no "
+        f"migration command is in force", tier=tier, field="app_revision",
+    )
+
+
 def set_fleet_revision(
     fm: FleetCore, tier: str, app_revision: str | None, migration_command: str | None
 ) -> FleetSpec:
     fm._tier(tier)  # an unknown tier names the allowed ones
     update = fleet_settings_update(tier, app_revision, migration_command)
-    return fm._edit_fleet(tier, lambda fleet: fleet.model_copy(update=update))
+
+    def edit(fleet: FleetSpec) -> FleetSpec:
+        after = fleet.model_copy(update=update)
+        check_no_unchecked_migration(fleet, after)
+        return after
+
+    return fm._edit_fleet(tier, edit)

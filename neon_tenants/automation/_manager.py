@@ -538,8 +538,9 @@ class FleetManager(QueuedOps):
         (the fleet-level fields of `stacks/fleets/<tier>.yaml`), in either store. Each rule
         runs before any write (422 naming the field and the tier). Fleet files: the file is
         rewritten, the next `up` applies it. PostgreSQL: tenants without a revision pin of
-        their own go `pending` and their shards are queued. No checkpoint is taken: use
-        `rollout` for canaries, checkpoints and rollback. See `_fleet_settings.py`."""
+        their own go `pending` and their shards are queued. No checkpoint is taken, so a new
+        revision that would migrate a tenant (no pin, a command in force) is refused (422):
+        `rollout` checkpoints first. See `_fleet_settings.py`."""
         return set_fleet_revision(self, tier, app_revision, migration_command)
 
     def _left_in_a_stack(self, tenant: str) -> str | None:

@@ -140,7 +140,8 @@ def fleet_set(
 ) -> None:
     """Set a tier's fleet-level app revision and/or migration command, in either store
     (fleet files: the file changes and the next `up` applies it; PostgreSQL: the tenants
-    without a pin go pending and workers migrate them). No checkpoint: see `rollout`."""
+    without a pin go pending and workers apply them). A new revision that would migrate
+    tenants is refused: `rollout` checkpoints first."""
 
     def run(fm: FleetManager) -> Any:
         fleet = fm.set_fleet_revision(tier, app_revision=app_revision,

@@ -1,8 +1,9 @@
-"""PostgreSQL mode with workers (issue 12): a new fleet-level app revision set through
-FleetManager.set_fleet_revision makes the unpinned tenants' rows pending and queues their
-shards, so a `neon-tenants worker` process (its own work dir and HOME) runs each migration
-once; a pinned tenant runs nothing. A rollout is queued as one operation that the worker runs
-(one per tier at a time), and leaves no pins behind. Real
+"""PostgreSQL mode with workers (issue 12): a fleet-level edit through
+FleetManager.set_fleet_revision makes the rows that follow the fleet pending and queues their
+shards for a `neon-tenants worker` process (its own work dir and HOME); a new revision while
+a migration command is in force is refused (it would migrate without a checkpoint). A rollout
+is queued as one operation that the worker runs (one per tier at a time): each tenant
+migrates once, after its checkpoint, and no pins are left behind. Real
 PostgreSQL 15, the real engine and the pulumi-command plugin, the metadata emulator (the
 migration's side effect is a line in a log file)."""
 
@@ -17,7 +18,12 @@ from typing import Any
 import psycopg
 import pytest
 
-from neon_tenants.automation import FleetManager, OperationInProgress, ProgressEvent
+from neon_tenants.automation import (
+    FleetManager,
+    InvalidRequest,
+    OperationInProgress,
+    ProgressEvent,
+)
 from neon_tenants.fleet.sharding import shard_of
 from neon_tenants.fleet.spec import TenantSpec
 from neon_tenants.jobs._tasks import TASK_NAME
@@ -66,7 +72,7 @@ def _runs(log: Path) -> Counter[str]:
     return Counter(log.read_text().split("\n")[:-1]) if log.exists() else Counter()
 
 
-def test_a_new_fleet_revision_queues_the_shards_and_each_tenant_migrates_once(
+def test_fleet_settings_queue_the_shards_and_a_queued_rollout_migrates_each_tenant_once(
     platform: Platform, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     env = platform.env("backend")
@@ -94,15 +100,28 @@ def test_a_new_fleet_revision_queues_the_shards_and_each_tenant_migrates_once(
         assert fm.wait("rev-c", 300).status == "ready"
         pinned = queue.store.get("free", "rev-c")
 
+        # a new revision while the command is in force would migrate without a checkpoint
+        # (issue 12): refused before any write or job, `rollout` named as the way
         last_job = _last_job(platform.url)
-        fm.set_fleet_revision("free", app_revision="r2")  # the public API (CLI `fleet set`)
+        with pytest.raises(InvalidRequest) as refused:
+            fm.set_fleet_revision("free", app_revision="r2")
+        assert refused.value.http_status == 422
+        assert "app_revision" in str(refused.value) and "tier free" in str(refused.value)
+        assert "rollout free r2" in str(refused.value)
+        assert fm.fleet("free").app_revision == "r1"
+        assert [fm.status(t).status for t in tenants] == ["ready"] * 3
+        assert _shard_jobs_since(platform.url, last_job) == []
+
+        # a new command alone (the public API, CLI `fleet set`) makes the rows pending and
+        # queues their shards; the revision is the only trigger: nothing runs
+        fm.set_fleet_revision("free", migration_command=f"{command} # v2")
         assert {fm.status(t).status for t in unpinned} <= {"pending", "applying"}
         assert _shard_jobs_since(platform.url, last_job) == [("free", 0), ("free", 1)]
         assert [fm.wait(t, 300).status for t in tenants] == ["ready"] * 3
-        # the worker ran exactly the unpinned tenants' r2 migrations, once each
-        assert _runs(log) == Counter([*(f"{t} r1" for t in tenants), "rev-a r2", "rev-d r2"])
-        assert queue.store.get("free", "rev-c").version == pinned.version  # never pending
-        assert fm.fleet("free").app_revision == "r2"
+        assert _runs(log) == Counter(f"{t} r1" for t in tenants)
+        # rev-c pins its revision, not its command: its row took the new command too
+        assert queue.store.get("free", "rev-c").version > pinned.version
+        assert fm.fleet("free").migration_command == f"{command} # v2"
 
         # a rollout is queued (one operation) and a worker runs it: every tenant (the pinned
         # one too) migrates once, and no pin is left in the rows
@@ -120,7 +139,7 @@ def test_a_new_fleet_revision_queues_the_shards_and_each_tenant_migrates_once(
         assert _operations(platform.url, "rollout") == [("done", "r3")]  # r4 never recorded
         waves = [e.message for e in events if getattr(e, "message", "").startswith("wave ")]
         assert [w.split(":")[0] for w in waves] == ["wave 1/3", "wave 2/3", "wave 3/3"]
-        assert _runs(log) == Counter([*(f"{t} r1" for t in tenants), "rev-a r2", "rev-d r2",
+        assert _runs(log) == Counter([*(f"{t} r1" for t in tenants),
                                       *(f"{t} r3" for t in tenants)])
         assert fm.fleet("free").app_revision == "r3"
         records = [queue.store.get("free", t) for t in tenants]
@@ -137,8 +156,6 @@ def test_a_new_fleet_revision_queues_the_shards_and_each_tenant_migrates_once(
 def test_bad_fleet_settings_are_refused_before_any_write_or_job(
     platform: Platform, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from neon_tenants.automation import InvalidRequest
-
     env = platform.env("backend")
     for key in ("HOME", "NEON_TENANTS_DATABASE_URL", "PULUMI_CONFIG_PASSPHRASE"):
         monkeypatch.setenv(key, env[key])
