@@ -77,7 +77,7 @@ def test_one_worker_runs_different_shards_at_once_never_one_shard_twice(
         q.close()
         q.store.close()
     assert [d.status for d in done] == ["ready"] * len(done), platform.logs()
-    names = sorted(p.name for p in _projects(platform.emu) if p.name.startswith("nt-c"))
+    names = sorted(p.name for p in _projects(platform.emu) if p.name.startswith(("nt-cc", "nt-cd")))
     assert names == sorted(f"nt-{t}" for t in first + second)  # none twice, none missing
     with psycopg.connect(platform.url) as db:
         runs = db.execute(
