@@ -202,7 +202,7 @@ class OperationStore:
             cur.execute(
                 "UPDATE nt_operations SET status = 'done', result = %s, finished_at = now()"
                 " WHERE id = %s AND status IN ('queued', 'running')",
-                (Jsonb(result), operation),
+                (Jsonb(json.loads(self._scrub(json.dumps(result)))), operation),
             )
 
     def fail(self, operation: int, error: BaseException) -> None:

@@ -113,8 +113,13 @@ def test_an_operation_error_is_stored_without_the_platform_database_password(
         ops.fail(op.id, DeploymentFailed(f"backend said: PGPASSWORD={pw} refused ({pw})",
                                          stack=f"free {pw}"))
         stored = ops.get(op.id)
+        done = ops.create("t2", "free", "free", "rollout", {})
+        ops.finish(done.id, {"failures": {"t2": f"psql: password {pw} refused"}})
+        result = ops.get(done.id)
     finally:
         ops.close()
     assert stored is not None and stored.error is not None
     assert "refused" in stored.error and pw not in stored.error
     assert pw not in repr(stored.error_details)
+    assert result is not None and "refused" in repr(result.result)
+    assert pw not in repr(result.result)
