@@ -80,16 +80,21 @@ def _targets_and_outputs(
     """The URNs the run may touch, and the stack's outputs now. Targets: every URN the
     program declares, and those of `before` that the state holds (the engine refuses a
     target it can neither find nor create: a dev branch whose create failed is declared in
-    `before` but never reached the state). When `before` names URNs the program no longer
-    declares, ONE `stack export` gives both (its root resource carries the outputs); else
-    the outputs alone are read, as before."""
+    `before` but never reached the state), and the state's children of those that the
+    program no longer declares. ONE `stack export` gives the state and the outputs (its root
+    resource carries them; about the cost of `stack output`: bench_scoped_removal)."""
     declared = {u for _, args in scope for u in urns(name, project, args)}
     gone = {u for args in before for u in urns(name, project, args)} - declared
-    if not gone:
-        return sorted(declared), current_outputs(engine, name)
     deployment = state_of(engine, name) or {}
     resources = list(deployment.get("resources") or ())
     in_state = {str(r.get("urn", "")) for r in resources}
     root: dict[str, Any] = next((r for r in resources if r.get("type") == ROOT_STACK), {})
     outputs: dict[str, Any] = plain(dict(root.get("outputs") or {}))
-    return sorted(declared | (gone & in_state)), outputs
+    targets = declared | (gone & in_state)
+    # children the state holds under a targeted resource that `before` no longer names (a
+    # failed attempt already wrote the change, e.g. a rollout's rotated-out checkpoint
+    # snapshot, then its `up` failed on an engine error): the rerun removes them too
+    while extra := {str(r.get("urn", "")) for r in resources
+                    if str(r.get("parent", "")) in targets} - targets:
+        targets |= extra
+    return sorted(targets), outputs

@@ -219,10 +219,23 @@ class OperationStore:
             row = cur.execute(
                 "UPDATE nt_operations SET status = 'failed', error = %s, error_kind = %s,"
                 " error_details = %s, finished_at = now() WHERE id = %s"
-                " AND status IN ('queued', 'running') RETURNING tenant_id",
+                " AND status IN ('queued', 'running') RETURNING tenant_id, tier",
                 (message, type(err).__name__, Jsonb(details), operation),
             ).fetchone()
-            if row is not None:
+            if row is not None and row["tenant_id"] == tier_key(row["tier"]):
+                # a tier-wide operation (a rollout failing on an engine error no tenant is
+                # blamed for): the rows its waves left pending/applying, where no run of
+                # their shard is waiting or running (`_tasks.shard_lock_name`), fail with
+                # its error; the rollout's rerun re-declares them (issue 12)
+                cur.execute(
+                    "UPDATE nt_tenants t SET status = 'failed', error = %s, updated_at = now()"
+                    " WHERE t.tier = %s AND t.present AND t.status IN ('pending', 'applying')"
+                    " AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j"
+                    "  WHERE j.status IN ('todo', 'doing') AND j.lock = 'neon-tenants:'"
+                    "  || t.tier || ':' || lpad(t.shard::text, 2, '0'))",
+                    (message, row["tier"]),
+                )
+            elif row is not None:
                 cur.execute(
                     "UPDATE nt_tenants SET status = 'failed', error = %s, updated_at = now()"
                     " WHERE tenant_id = %s AND status = 'pending'",

@@ -153,6 +153,64 @@ def test_fleet_settings_queue_the_shards_and_a_queued_rollout_migrates_each_tena
         assert _runs(log)["rev-a r3"] == 1
 
 
+def _stack_states(url: str) -> dict[str, dict[str, Any]]:
+    """The engine's current state blobs of the free tier's shard stacks (and their .bak)."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT key, data FROM pulumi_state WHERE key LIKE %s AND key NOT LIKE %s",
+            ("%.pulumi/stacks/%free-0%", "%.pulumi/history/%"),
+        ).fetchall()
+    return {str(k): d for k, d in rows}
+
+
+def _set_states(url: str, states: dict[str, dict[str, Any]]) -> None:
+    from psycopg.types.json import Jsonb
+
+    with psycopg.connect(url) as conn:
+        for key, data in states.items():
+            conn.execute("UPDATE pulumi_state SET data = %s WHERE key = %s", (Jsonb(data), key))
+
+
+def test_a_queued_rollout_failing_on_an_engine_error_leaves_rows_failed_and_reruns(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Runs after the first test (its tenants at r3, the command set). Both shard stacks'
+    states are unreadable, so the rollout's first engine `up` fails with no tenant to blame:
+    the operation fails and no row is left `pending` with no job (they are `failed`, with the
+    error); once the states are back, the same rollout reruns to the end."""
+    import base64
+
+    env = platform.env("backend")
+    for key in ("HOME", "NEON_TENANTS_DATABASE_URL", "PULUMI_CONFIG_PASSPHRASE",
+                "NEON_TENANTS_ARCHIVE"):
+        monkeypatch.setenv(key, env[key])
+    monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
+    with FleetManager(tmp_path / "stacks", work_dir=tmp_path / "work",
+                      neon_env=platform.emu.client_env, default_shards={"free": SHARDS}) as fm:
+        tenants = sorted(t.id for t in fm.fleet("free").tenants)
+        assert tenants and fm.fleet("free").app_revision == "r3"
+        states = _stack_states(platform.url)
+        assert len({k.split(".json")[0] for k in states}) == SHARDS, sorted(states)
+        broken = {"data": base64.b64encode(b"{ not a checkpoint").decode()}
+        _set_states(platform.url, {key: broken for key in states})
+        try:
+            last_job = _last_job(platform.url)
+            queued = fm.rollout("free", "r4", canary=1, wait=False)
+            with pytest.raises(Exception):  # noqa: B017 - the engine's error, translated
+                fm.wait_rollout(queued.operation, 300)
+            assert fm.rollout_status(queued.operation).status == "failed"
+            statuses = {t: fm.status(t).status for t in tenants}
+            assert "pending" not in statuses.values(), statuses  # nothing waits for no job
+            assert "failed" in statuses.values(), statuses  # the wave's rows say why
+            assert _shard_jobs_since(platform.url, last_job) == []
+        finally:
+            _set_states(platform.url, states)
+        done = fm.rollout("free", "r4", canary=1)  # the rerun, through the queue
+        assert done.ok and sorted(done.migrated) == tenants
+        assert [fm.status(t).status for t in tenants] == ["ready"] * len(tenants)
+        assert fm.fleet("free").app_revision == "r4"
+
+
 def test_bad_fleet_settings_are_refused_before_any_write_or_job(
     platform: Platform, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
