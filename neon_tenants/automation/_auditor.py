@@ -10,6 +10,7 @@ adopt or provision. A project is never deleted.
 from __future__ import annotations
 
 from collections import defaultdict
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from neon_tenants.automation._backend_locks import is_stale
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
 class Auditor:
     def __init__(self, fm: FleetManager) -> None:
         self.fm = fm
+
+    def _lock(self, stack: str) -> AbstractContextManager[None]:
+        return shard_lock(self.fm.lock_dir, stack, self.fm.lock_conninfo)
 
     # -- reading ------------------------------------------------------------------------
 
@@ -151,12 +155,12 @@ class Auditor:
                 if store.delete(lock):
                     done.append(f)
         for stack in sorted({f.stack for f in fixable if f.fix == "clear_pending" and f.stack}):
-            with shard_lock(self.fm.lock_dir, stack), self.fm._guard(stack):
+            with self._lock(stack), self.fm._guard(stack):
                 engine.clear_pending(stack)
             done += [f for f in fixable if f.fix == "clear_pending" and f.stack == stack]
         for f in fixable:
             if f.fix == "forget_state" and f.stack and f.tenant:
-                with shard_lock(self.fm.lock_dir, f.stack), self.fm._guard(f.stack):
+                with self._lock(f.stack), self.fm._guard(f.stack):
                     self.fm._emit(StackProgress(f.stack, "imperative", f"forget {f.tenant}"))
                     engine.forget(f.stack, f.tenant)
                 done.append(f)
@@ -168,7 +172,7 @@ class Auditor:
                     continue
                 ups[(f.tier, f.stack)].append(f)
         for (tier, stack), items in sorted(ups.items()):
-            with shard_lock(self.fm.lock_dir, stack):
+            with self._lock(stack):
                 self.fm._up(tier, items[0].tenant)
             done += items
         return done

@@ -136,7 +136,7 @@ def move_many(
     if not items:
         return result
     stacks = sorted({i.src.stack for i in items} | {i.dst.stack for i in items})
-    with shard_locks(fm.lock_dir, stacks):
+    with shard_locks(fm.lock_dir, stacks, fm.lock_conninfo):
         find_projects(fm, items)
         dst_org = fm.client.org(target.org)
         with guard():

@@ -127,6 +127,14 @@ class FleetCore:
         """A whole-fleet edit made rows of this shard pending (PostgreSQL store): the queue
         side (`_queued.py`) queues its run; in-process, the caller's `up` applies them."""
 
+    @property
+    def lock_conninfo(self) -> str | None:
+        """The PostgreSQL store's database (its shard locks are advisory locks there, seen
+        by every host); None with fleet files (the lock files serve one host)."""
+        rows = getattr(self.store, "rows", None)
+        conninfo = getattr(rows, "conninfo", None)
+        return conninfo if isinstance(conninfo, str) else None
+
     # -- plumbing ---------------------------------------------------------------------------
 
     def _archive_settings(self, archive: ArchiveSettings | bool) -> ArchiveSettings | None:
@@ -352,7 +360,7 @@ class FleetCore:
         """Edit one tenant's entry and `up` its shard, under the shard lock; the edit is
         validated against the tier BEFORE the store is written."""
         where, _ = self._where(tenant)
-        with shard_lock(self.lock_dir, where.stack):
+        with shard_lock(self.lock_dir, where.stack, self.lock_conninfo):
             self._emit(StackProgress(where.stack, "locked"))
             with guard(where.stack):
                 spec = self.store.get(where.tier, tenant)

@@ -124,7 +124,7 @@ class FleetManager(QueuedOps):
                 tier=found[0].tier,
             )
         where = self.placement(tier, tenant)
-        with shard_lock(self.lock_dir, where.stack):
+        with shard_lock(self.lock_dir, where.stack, self.lock_conninfo):
             self._emit(StackProgress(where.stack, "locked"))
             if found is not None:
                 outputs = self._outputs(where.stack)
@@ -227,7 +227,7 @@ class FleetManager(QueuedOps):
         target = self._tier(to_tier)
         src, spec, moved, dst = self._move_plan(tenant, to_tier, downgrade=downgrade)
         source = self._tier(src.tier)
-        with shard_locks(self.lock_dir, [src.stack, dst.stack]):
+        with shard_locks(self.lock_dir, [src.stack, dst.stack], self.lock_conninfo):
             self._emit(StackProgress(src.stack, "locked", f"move to {dst.stack}"))
             pid = (
                 spec.adopt_project_id
@@ -369,13 +369,13 @@ class FleetManager(QueuedOps):
             if tier is None:
                 raise TenantNotFound(f"tenant {tenant!r} is in no fleet")
             stack = self.stack_of(self.fleet(tier), tenant)
-            with shard_lock(self.lock_dir, stack):
+            with shard_lock(self.lock_dir, stack, self.lock_conninfo):
                 self._emit(StackProgress(stack, "imperative", f"finish deleting {tenant}"))
                 self._up(tier, tenant)
             return
         where, spec = self._where(tenant)
         self._deletable(where, spec)
-        with shard_lock(self.lock_dir, where.stack):
+        with shard_lock(self.lock_dir, where.stack, self.lock_conninfo):
             with guard(where.stack):
                 self.store.delete(where.tier, tenant)
             self._emit(StackProgress(where.stack, "fleet_written"))
@@ -682,7 +682,7 @@ class FleetManager(QueuedOps):
     ) -> RestoreResult:
         conn = self._connection(self._outputs(where.stack), where, tenant)
         tier = self._tier(where.tier)
-        with shard_lock(self.lock_dir, where.stack), guard(where.stack):
+        with shard_lock(self.lock_dir, where.stack, self.lock_conninfo), guard(where.stack):
             self._emit(StackProgress(where.stack, "imperative", f"restore to {when}"))
             org = self.client.for_project(conn.project_id, tier.org)
             live = _hygiene.live_default(org, conn.project_id)
@@ -827,7 +827,7 @@ class FleetManager(QueuedOps):
             live = _hygiene.live_default(org, conn.project_id)
         if live == conn.branch_id:
             return conn
-        with shard_lock(self.lock_dir, where.stack):
+        with shard_lock(self.lock_dir, where.stack, self.lock_conninfo):
             self._emit(StackProgress(where.stack, "imperative", "refresh the project"))
             project = self.runner.project(where.stack)
             self.runner.refresh(where.stack, [project_urn(where.stack, project, tenant)])
@@ -962,7 +962,7 @@ class FleetManager(QueuedOps):
         refs = [r for r in all_stacks(fleet) if shard is None or r.shard == shard]
 
         def one(ref: Any) -> None:
-            with shard_lock(self.lock_dir, ref.name(fleet.shards)):
+            with shard_lock(self.lock_dir, ref.name(fleet.shards), self.lock_conninfo):
                 self.runner.up(tier, ref.shard)
 
         in_parallel(one, refs, self.workers)
@@ -972,7 +972,7 @@ class FleetManager(QueuedOps):
         fleet = self.fleet(tier)
         names = [r.name(fleet.shards) for r in all_stacks(fleet) if shard in (None, r.shard)]
         for name in names:
-            with shard_lock(self.lock_dir, name):
+            with shard_lock(self.lock_dir, name, self.lock_conninfo):
                 self.runner.destroy(name)
         return names
 

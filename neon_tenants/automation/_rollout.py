@@ -241,7 +241,7 @@ def _apply(
     write and one `up` scoped to these tenants, under the shard lock. With
     `continue_on_error`, returns the tenants whose resources failed (tenant -> reason) and
     raises only a failure no tenant can be blamed for."""
-    with shard_lock(fm.lock_dir, wave.stack):
+    with shard_lock(fm.lock_dir, wave.stack, fm.lock_conninfo):
         fm._emit(StackProgress(wave.stack, "locked"))
         with guard(wave.stack):
             found = {t: fm.store.get(tier, t) for t in edits}

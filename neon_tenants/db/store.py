@@ -209,6 +209,7 @@ class PostgresFleetStore:
     """Fleets of every tier in one database (`neon-tenants db migrate` creates the tables)."""
 
     def __init__(self, conninfo: str, *, max_size: int = 4) -> None:
+        self.conninfo = conninfo  # for the shard locks (automation/_locks.py), never printed
         self._scrub = scrub_for(conninfo)
         self._pool = ConnectionPool(
             conninfo, min_size=0, max_size=max_size, open=True, kwargs={"autocommit": True}

@@ -19,6 +19,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from neon_tenants.automation._errors import DeploymentFailed
+from neon_tenants.automation._locks import shard_lock
 from neon_tenants.automation.events import TenantFailures
 from neon_tenants.tenant import DevBranchSpec, TenantSpec
 
@@ -59,7 +60,16 @@ def edit_of(fm: FleetManager, op: Operation) -> Edit | None:
 def run_batch(
     fm: FleetManager, batch: list[Operation], ops: OperationStore, result: Any
 ) -> None:
-    """Apply the batch's edits, `up` their tenants once, record each operation's outcome."""
+    """Apply the batch's edits, `up` their tenants once, record each operation's outcome;
+    under the stack's shard lock (a rollout wave edits the same rows under it)."""
+    if batch:
+        with shard_lock(fm.lock_dir, batch[0].stack, fm.lock_conninfo):
+            _apply_batch(fm, batch, ops, result)
+
+
+def _apply_batch(
+    fm: FleetManager, batch: list[Operation], ops: OperationStore, result: Any
+) -> None:
     before: dict[str, TenantSpec | None] = {}
     wanted: dict[str, TenantSpec] = {}
     applied: list[Operation] = []

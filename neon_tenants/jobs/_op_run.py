@@ -52,6 +52,7 @@ class OperationRunner:
         stacks_dir: Path | None = None,
         neon_env: dict[str, str] | None = None,
         archive: ArchiveSettings | None = None,
+        concurrency: int = 1,
     ) -> None:
         self.conninfo = conninfo
         self.work_dir = Path(work_dir)
@@ -63,8 +64,9 @@ class OperationRunner:
         self.events = EventLog(conninfo)
         from neon_tenants.db.store import PostgresFleetStore
 
-        # one connection per tier lock held (at most two tiers: a move), one for the rest
-        self.runs = PostgresFleetStore(conninfo, max_size=3)
+        # per operation running at once: one connection per tier lock held (at most two
+        # tiers: a move) and one for the rest
+        self.runs = PostgresFleetStore(conninfo, max_size=3 * max(1, concurrency))
         self._runs = 0
 
     def close(self) -> None:

@@ -226,10 +226,12 @@ class OperationStore:
                 # a tier-wide operation (a rollout failing on an engine error no tenant is
                 # blamed for): the rows its waves left pending/applying, where no run of
                 # their shard is waiting or running (`_tasks.shard_lock_name`), fail with
-                # its error; the rollout's rerun re-declares them (issue 12)
+                # its error; the rollout's rerun re-declares them (issue 12). Only tenants
+                # applied before: a sign-up between its row's commit and its job is not its
                 cur.execute(
                     "UPDATE nt_tenants t SET status = 'failed', error = %s, updated_at = now()"
                     " WHERE t.tier = %s AND t.present AND t.status IN ('pending', 'applying')"
+                    " AND t.applied_version > 0"
                     " AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j"
                     "  WHERE j.status IN ('todo', 'doing') AND j.lock = 'neon-tenants:'"
                     "  || t.tier || ':' || lpad(t.shard::text, 2, '0'))",

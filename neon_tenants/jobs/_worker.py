@@ -118,7 +118,7 @@ def run_worker(settings: WorkerSettings) -> None:
     runner = ShardRunner(store, engine, catalog, archive=archive)
     operations = OperationRunner(
         settings.conninfo, settings.work_dir, catalog, stacks_dir=settings.stacks_dir,
-        neon_env=settings.neon_env, archive=archive,
+        neon_env=settings.neon_env, archive=archive, concurrency=settings.concurrency,
     )
     runner.events = operations.events  # shard runs' progress reaches waiting callers too
     stacks_dir = settings.stacks_dir
