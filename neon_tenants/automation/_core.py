@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
@@ -134,6 +135,17 @@ class FleetCore:
         rows = getattr(self.store, "rows", None)
         conninfo = getattr(rows, "conninfo", None)
         return conninfo if isinstance(conninfo, str) else None
+
+    def _reshard_guard(self, tier: str) -> AbstractContextManager[None]:
+        """PostgreSQL store: the tier's lock, shared (`reshard` holds it exclusive), so a
+        whole-tier `up`/`destroy` never runs beside a half-moved tier; fleet files have no
+        reshard, so nothing to hold."""
+        rows = getattr(self.store, "rows", None)
+        tier_lock = getattr(rows, "tier_lock", None)
+        if tier_lock is None:
+            return nullcontext()
+        held: AbstractContextManager[None] = tier_lock(tier, exclusive=False)
+        return held
 
     # -- plumbing ---------------------------------------------------------------------------
 

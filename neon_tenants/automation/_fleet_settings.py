@@ -57,22 +57,43 @@ def fleet_settings_update(
     return update
 
 
+def _shown(ids: list[str]) -> str:
+    return ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+
+
 def check_no_unchecked_migration(before: FleetSpec, after: FleetSpec) -> None:
     """InvalidRequest (422, field `app_revision`) when `after` would migrate a tenant of
-    `before` to a new revision with no checkpoint (see the module docstring)."""
-    if after.app_revision == before.app_revision:
-        return
+    `before` to a new revision with no checkpoint (see the module docstring); the same,
+    field `migration_command`, when a FIRST command would run on tenants that already have
+    a revision (its Command's create runs it once, with no checkpoint)."""
+    if after.app_revision != before.app_revision:
+        _no_unchecked_revision(before, after)
+    starting = [t.id for t in after.tenants
+                if after.revision_of(t) is not None and before.migration_of(t) is None
+                and after.migration_of(t) is not None]
+    if starting:
+        tier, revision = after.tier, after.revision_of(after.tenants[0]) or "<revision>"
+        raise InvalidRequest(
+            f"migration_command: tier {tier} has {len(starting)} tenant(s) with an app revision "
+            f"and no migration command ({_shown(starting)}); a first command would run on them "
+            f"without a checkpoint. Use `neon-tenants rollout --tier {tier} --revision "
+            f"{after.app_revision or revision} --migration-command ...` (checkpoints first), or "
+            f"set the command before the fleet has tenants", tier=tier, field="migration_command",
+        )
+
+
+def _no_unchecked_revision(before: FleetSpec, after: FleetSpec) -> None:
     migrating = [t.id for t in after.tenants
                  if t.app_revision is None and after.migration_of(t) is not None]
     if not migrating:
         return
     tier = after.tier
-    shown = ", ".join(migrating[:3]) + (f" and {len(migrating) - 3} more" if len(migrating) > 3
-                                        else "")
+    shown = _shown(migrating)
     raise InvalidRequest(
         f"app_revision: tier {tier} has {len(migrating)} tenant(s) that follow the fleet "
         f"revision and run a migration command ({shown}); a new revision would migrate them "
-        f"without a checkpoint. Use `neon-tenants rollout {tier} {after.app_revision}` "
+        f"without a checkpoint. Use `neon-tenants rollout --tier {tier} --revision "
+        f"{after.app_revision}` "
         f"(FleetManager.rollout: checkpoint, canary, rollback), or set the revision while no "
         f"migration command is in force", tier=tier, field="app_revision",
     )

@@ -495,15 +495,17 @@ class FleetManager(QueuedOps):
 
     @overload
     def rollout(self, tier: str, revision: str, *, canary: int = 1, batch: int = DEFAULT_BATCH,
+                migration_command: str | None = None,
                 wait: Literal[True] = True, timeout: float = 3600.0) -> RolloutResult: ...
 
     @overload
     def rollout(self, tier: str, revision: str, *, canary: int = 1, batch: int = DEFAULT_BATCH,
+                migration_command: str | None = None,
                 wait: Literal[False], timeout: float = 3600.0) -> RolloutStatus: ...
 
     def rollout(
         self, tier: str, revision: str, *, canary: int = 1, batch: int = DEFAULT_BATCH,
-        wait: bool = True, timeout: float = 3600.0,
+        migration_command: str | None = None, wait: bool = True, timeout: float = 3600.0,
     ) -> RolloutResult | RolloutStatus:
         """Migrate a tier's tenants to `revision` in waves: the canaries, then each shard's
         tenants `batch` at a time, each wave one checkpoint `up` and one migrate `up`; a
@@ -512,14 +514,18 @@ class FleetManager(QueuedOps):
         PostgreSQL mode: checked here, then queued as one operation a worker runs (one
         rollout per tier at a time: OperationInProgress, 409); `wait=False` returns its
         RolloutStatus, `wait_rollout(status.operation)` its result (`_rollout_ops.py`).
-        Embedded default: runs here; `wait=False` then returns the finished status."""
+        Embedded default: runs here; `wait=False` then returns the finished status.
+        `migration_command` brings in the fleet's command with the rollout (checkpoints
+        first), e.g. the first command of a fleet whose tenants already have a revision."""
         if self.queue is None:
-            done = rollout(self, tier, revision, canary=canary, batch=batch)
+            done = rollout(self, tier, revision, canary=canary, batch=batch,
+                           migration_command=migration_command)
             if wait:
                 return done
             return RolloutStatus(operation=0, tier=tier, revision=revision, status="done",
                                  result=done)
-        queued = submit_rollout(self, tier, revision, canary=canary, batch=batch)
+        queued = submit_rollout(self, tier, revision, canary=canary, batch=batch,
+                                migration_command=migration_command)
         return wait_rollout(self, queued.operation, timeout) if wait else queued
 
     def rollout_status(self, operation: int) -> RolloutStatus:
@@ -957,24 +963,28 @@ class FleetManager(QueuedOps):
     def up(self, tier: str, shard: int | None = None) -> list[str]:
         """`up` every shard of a tier (or one); returns the stacks run. Shards are separate
         stacks (own engine, provider process and lock), so they run in parallel, one per
-        core (`_parallel.py`, issue #16)."""
-        fleet = self.fleet(tier)
-        refs = [r for r in all_stacks(fleet) if shard is None or r.shard == shard]
+        core (`_parallel.py`, issue #16). PostgreSQL store: under the tier's shared lock,
+        like a worker's runs (a `reshard` in progress is waited for)."""
+        with self._reshard_guard(tier):
+            fleet = self.fleet(tier)
+            refs = [r for r in all_stacks(fleet) if shard is None or r.shard == shard]
 
-        def one(ref: Any) -> None:
-            with shard_lock(self.lock_dir, ref.name(fleet.shards), self.lock_conninfo):
-                self.runner.up(tier, ref.shard)
+            def one(ref: Any) -> None:
+                with shard_lock(self.lock_dir, ref.name(fleet.shards), self.lock_conninfo):
+                    self.runner.up(tier, ref.shard)
 
-        in_parallel(one, refs, self.workers)
-        return [r.name(fleet.shards) for r in refs]
+            in_parallel(one, refs, self.workers)
+            return [r.name(fleet.shards) for r in refs]
 
     def destroy(self, tier: str, shard: int | None = None) -> list[str]:
-        fleet = self.fleet(tier)
-        names = [r.name(fleet.shards) for r in all_stacks(fleet) if shard in (None, r.shard)]
-        for name in names:
-            with shard_lock(self.lock_dir, name, self.lock_conninfo):
-                self.runner.destroy(name)
-        return names
+        with self._reshard_guard(tier):
+            fleet = self.fleet(tier)
+            names = [r.name(fleet.shards) for r in all_stacks(fleet)
+                     if shard in (None, r.shard)]
+            for name in names:
+                with shard_lock(self.lock_dir, name, self.lock_conninfo):
+                    self.runner.destroy(name)
+            return names
 
     def preview(self, tiers: list[str] | None = None) -> FleetDiff:
         """Preview every stack of the given tiers (default: all fleets on disk), shards in

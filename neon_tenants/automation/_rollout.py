@@ -30,6 +30,7 @@ idempotent for their revision and lock against a copy of themselves (docs/ARCHIT
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -91,8 +92,14 @@ class Wave:
     tenants: tuple[str, ...]
 
 
-def checkpoint_label(revision: str) -> str:
-    return f"pre-{revision}".lower()[:41]
+def checkpoint_label(revision: str, command: str | None = None) -> str:
+    """`pre-<revision>`; a rollout that also brings in a migration command (it may run at
+    the revision the tenant is on already) takes `pre-<hash>-<revision>`, never an older
+    `pre-<revision>` checkpoint taken before that revision's own migration."""
+    if command is None:
+        return f"pre-{revision}".lower()[:41]
+    digest = hashlib.sha256(command.encode()).hexdigest()[:8]
+    return f"pre-{digest}-{revision}".lower()[:41]
 
 
 def rollout_waves(fleet: FleetSpec, canary: int, batch: int) -> list[Wave]:
@@ -115,7 +122,8 @@ def rollout_waves(fleet: FleetSpec, canary: int, batch: int) -> list[Wave]:
 
 
 def check_rollout(
-    fm: FleetManager, tier: str, revision: str, *, canary: int, batch: int
+    fm: FleetManager, tier: str, revision: str, *, canary: int, batch: int,
+    migration_command: str | None = None,
 ) -> FleetSpec:
     """Every rule of a rollout, before anything is written or queued; returns the fleet."""
     fm._tier(tier)  # an unknown tier names the allowed ones
@@ -130,8 +138,12 @@ def check_rollout(
     if batch < 1:
         raise InvalidRequest(f"batch must be >= 1 (got {batch}) for tier {tier}",
                              tier=tier, field="batch")
+    if migration_command is not None and not migration_command.strip():
+        raise InvalidRequest(f"migration_command: must not be empty (tier {tier})", tier=tier,
+                             field="migration_command")
     fleet = fm.fleet(tier)
-    missing = [t.id for t in fleet.tenants if fleet.migration_of(t) is None]
+    missing = [t.id for t in fleet.tenants
+               if (t.migration_command or migration_command or fleet.migration_command) is None]
     if missing:
         raise InvalidRequest(
             f"tier {tier}: no migration_command for {', '.join(missing)}; set "
@@ -142,25 +154,31 @@ def check_rollout(
 
 
 def rollout(
-    fm: FleetManager, tier: str, revision: str, *, canary: int = 1, batch: int = DEFAULT_BATCH
+    fm: FleetManager, tier: str, revision: str, *, canary: int = 1, batch: int = DEFAULT_BATCH,
+    migration_command: str | None = None,
 ) -> RolloutResult:
-    fleet = check_rollout(fm, tier, revision, canary=canary, batch=batch)
+    """`migration_command`: the fleet's command from now on, brought in by this rollout (a
+    checkpoint first, like any migration): tenants without a command of their own get it
+    pinned with the revision, and the fleet takes both at the end."""
+    command = migration_command
+    fleet = check_rollout(fm, tier, revision, canary=canary, batch=batch,
+                          migration_command=command)
     waves = rollout_waves(fleet, canary, batch)
     migrated: list[str] = []
     ran = 0
     for i, wave in enumerate(waves):
         fleet = _fleet_of(fm, tier, wave)
         present = [t for t in wave.tenants if fleet.get(t) is not None]  # none deleted since
-        todo = [t for t in present if not _done(fleet, fleet.require(t), revision)]
+        todo = [t for t in present if not _done(fleet, fleet.require(t), revision, command)]
         if todo:
             ran += 1
             fm._emit(StackProgress(wave.stack, "imperative",
                                    f"wave {i + 1}/{len(waves)}: {len(todo)} tenants -> {revision}"))
-            records = _checkpoint(fm, tier, wave, todo, revision)
-            pin: Edit = lambda s: s.model_copy(update={"app_revision": revision})  # noqa: E731
+            records = _checkpoint(fm, tier, wave, todo, revision, command)
+            pin = partial(_pin, revision, command)
             failures = _apply(fm, tier, wave, dict.fromkeys(todo, pin), continue_on_error=True)
             if failures:
-                _roll_back(fm, tier, wave, failures, records)
+                _roll_back(fm, tier, wave, failures, records, command)
                 first = next(t for t in wave.tenants if t in failures)
                 return RolloutResult(
                     tier=tier, revision=revision,
@@ -169,7 +187,7 @@ def rollout(
                     not_migrated=[t for w in waves[i + 1 :] for t in w.tenants], waves=ran,
                 )
         migrated += present
-    _finish(fm, tier, revision)
+    _finish(fm, tier, revision, command)
     return RolloutResult(tier=tier, revision=revision, migrated=migrated, waves=ran)
 
 
@@ -180,19 +198,40 @@ def _fleet_of(fm: FleetManager, tier: str, wave: Wave) -> FleetSpec:
         return fm.store.load(tier, wave.shard)
 
 
-def _done(fleet: FleetSpec, spec: TenantSpec, revision: str) -> bool:
-    """On `revision` through the fleet (a pin to it means a rollout in progress)."""
-    return fleet.revision_of(spec) == revision and spec.app_revision != revision
+def _done(fleet: FleetSpec, spec: TenantSpec, revision: str, command: str | None) -> bool:
+    """On `revision` (and `command`, when the rollout brings one) through the fleet (a pin
+    to it means a rollout in progress)."""
+    if fleet.revision_of(spec) != revision or spec.app_revision == revision:
+        return False
+    return command is None or spec.migration_command is not None \
+        or fleet.migration_command == command
+
+
+def _pin(revision: str, command: str | None, spec: TenantSpec) -> TenantSpec:
+    """The tenant on `revision` (and the rollout's command, unless it has its own)."""
+    update: dict[str, str] = {"app_revision": revision}
+    if command is not None and spec.migration_command is None:
+        update["migration_command"] = command
+    return spec.model_copy(update=update)
+
+
+def _unpin_command(command: str | None, edit: Edit, spec: TenantSpec) -> TenantSpec:
+    """`edit`, and the rollout's command taken back (the tenant had none before it)."""
+    spec = edit(spec)
+    if command is not None and spec.migration_command == command:
+        spec = spec.model_copy(update={"migration_command": None})
+    return spec
 
 
 def _checkpoint(
-    fm: FleetManager, tier: str, wave: Wave, todo: list[str], revision: str
+    fm: FleetManager, tier: str, wave: Wave, todo: list[str], revision: str,
+    command: str | None = None,
 ) -> dict[str, Checkpoint]:
     """A `pre-<revision>` checkpoint for each tenant of the wave (recorded ones reused:
     idempotent per label), every rule checked before the first write; then the wave's
     snapshot rotation `up` (only when the cap is reached) and its checkpoint `up`."""
     fleet = _fleet_of(fm, tier, wave)
-    label = checkpoint_label(revision)
+    label = checkpoint_label(revision, command)
     records: dict[str, Checkpoint] = {}
     trims: dict[str, Edit] = {}
     adds: dict[str, Edit] = {}
@@ -278,7 +317,7 @@ def _put_all(fm: FleetManager, tier: str, specs: list[TenantSpec]) -> None:
 
 def _roll_back(
     fm: FleetManager, tier: str, wave: Wave, failures: Mapping[str, str],
-    records: Mapping[str, Checkpoint],
+    records: Mapping[str, Checkpoint], command: str | None = None,
 ) -> None:
     """Restore each failed tenant's checkpoint and declare its old revision, in one `up`."""
     fleet = _fleet_of(fm, tier, wave)
@@ -286,24 +325,33 @@ def _roll_back(
     for tenant in failures:
         fm._emit(StackProgress(wave.stack, "imperative",
                                f"migration failed: roll {tenant} back to {records[tenant].label}"))
-    _apply(fm, tier, wave, {t: partial(restore_edit, fleet, records[t], token) for t in failures})
+    _apply(fm, tier, wave, {
+        t: partial(_unpin_command, command, partial(restore_edit, fleet, records[t], token))
+        for t in failures})
     outputs = fm._outputs(wave.stack)
     where = Placement(tier, fleet.shards, wave.shard, fleet.platform)
     for tenant in failures:
         fm._follow_default_branch(tenant, fm._connection(outputs, where, tenant))
 
 
-def _finish(fm: FleetManager, tier: str, revision: str) -> None:
+def _finish(fm: FleetManager, tier: str, revision: str, command: str | None = None) -> None:
     """Every tenant is on `revision`: make it the fleet's and drop the per-tenant pins (the
     effective revisions do not change, so no `up` is needed). A store that cannot edit a
     fleet as a whole keeps the per-tenant pins, which say the same."""
 
+    def unpinned(t: TenantSpec) -> TenantSpec:
+        if t.app_revision == revision:
+            t = t.model_copy(update={"app_revision": None})
+        if command is not None and t.migration_command == command:
+            t = t.model_copy(update={"migration_command": None})
+        return t
+
     def edit(f: FleetSpec) -> FleetSpec:
-        tenants = tuple(
-            t.model_copy(update={"app_revision": None}) if t.app_revision == revision else t
-            for t in f.tenants
-        )
-        return f.model_copy(update={"app_revision": revision, "tenants": tenants})
+        update: dict[str, object] = {"app_revision": revision,
+                                     "tenants": tuple(unpinned(t) for t in f.tenants)}
+        if command is not None:
+            update["migration_command"] = command
+        return f.model_copy(update=update)
 
     try:
         fm._edit_fleet(tier, edit)

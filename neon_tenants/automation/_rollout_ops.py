@@ -60,14 +60,18 @@ def _queue(fm: FleetManager) -> ShardQueue:
 
 
 def submit_rollout(
-    fm: FleetManager, tier: str, revision: str, *, canary: int, batch: int
+    fm: FleetManager, tier: str, revision: str, *, canary: int, batch: int,
+    migration_command: str | None = None,
 ) -> RolloutStatus:
     """Check, record and queue; returns its status at once."""
     from neon_tenants.jobs._ops import tier_key
 
-    check_rollout(fm, tier, revision, canary=canary, batch=batch)
-    op = _queue(fm).submit("rollout", tier_key(tier), tier, 0, tier,
-                           {"revision": revision, "canary": canary, "batch": batch})
+    check_rollout(fm, tier, revision, canary=canary, batch=batch,
+                  migration_command=migration_command)
+    args: dict[str, object] = {"revision": revision, "canary": canary, "batch": batch}
+    if migration_command is not None:
+        args["migration_command"] = migration_command
+    op = _queue(fm).submit("rollout", tier_key(tier), tier, 0, tier, args)
     return _status(op)
 
 

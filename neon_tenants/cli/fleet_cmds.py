@@ -106,6 +106,9 @@ def rollout(
     revision: str = typer.Option(..., "--revision", "-r", help="the app revision to migrate to"),
     canary: int = typer.Option(1, "--canary", help="tenants migrated first"),
     batch: int = typer.Option(50, "--batch", help="tenants per wave (one engine run each)"),
+    migration_command: str | None = typer.Option(
+        None, "--migration-command",
+        help="bring in the fleet's migration command with this rollout (checkpoints first)"),
     no_wait: bool = typer.Option(
         False, "--no-wait",
         help="PostgreSQL mode: return the queued rollout's status at once (a worker runs it)"),
@@ -119,8 +122,10 @@ def rollout(
 
     def run(fm: FleetManager) -> Any:
         if no_wait:
-            return fm.rollout(tier, revision, canary=canary, batch=batch, wait=False)
-        result = fm.rollout(tier, revision, canary=canary, batch=batch)
+            return fm.rollout(tier, revision, canary=canary, batch=batch,
+                              migration_command=migration_command, wait=False)
+        result = fm.rollout(tier, revision, canary=canary, batch=batch,
+                            migration_command=migration_command)
         failed.append(not result.ok)
         return result
 

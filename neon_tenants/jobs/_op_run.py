@@ -263,8 +263,10 @@ def dispatch(fm: FleetManager, op: Operation) -> Any:
 
             return repair_stack(fm, op.stack)
         case "rollout":
+            command = a.get("migration_command")
             done = fm.rollout(op.tier, a["revision"], canary=int(a["canary"]),
-                              batch=int(a["batch"]))
+                              batch=int(a["batch"]),
+                              migration_command=None if command is None else str(command))
             return done.model_dump(mode="json")
         case _:
             raise ValueError(f"unknown operation {op.kind!r}")

@@ -44,4 +44,26 @@ def test_a_revision_that_would_migrate_a_tenant_is_refused(
         check_no_unchecked_migration(before, before.model_copy(update=update))
     text = str(refused.value)
     assert refused.value.http_status == 422 and text.startswith("app_revision:")
-    assert "tier free" in text and "t-a" in text and "rollout free" in text
+    assert "tier free" in text and "t-a" in text and "rollout --tier free" in text
+
+
+@pytest.mark.parametrize(("before", "update"), [
+    # the fleet's first command while its tenants already have a revision
+    (_fleet(TenantSpec(id="t-a"), command=None), {"migration_command": CMD}),
+    # a tenant pinned to a revision of its own, the fleet has none
+    (_fleet(TenantSpec(id="t-a", app_revision="r1"), revision=None, command=None),
+     {"migration_command": CMD}),
+])
+def test_a_first_command_that_would_run_without_a_checkpoint_is_refused(
+    before: FleetSpec, update: dict[str, str]
+) -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        check_no_unchecked_migration(before, before.model_copy(update=update))
+    text = str(refused.value)
+    assert refused.value.http_status == 422 and text.startswith("migration_command:")
+    assert "tier free" in text and "t-a" in text and "--migration-command" in text
+
+
+def test_a_first_command_for_tenants_with_no_revision_passes() -> None:
+    before = _fleet(TenantSpec(id="t-a"), revision=None, command=None)
+    check_no_unchecked_migration(before, before.model_copy(update={"migration_command": CMD}))

@@ -167,3 +167,38 @@ def test_migrations_run_once_per_revision_and_a_failing_canary_stops_the_rollout
     for t in tenants:
         uri = fm.show(t).connection_uri.get_secret_value()
         assert uri not in state and (urlsplit(uri).password or "?") not in state
+
+
+def test_a_first_migration_command_comes_in_through_a_rollout_that_checkpoints_first(
+    fm: FleetManager, root: Path
+) -> None:
+    """Tenants already on r1 with no command: the fleet's first command would run on each of
+    them (its Command's create), so `set_fleet_revision` refuses it and `rollout(...,
+    migration_command=)` brings it in, a checkpoint first, once per tenant."""
+    from neon_tenants.automation._rollout import checkpoint_label
+
+    fm._edit_fleet("pro", lambda f: f.model_copy(update={"app_revision": "r1"}))
+    tenants = ["cmd-a", "cmd-b"]
+    for t in tenants:
+        fm.provision(t, "pro")
+    command = migrate_command(root / "never")
+    with pytest.raises(InvalidRequest, match="migration_command") as refused:
+        fm.set_fleet_revision("pro", migration_command=command)
+    assert "--migration-command" in str(refused.value)
+    assert fm.fleet("pro").migration_command is None  # refused: nothing written
+
+    everyone = sorted(t.id for t in fm.fleet("pro").tenants)  # with the module's others
+    done = fm.rollout("pro", "r1", canary=1, migration_command=command)
+    assert done.ok and done.migrated == everyone and done.waves == 2
+    assert [_runs(fm, t) for t in everyone] == [{"r1": 1}] * len(everyone)  # once each
+    fleet = fm.fleet("pro")
+    assert (fleet.app_revision, fleet.migration_command) == ("r1", command)
+    assert {(t.app_revision, t.migration_command) for t in fleet.tenants} == {(None, None)}
+    for t in tenants:  # the checkpoint taken before the command ran, not an older `pre-r1`
+        assert [(c.label, c.app_revision) for c in fm.checkpoints(t)] == [
+            (checkpoint_label("r1", command), "r1")]
+
+    again = fm.rollout("pro", "r1", migration_command=command)
+    assert again.ok and again.waves == 0
+    assert [_runs(fm, t) for t in everyone] == [{"r1": 1}] * len(everyone)
+    assert not fm.preview(["pro"]).has_changes

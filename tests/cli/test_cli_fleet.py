@@ -103,34 +103,31 @@ def test_fleet_set_writes_the_fleet_file_and_refuses_bad_input_unchanged(
     path = cli_env / "fleets" / "free.yaml"
     done = runner.invoke(app, ["fleet", "set", "free", "--app-revision", "r2", "--json"])
     assert done.exit_code == 0, done.output  # a revision with no command in force: allowed
-    command = runner.invoke(app, ["fleet", "set", "free", "--migration-command",
-                                  "psql -f migrate.sql", "--json"])
-    assert command.exit_code == 0, command.output  # the command alone: allowed
-    assert json.loads(command.stdout) == {"tier": "free", "app_revision": "r2",
-                                          "migration_command": "psql -f migrate.sql",
-                                          "fleet_store": "files"}
+    assert json.loads(done.stdout) == {"tier": "free", "app_revision": "r2",
+                                       "migration_command": None, "fleet_store": "files"}
     fleet = load_fleet(path)
-    assert (fleet.app_revision, fleet.migration_command) == ("r2", "psql -f migrate.sql")
+    assert (fleet.app_revision, fleet.migration_command) == ("r2", None)
     assert [t.id for t in fleet.tenants] == ["cli-a"] and fleet.tenants[0].app_revision is None
-    again = runner.invoke(app, ["fleet", "set", "free", "--migration-command",
-                                "psql -f migrate2.sql", "--json"])
-    assert again.exit_code == 0, again.output  # changing the command alone: allowed
-    assert load_fleet(path).app_revision == "r2"  # kept
 
     text = path.read_text()
     for argv, field in ((["-r", "r 3"], "app_revision"),
                         (["--migration-command", " "], "migration_command"),
                         ([], "app_revision"),
                         # cli-a would migrate to r3 without a checkpoint (issue 12): rollout
-                        (["-r", "r3"], "app_revision"),
                         (["-r", "r3", "--migration-command", "psql -f m3.sql"],
-                         "app_revision")):
+                         "app_revision"),
+                        # a first command would run on cli-a (at r2) with no checkpoint
+                        (["--migration-command", "psql -f migrate.sql"],
+                         "migration_command")):
         bad = runner.invoke(app, ["fleet", "set", "free", *argv, "--json"])
         assert bad.exit_code == 1, bad.output
         err = json.loads(bad.stdout)
         assert err["status"] == 422 and field in err["error"] and "tier free" in err["error"]
         if argv[:2] == ["-r", "r3"]:
-            assert "rollout free r3" in err["error"] and "cli-a" in err["error"]
+            assert "rollout --tier free --revision r3" in err["error"]
+            assert "cli-a" in err["error"]
+        if field == "migration_command" and "migrate.sql" in argv[-1]:
+            assert "--migration-command" in err["error"] and "cli-a" in err["error"]
     unknown = runner.invoke(app, ["fleet", "set", "gold", "-r", "r3", "--json"])
     assert unknown.exit_code == 1 and "allowed: " in json.loads(unknown.stdout)["error"]
     assert path.read_text() == text

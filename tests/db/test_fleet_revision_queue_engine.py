@@ -107,7 +107,7 @@ def test_fleet_settings_queue_the_shards_and_a_queued_rollout_migrates_each_tena
             fm.set_fleet_revision("free", app_revision="r2")
         assert refused.value.http_status == 422
         assert "app_revision" in str(refused.value) and "tier free" in str(refused.value)
-        assert "rollout free r2" in str(refused.value)
+        assert "rollout --tier free --revision r2" in str(refused.value)
         assert fm.fleet("free").app_revision == "r1"
         assert [fm.status(t).status for t in tenants] == ["ready"] * 3
         assert _shard_jobs_since(platform.url, last_job) == []

@@ -8,10 +8,13 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
+from neon_tenants.automation import FleetManager
 from neon_tenants.catalog import builtin_catalog
+from neon_tenants.db.fleet_view import PostgresFleetView
 from neon_tenants.db.store import PostgresFleetStore
 from neon_tenants.jobs._op_run import OperationRunner
 from neon_tenants.jobs._ops import OperationStore
@@ -59,3 +62,35 @@ def test_an_operation_waits_for_a_reshard_of_either_tier_it_touches(
         runner.close()
         ops.close()
         store.close()
+
+
+def test_a_whole_tier_up_waits_for_a_reshard_then_runs(
+    migrated_url: str, tmp_path: Path, metadata_emulator: Any
+) -> None:
+    """`FleetManager.up` of a PostgreSQL-store tier (the infra team's `neon-tenants up`) takes
+    the tier's shared lock first, like a worker's runs: it starts only once `reshard` lets go,
+    and then reads the tier's shape (real engine, an empty shard)."""
+    rows = PostgresFleetStore(migrated_url)
+    rows.ensure_fleet("enterprise", 1)
+    fm = FleetManager(tmp_path / "stacks", work_dir=tmp_path / "work",
+                      backend_url=f"file://{tmp_path / 'state'}", lock_dir=tmp_path / "locks",
+                      neon_env=metadata_emulator.client_env, archive=False,
+                      store=PostgresFleetView(rows))
+    ran: list[list[str]] = []
+    try:
+        with rows.tier_lock("enterprise", exclusive=True):  # what `reshard` holds
+            worker = threading.Thread(target=lambda: ran.append(fm.up("enterprise")))
+            worker.start()
+            deadline = time.monotonic() + 10
+            while _waiting_advisory_locks(migrated_url) == 0:
+                assert time.monotonic() < deadline, "the up never waited for the tier lock"
+                time.sleep(0.05)
+            time.sleep(0.3)
+            assert worker.is_alive() and ran == []
+        worker.join(180)
+        assert not worker.is_alive()
+        assert ran == [["enterprise"]]
+        assert "enterprise" in fm.engine.stack_names()  # the engine ran: the stack exists
+    finally:
+        fm.close()
+        rows.close()
