@@ -29,12 +29,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 import psycopg
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
 from pydantic import BaseModel, ConfigDict
 
 from neon_tenants.checkpoint import Checkpoint, CheckpointRecord
+from neon_tenants.db._pool import PooledStore
 from neon_tenants.db._url import scrub_for
 from neon_tenants.fleet.sharding import shard_of
 from neon_tenants.fleet.spec import FleetSpec, TenantSpec
@@ -205,23 +204,13 @@ class ShardCountChanged(ValueError):
     """`fleet import` of a tier whose file names another shard count than the database."""
 
 
-class PostgresFleetStore:
+class PostgresFleetStore(PooledStore):
     """Fleets of every tier in one database (`neon-tenants db migrate` creates the tables)."""
 
     def __init__(self, conninfo: str, *, max_size: int = 4) -> None:
+        super().__init__(conninfo, max_size=max_size)
         self.conninfo = conninfo  # for the shard locks (automation/_locks.py), never printed
         self._scrub = scrub_for(conninfo)
-        self._pool = ConnectionPool(
-            conninfo, min_size=0, max_size=max_size, open=True, kwargs={"autocommit": True}
-        )
-
-    def close(self) -> None:
-        self._pool.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[psycopg.Cursor[dict[str, Any]]]:
-        with self._pool.connection() as conn, conn.transaction():
-            yield conn.cursor(row_factory=dict_row)
 
     # -- fleets ---------------------------------------------------------------------------
 

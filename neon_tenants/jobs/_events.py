@@ -20,9 +20,9 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
 
 from neon_tenants.automation.events import ProgressEvent, ResourceStep, StackProgress
+from neon_tenants.db._pool import PooledStore
 
 CHANNEL = "nt_events"
 KEEP = timedelta(hours=1)
@@ -47,17 +47,12 @@ def decode(data: dict[str, Any]) -> ProgressEvent | None:
     return kind(**{k: v for k, v in data.items() if k in fields})
 
 
-class EventLog:
+class EventLog(PooledStore):
     """`nt_events`: append (workers), read after a cursor (waiters), prune."""
 
     def __init__(self, conninfo: str, *, max_size: int = 2) -> None:
+        super().__init__(conninfo, max_size=max_size)
         self.conninfo = conninfo
-        self._pool = ConnectionPool(
-            conninfo, min_size=0, max_size=max_size, open=True, kwargs={"autocommit": True}
-        )
-
-    def close(self) -> None:
-        self._pool.close()
 
     def append(
         self, event: ProgressEvent, *, tenant: str | None = None, operation: int | None = None

@@ -19,18 +19,15 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-import psycopg
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
 from pydantic import BaseModel, ConfigDict
 
 from neon_tenants.automation import _errors
+from neon_tenants.db._pool import PooledStore
 from neon_tenants.db._url import scrub_for
 
 OperationStatus = Literal["queued", "running", "done", "failed"]
@@ -104,22 +101,12 @@ class Operation(BaseModel):
                    operation=self.id)
 
 
-class OperationStore:
+class OperationStore(PooledStore):
     """`nt_operations`, one short transaction per call."""
 
     def __init__(self, conninfo: str, *, max_size: int = 2) -> None:
+        super().__init__(conninfo, max_size=max_size)
         self._scrub = scrub_for(conninfo)
-        self._pool = ConnectionPool(
-            conninfo, min_size=0, max_size=max_size, open=True, kwargs={"autocommit": True}
-        )
-
-    def close(self) -> None:
-        self._pool.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[psycopg.Cursor[dict[str, Any]]]:
-        with self._pool.connection() as conn, conn.transaction():
-            yield conn.cursor(row_factory=dict_row)
 
     def create(
         self, tenant: str, tier: str, stack: str, kind: str, args: Mapping[str, Any]
